@@ -1,0 +1,77 @@
+//! Where "now" comes from: the system clock, or a clock a test moves by hand.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// A source of the current time. The layer and the memory store read it for every
+/// deadline, so tests can expire sessions without sleeping.
+///
+/// ```
+/// use cloakroom::{Clock, SystemClock};
+///
+/// let now = SystemClock.now();
+/// assert!(now > std::time::UNIX_EPOCH);
+/// ```
+pub trait Clock: Send + Sync + fmt::Debug + 'static {
+    /// The current time.
+    fn now(&self) -> SystemTime;
+}
+
+/// The operating system's wall clock (the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock that stands still until told to move; clones share the same time.
+///
+/// ```
+/// use std::time::Duration;
+/// use cloakroom::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new();
+/// let before = clock.now();
+/// clock.advance(Duration::from_secs(60));
+/// assert_eq!(clock.now().duration_since(before).unwrap(), Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<Mutex<SystemTime>>,
+}
+
+impl ManualClock {
+    /// A clock set to the current system time.
+    pub fn new() -> Self {
+        Self::at(SystemTime::now())
+    }
+
+    /// A clock set to `time`.
+    pub fn at(time: SystemTime) -> Self {
+        Self {
+            now: Arc::new(Mutex::new(time)),
+        }
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        *now += by;
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

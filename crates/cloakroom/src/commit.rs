@@ -1,0 +1,297 @@
+//! Turning what a request did to its session into store calls, and deciding what
+//! the response tells the client about its ticket.
+
+use std::time::Duration;
+
+use http::header::{CACHE_CONTROL, HeaderValue, SET_COOKIE, VARY};
+use http::response::Parts;
+
+use crate::id::{SessionId, StoreKey};
+use crate::session::{CookieAction, Incoming, Pending, RequestSession, State};
+use crate::store::{ChangeSet, CommitOutcome, SessionMeta, SessionRecord, StoreError};
+
+/// The store work one commit needs, planned under the state lock and carried out
+/// after it is released.
+enum Plan {
+    Nothing,
+    Create {
+        id: SessionId,
+        record: SessionRecord,
+    },
+    Commit {
+        key: StoreKey,
+        changes: ChangeSet,
+    },
+    Regenerate {
+        old: StoreKey,
+        new: SessionId,
+        changes: ChangeSet,
+    },
+    CommitOrCreate {
+        key: StoreKey,
+        changes: ChangeSet,
+        fresh: SessionId,
+        record: SessionRecord,
+    },
+}
+
+/// How many fresh IDs to try when an insert finds its key taken (2^-256 odds).
+const CREATE_ATTEMPTS: usize = 3;
+
+impl RequestSession {
+    /// Commits what the request changed so far. Safe to call more than once.
+    pub(crate) async fn commit(&self) -> Result<(), StoreError> {
+        let (destroy, plan, taken) = {
+            let mut state = self.state();
+            let taken = std::mem::take(&mut state.pending);
+            let plan = self.plan(&mut state, &taken);
+            (taken.destroy, plan, taken)
+        };
+        let result = self.execute(destroy, plan).await;
+        if result.is_err() {
+            let mut state = self.state();
+            let newer = std::mem::take(&mut state.pending);
+            state.pending = taken;
+            state.pending.restore_under(newer);
+        }
+        result
+    }
+
+    fn plan(&self, state: &mut State, pending: &Pending) -> Plan {
+        let config = &self.shared.config;
+        let now = self.now();
+        let mut changes = ChangeSet::new(now);
+        changes.clear = pending.clear;
+        changes.set = pending.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        changes.remove = pending.remove.iter().cloned().collect();
+        changes.user = pending.user.clone();
+        changes.idle_deadline = Some(now + config.idle_timeout);
+        let writes = pending.has_writes();
+
+        if !state.loaded {
+            // Only the write-only handle was used: commit blind.
+            if !writes {
+                return Plan::Nothing;
+            }
+            let fresh = SessionId::generate();
+            let record = self.fresh_record(&changes);
+            return match &self.incoming {
+                Incoming::Valid(ticket) if pending.destroy.is_none() => Plan::CommitOrCreate {
+                    key: ticket.id.store_key(),
+                    changes,
+                    fresh,
+                    record,
+                },
+                _ => Plan::Create { id: fresh, record },
+            };
+        }
+        if state.persisted {
+            let key = state.id.as_ref().expect("a stored session has an ID").store_key();
+            if pending.regenerate {
+                return Plan::Regenerate {
+                    old: key,
+                    new: SessionId::generate(),
+                    changes,
+                };
+            }
+            if writes || pending.touch || config.resave {
+                return Plan::Commit { key, changes };
+            }
+            return Plan::Nothing;
+        }
+        if writes || config.save_uninitialized || (pending.touch && pending.destroy.is_none()) {
+            let mut record = self.fresh_record(&changes);
+            record.data = state.data.clone();
+            return Plan::Create {
+                id: SessionId::generate(),
+                record,
+            };
+        }
+        Plan::Nothing
+    }
+
+    fn fresh_record(&self, changes: &ChangeSet) -> SessionRecord {
+        let config = &self.shared.config;
+        let mut record = SessionRecord::new(SessionMeta::new(
+            changes.now,
+            config.idle_timeout,
+            config.absolute_timeout,
+        ));
+        record.apply(changes);
+        record
+    }
+
+    async fn execute(&self, destroy: Option<StoreKey>, plan: Plan) -> Result<(), StoreError> {
+        let store = &self.shared.store;
+        if let Some(key) = destroy {
+            store.delete(&key).await?;
+            tracing::info!("session destroyed");
+            let mut state = self.state();
+            state.cookie = CookieAction::Remove;
+        }
+        match plan {
+            Plan::Nothing => {}
+            Plan::Create { id, record } => self.create(id, record).await?,
+            Plan::Commit { key, changes } => {
+                let applied = store.commit(&key, &changes).await?;
+                let mut state = self.state();
+                if applied {
+                    if let Some(meta) = state.meta.as_mut() {
+                        apply_meta(meta, &changes);
+                    }
+                    state.cookie = CookieAction::Set;
+                } else {
+                    self.lost(&mut state);
+                }
+            }
+            Plan::Regenerate { old, new, changes } => {
+                let moved = store.regenerate(&old, &new.store_key(), &changes).await?;
+                let mut state = self.state();
+                if moved {
+                    self.span.record("session", self.shared.fingerprinter.fingerprint(&new));
+                    tracing::info!("session regenerated");
+                    if let Some(meta) = state.meta.as_mut() {
+                        apply_meta(meta, &changes);
+                    }
+                    state.id = Some(new);
+                    state.cookie = CookieAction::Set;
+                } else {
+                    self.lost(&mut state);
+                }
+            }
+            Plan::CommitOrCreate {
+                key,
+                changes,
+                fresh,
+                record,
+            } => match store
+                .commit_or_create(&key, &changes, &fresh.store_key(), &record)
+                .await?
+            {
+                CommitOutcome::Applied => {
+                    let mut state = self.state();
+                    state.persisted = true;
+                    if let Incoming::Valid(ticket) = &self.incoming {
+                        state.id = Some(ticket.id.clone());
+                    }
+                }
+                CommitOutcome::Created => self.created(fresh, record),
+                CommitOutcome::Dropped => {
+                    tracing::warn!("a fresh session ID was already taken; the change set was dropped")
+                }
+            },
+        }
+        Ok(())
+    }
+
+    async fn create(&self, mut id: SessionId, record: SessionRecord) -> Result<(), StoreError> {
+        for _ in 0..CREATE_ATTEMPTS {
+            if self.shared.store.create(&id.store_key(), &record).await? {
+                self.created(id, record);
+                return Ok(());
+            }
+            id = SessionId::generate();
+        }
+        tracing::warn!("could not find a free session ID; the new session was not stored");
+        Ok(())
+    }
+
+    fn created(&self, id: SessionId, record: SessionRecord) {
+        self.span.record("session", self.shared.fingerprinter.fingerprint(&id));
+        tracing::debug!("session created");
+        let mut state = self.state();
+        state.id = Some(id);
+        state.persisted = true;
+        state.loaded = true;
+        state.meta = Some(record.meta);
+        state.cookie = CookieAction::Set;
+    }
+
+    /// The session vanished under the request (destroyed, expired, revoked): its
+    /// change set is dropped and the client starts anew next time.
+    fn lost(&self, state: &mut State) {
+        tracing::debug!("session is gone; its change set was dropped");
+        state.persisted = false;
+        state.id = None;
+        state.meta = None;
+        state.incoming_gone = true;
+        state.cookie = CookieAction::Remove;
+    }
+
+    /// Writes the ticket (cookie or header) and cache headers into the response.
+    pub(crate) fn finish(&self, response: &mut Parts) {
+        let shared = &self.shared;
+        let state = self.state();
+        let now = self.now();
+        let live_and_loaded = state.loaded && state.persisted;
+        let action = match state.cookie {
+            CookieAction::Keep if live_and_loaded => {
+                let resign = matches!(&self.incoming, Incoming::Valid(t) if t.needs_resign);
+                if shared.config.rolling || resign || state.slid {
+                    CookieAction::Set
+                } else {
+                    CookieAction::Keep
+                }
+            }
+            CookieAction::Keep if matches!(self.incoming, Incoming::Invalid) || state.incoming_gone => {
+                CookieAction::Remove
+            }
+            other => other,
+        };
+        // Nothing to remove when the client never sent a ticket.
+        let action = match (action, &self.incoming) {
+            (CookieAction::Remove, Incoming::Absent) => CookieAction::Keep,
+            (action, _) => action,
+        };
+        let ticket = match (action, &state.id) {
+            (CookieAction::Set, Some(id)) => Some(shared.signer.sign(id)),
+            (CookieAction::Set, None) => return,
+            _ => None,
+        };
+        let max_age = state.meta.as_ref().map_or(shared.config.idle_timeout, |meta| {
+            meta.expires_at().duration_since(now).unwrap_or(Duration::ZERO)
+        });
+        drop(state);
+
+        if let (true, Some(header)) = (self.via_header, &shared.header) {
+            let value = match (action, ticket) {
+                (CookieAction::Set, Some(ticket)) => ticket,
+                (CookieAction::Remove, _) => String::new(),
+                _ => match &self.incoming {
+                    // Echo the (re-signed) ticket the client sent and still holds.
+                    Incoming::Valid(t) if !self.state().incoming_gone => shared.signer.sign(&t.id),
+                    _ => return,
+                },
+            };
+            let value = HeaderValue::from_str(&value).expect("tickets are base64url");
+            response.headers.insert(header.clone(), value);
+            add_cache_headers(response, header.as_str());
+            return;
+        }
+        let cookie = match (action, ticket) {
+            (CookieAction::Set, Some(ticket)) => shared.cookie.set(&ticket, max_age),
+            (CookieAction::Remove, _) => shared.cookie.removal(),
+            _ => return,
+        };
+        response.headers.append(SET_COOKIE, cookie);
+        add_cache_headers(response, "cookie");
+    }
+}
+
+fn apply_meta(meta: &mut SessionMeta, changes: &ChangeSet) {
+    let mut record = SessionRecord::new(meta.clone());
+    record.apply(changes);
+    *meta = record.meta;
+}
+
+fn add_cache_headers(response: &mut Parts, vary_on: &str) {
+    response.headers.append(
+        VARY,
+        HeaderValue::from_str(vary_on).expect("header names are valid values"),
+    );
+    if !response.headers.contains_key(CACHE_CONTROL) {
+        response
+            .headers
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}

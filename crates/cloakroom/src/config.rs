@@ -1,0 +1,568 @@
+//! Configuration: the builder behind [`SessionLayer::builder`](crate::SessionLayer::builder)
+//! and [`SessionConfig::from_env`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_core::response::{IntoResponse, Response};
+use http::{HeaderName, StatusCode};
+
+use crate::clock::{Clock, SystemClock};
+use crate::cookie::{SameSite, is_valid_attribute_value, is_valid_cookie_name};
+use crate::error::Error;
+use crate::layer::SessionLayer;
+use crate::store::{MemoryStore, SessionStore, StoreError};
+use crate::ticket::MIN_SECRET_LEN;
+
+/// Default idle timeout: 24 hours.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// Default absolute timeout: 7 days.
+pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Builds the response sent when the store fails.
+pub type StoreErrorResponder = Arc<dyn Fn(&StoreError) -> Response + Send + Sync>;
+
+/// Every option of a [`SessionLayer`]; checked as a whole by [`build`](Self::build).
+///
+/// | option | default |
+/// | --- | --- |
+/// | secrets | required, each >= 32 bytes; the first signs, all verify |
+/// | [`cookie_name`](Self::cookie_name) | `sid` |
+/// | [`idle_timeout`](Self::idle_timeout) | 24 h, sliding |
+/// | [`absolute_timeout`](Self::absolute_timeout) | 7 days from creation |
+/// | [`rolling`](Self::rolling) | false |
+/// | [`persistent`](Self::persistent) | true |
+/// | [`save_uninitialized`](Self::save_uninitialized) | false |
+/// | [`resave`](Self::resave) | false |
+/// | [`secure`](Self::secure) / [`http_only`](Self::http_only) / [`same_site`](Self::same_site) / [`path`](Self::path) / [`domain`](Self::domain) | true / true / Lax / `/` / none |
+/// | [`header`](Self::header) | off (cookie only) |
+/// | [`store`](Self::store) | [`MemoryStore`] |
+///
+/// ```
+/// use std::time::Duration;
+/// use cloakroom::{SameSite, SessionLayer};
+///
+/// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec())
+///     .previous_secret(b"the-secret-we-signed-with-until-yesterday".to_vec())
+///     .cookie_name("__Host-sid")
+///     .idle_timeout(Duration::from_secs(30 * 60))
+///     .absolute_timeout(Duration::from_secs(12 * 3600))
+///     .same_site(SameSite::Strict)
+///     .build()
+///     .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub(crate) secrets: Vec<Vec<u8>>,
+    pub(crate) cookie_name: String,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) absolute_timeout: Duration,
+    pub(crate) rolling: bool,
+    pub(crate) persistent: bool,
+    pub(crate) save_uninitialized: bool,
+    pub(crate) resave: bool,
+    pub(crate) secure: bool,
+    pub(crate) http_only: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) path: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) header: Option<String>,
+    pub(crate) production: bool,
+    pub(crate) store: Option<Arc<dyn SessionStore>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) on_store_error: StoreErrorResponder,
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("secrets", &format_args!("[{} redacted]", self.secrets.len()))
+            .field("cookie_name", &self.cookie_name)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("absolute_timeout", &self.absolute_timeout)
+            .field("rolling", &self.rolling)
+            .field("persistent", &self.persistent)
+            .field("save_uninitialized", &self.save_uninitialized)
+            .field("resave", &self.resave)
+            .field("secure", &self.secure)
+            .field("http_only", &self.http_only)
+            .field("same_site", &self.same_site)
+            .field("path", &self.path)
+            .field("domain", &self.domain)
+            .field("header", &self.header)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default answer to a store failure: 503 `{"error":"session store unavailable"}`.
+pub fn default_store_error_response(_: &StoreError) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        r#"{"error":"session store unavailable"}"#,
+    )
+        .into_response()
+}
+
+impl SessionConfig {
+    /// A configuration with every default and `secret` as the signing secret.
+    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+        Self {
+            secrets: vec![secret.into()],
+            cookie_name: "sid".to_owned(),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            absolute_timeout: DEFAULT_ABSOLUTE_TIMEOUT,
+            rolling: false,
+            persistent: true,
+            save_uninitialized: false,
+            resave: false,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+            path: "/".to_owned(),
+            domain: None,
+            header: None,
+            production: false,
+            store: None,
+            clock: Arc::new(SystemClock),
+            on_store_error: Arc::new(default_store_error_response),
+        }
+    }
+
+    /// Reads the configuration from the environment.
+    ///
+    /// | variable | meaning |
+    /// | --- | --- |
+    /// | `SESSION_SECRET` | required; comma-separated for rotation, the first signs |
+    /// | `SESSION_COOKIE_NAME` | cookie name |
+    /// | `SESSION_TTL` | idle timeout in seconds |
+    /// | `SESSION_ABSOLUTE_TTL` | absolute timeout in seconds |
+    /// | `APP_ENV` | `production` forces `Secure` cookies |
+    ///
+    /// Every value that cannot be parsed is an [`Error::Config`] naming the variable.
+    /// Options not set here can still be changed on the result before `build()`.
+    ///
+    /// ```no_run
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let layer = SessionConfig::from_env()?.build()?;
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
+    ///
+    /// ```
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let config = SessionConfig::from_lookup(|name| match name {
+    ///     "SESSION_SECRET" => Some("a-secret-of-at-least-thirty-two-bytes!".into()),
+    ///     "SESSION_TTL" => Some("not a number".into()),
+    ///     _ => None,
+    /// });
+    /// assert!(config.unwrap_err().to_string().contains("SESSION_TTL"));
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let secrets: Vec<Vec<u8>> = lookup("SESSION_SECRET")
+            .ok_or_else(|| {
+                Error::config(
+                    "SESSION_SECRET",
+                    "is not set; set it to a random string of at least 32 bytes \
+                     (comma-separated to rotate: new,old)",
+                )
+            })?
+            .split(',')
+            .map(|s| s.trim().as_bytes().to_vec())
+            .collect();
+        if let Some(short) = secrets.iter().position(|s| s.len() < MIN_SECRET_LEN) {
+            return Err(Error::config(
+                "SESSION_SECRET",
+                format!(
+                    "secret #{} is {} bytes; every secret must be at least {MIN_SECRET_LEN} bytes",
+                    short + 1,
+                    secrets[short].len()
+                ),
+            ));
+        }
+        let mut config = Self::new(Vec::new());
+        config.secrets = secrets;
+        if let Some(name) = lookup("SESSION_COOKIE_NAME") {
+            config.cookie_name = name;
+        }
+        if let Some(ttl) = lookup("SESSION_TTL") {
+            config.idle_timeout = parse_seconds("SESSION_TTL", &ttl)?;
+        }
+        if let Some(ttl) = lookup("SESSION_ABSOLUTE_TTL") {
+            config.absolute_timeout = parse_seconds("SESSION_ABSOLUTE_TTL", &ttl)?;
+        }
+        if lookup("APP_ENV").is_some_and(|env| env.trim().eq_ignore_ascii_case("production")) {
+            config.production = true;
+            config.secure = true;
+        }
+        Ok(config)
+    }
+
+    /// Replaces all secrets: the first signs new tickets, every one verifies.
+    pub fn secrets<S: Into<Vec<u8>>>(mut self, secrets: impl IntoIterator<Item = S>) -> Self {
+        self.secrets = secrets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a secret that verifies tickets but no longer signs them (rotation).
+    /// Tickets it verifies are re-signed with the first secret on their response.
+    pub fn previous_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.secrets.push(secret.into());
+        self
+    }
+
+    /// Cookie name (default `sid`). `__Host-` and `__Secure-` prefixes are honoured:
+    /// both require `Secure`; `__Host-` also requires path `/` and no domain.
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// Sliding idle timeout (default 24 h): a session unused this long is dead.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Absolute timeout (default 7 days): a session is dead this long after its
+    /// creation, however active.
+    pub fn absolute_timeout(mut self, timeout: Duration) -> Self {
+        self.absolute_timeout = timeout;
+        self
+    }
+
+    /// Re-send the cookie with a fresh `Max-Age` on every response that loaded a
+    /// live session (default false: it is re-sent when the session is written or its
+    /// idle deadline slides).
+    pub fn rolling(mut self, rolling: bool) -> Self {
+        self.rolling = rolling;
+        self
+    }
+
+    /// False for a browser-session cookie without `Max-Age` (default true).
+    pub fn persistent(mut self, persistent: bool) -> Self {
+        self.persistent = persistent;
+        self
+    }
+
+    /// Store new sessions (and send their cookie) even when nothing was put in
+    /// them (default false).
+    pub fn save_uninitialized(mut self, save: bool) -> Self {
+        self.save_uninitialized = save;
+        self
+    }
+
+    /// Commit (and slide the idle deadline) after every request that loaded a live
+    /// session, even when nothing changed (default false).
+    pub fn resave(mut self, resave: bool) -> Self {
+        self.resave = resave;
+        self
+    }
+
+    /// `Secure` cookie attribute (default true). `APP_ENV=production` refuses false.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// `HttpOnly` cookie attribute (default true).
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// `SameSite` cookie attribute (default Lax). `None` requires `Secure`.
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// `Path` cookie attribute (default `/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// `Domain` cookie attribute (default none: host-only).
+    pub fn domain(mut self, domain: Option<String>) -> Self {
+        self.domain = domain;
+        self
+    }
+
+    /// Header transport for API and mobile clients: a request carrying this header
+    /// (e.g. `x-session-id`) uses its value as the ticket instead of the cookie, and
+    /// its response carries the current ticket in the same header, never a cookie.
+    pub fn header(mut self, name: impl Into<String>) -> Self {
+        self.header = Some(name.into());
+        self
+    }
+
+    /// The store (default: a new [`MemoryStore`]).
+    pub fn store(mut self, store: impl SessionStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The store, already shared.
+    pub fn shared_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock deadlines are read from (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Replaces the response sent when the store fails (default: 503
+    /// `{"error":"session store unavailable"}`). The cause is logged either way.
+    pub fn on_store_error(mut self, respond: impl Fn(&StoreError) -> Response + Send + Sync + 'static) -> Self {
+        self.on_store_error = Arc::new(respond);
+        self
+    }
+
+    /// Checks every option and builds the layer.
+    pub fn build(self) -> Result<SessionLayer, Error> {
+        self.validate()?;
+        Ok(SessionLayer::from_config(self))
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.secrets.is_empty() {
+            return Err(Error::config("secret", "at least one secret is required"));
+        }
+        if let Some(short) = self.secrets.iter().find(|s| s.len() < MIN_SECRET_LEN) {
+            return Err(Error::config(
+                "secret",
+                format!(
+                    "a secret of {} bytes was given; each must be at least {MIN_SECRET_LEN} bytes \
+                     of random data (e.g. `openssl rand -base64 48`)",
+                    short.len()
+                ),
+            ));
+        }
+        if !is_valid_cookie_name(&self.cookie_name) {
+            return Err(Error::config(
+                "cookie_name",
+                format!(
+                    "{:?} is not a valid cookie name; use letters, digits and -_.",
+                    self.cookie_name
+                ),
+            ));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(Error::config("idle_timeout", "must be greater than zero"));
+        }
+        if self.absolute_timeout.is_zero() {
+            return Err(Error::config("absolute_timeout", "must be greater than zero"));
+        }
+        if !self.path.starts_with('/') || !is_valid_attribute_value(&self.path) {
+            return Err(Error::config(
+                "path",
+                format!("{:?} must start with / and hold no spaces or ;", self.path),
+            ));
+        }
+        if let Some(domain) = &self.domain {
+            if domain.is_empty() || !is_valid_attribute_value(domain) {
+                return Err(Error::config(
+                    "domain",
+                    format!("{domain:?} is not a valid cookie domain"),
+                ));
+            }
+        }
+        if self.same_site == SameSite::None && !self.secure {
+            return Err(Error::config("same_site", "SameSite=None requires secure(true)"));
+        }
+        let prefixed = |prefix: &str| {
+            self.cookie_name
+                .get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+        };
+        if (prefixed("__Secure-") || prefixed("__Host-")) && !self.secure {
+            return Err(Error::config(
+                "cookie_name",
+                format!("{} cookies require secure(true)", self.cookie_name),
+            ));
+        }
+        if prefixed("__Host-") && (self.path != "/" || self.domain.is_some()) {
+            return Err(Error::config(
+                "cookie_name",
+                "__Host- cookies require path(\"/\") and no domain",
+            ));
+        }
+        if self.production && !self.secure {
+            return Err(Error::config(
+                "secure",
+                "APP_ENV=production requires Secure cookies; remove secure(false)",
+            ));
+        }
+        if let Some(header) = &self.header {
+            if HeaderName::from_bytes(header.as_bytes()).is_err() {
+                return Err(Error::config(
+                    "header",
+                    format!("{header:?} is not a valid header name"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn store_or_default(&self) -> Arc<dyn SessionStore> {
+        self.store.clone().unwrap_or_else(|| Arc::new(MemoryStore::new()))
+    }
+}
+
+fn parse_seconds(variable: &'static str, value: &str) -> Result<Duration, Error> {
+    match value.trim().parse::<u64>() {
+        Ok(0) => Err(Error::config(variable, "must be greater than zero (seconds)")),
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => Err(Error::config(
+            variable,
+            format!("{value:?} is not a whole number of seconds"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"an-example-secret-of-32-bytes-or-more";
+
+    fn problem(config: SessionConfig) -> (&'static str, String) {
+        match config.build() {
+            Err(Error::Config { option, problem }) => (option, problem),
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_short_secret_fails_naming_the_option() {
+        assert_eq!(problem(SessionConfig::new(b"short".to_vec())).0, "secret");
+        assert_eq!(
+            problem(SessionConfig::new(SECRET).previous_secret(b"x".to_vec())).0,
+            "secret"
+        );
+    }
+
+    #[test]
+    fn zero_timeouts_fail() {
+        assert_eq!(
+            problem(SessionConfig::new(SECRET).idle_timeout(Duration::ZERO)).0,
+            "idle_timeout"
+        );
+        assert_eq!(
+            problem(SessionConfig::new(SECRET).absolute_timeout(Duration::ZERO)).0,
+            "absolute_timeout"
+        );
+    }
+
+    #[test]
+    fn same_site_none_needs_secure() {
+        let config = SessionConfig::new(SECRET).same_site(SameSite::None).secure(false);
+        assert_eq!(problem(config).0, "same_site");
+    }
+
+    #[test]
+    fn cookie_prefixes_are_enforced() {
+        assert_eq!(
+            problem(SessionConfig::new(SECRET).cookie_name("__Host-sid").secure(false)).0,
+            "cookie_name"
+        );
+        assert_eq!(
+            problem(SessionConfig::new(SECRET).cookie_name("__Host-sid").path("/app")).0,
+            "cookie_name"
+        );
+        assert_eq!(
+            problem(
+                SessionConfig::new(SECRET)
+                    .cookie_name("__Host-sid")
+                    .domain(Some("example.com".into()))
+            )
+            .0,
+            "cookie_name"
+        );
+        assert_eq!(
+            problem(SessionConfig::new(SECRET).cookie_name("__Secure-sid").secure(false)).0,
+            "cookie_name"
+        );
+        assert!(SessionConfig::new(SECRET).cookie_name("__Host-sid").build().is_ok());
+    }
+
+    #[test]
+    fn bad_names_paths_and_headers_fail() {
+        assert_eq!(problem(SessionConfig::new(SECRET).cookie_name("a b")).0, "cookie_name");
+        assert_eq!(problem(SessionConfig::new(SECRET).path("app")).0, "path");
+        assert_eq!(problem(SessionConfig::new(SECRET).path("/a;b")).0, "path");
+        assert_eq!(
+            problem(SessionConfig::new(SECRET).domain(Some(String::new()))).0,
+            "domain"
+        );
+        assert_eq!(problem(SessionConfig::new(SECRET).header("bad header")).0, "header");
+    }
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn from_env_reads_every_variable() {
+        let config = SessionConfig::from_lookup(env(&[
+            (
+                "SESSION_SECRET",
+                "an-example-secret-of-32-bytes-or-more, an-older-secret-of-32-bytes-or-more",
+            ),
+            ("SESSION_COOKIE_NAME", "app_sid"),
+            ("SESSION_TTL", "600"),
+            ("SESSION_ABSOLUTE_TTL", "3600"),
+        ]))
+        .unwrap();
+        assert_eq!(config.secrets.len(), 2);
+        assert_eq!(config.secrets[1], b"an-older-secret-of-32-bytes-or-more");
+        assert_eq!(config.cookie_name, "app_sid");
+        assert_eq!(config.idle_timeout, Duration::from_secs(600));
+        assert_eq!(config.absolute_timeout, Duration::from_secs(3600));
+        assert!(config.build().is_ok());
+    }
+
+    #[test]
+    fn from_env_names_the_bad_variable() {
+        let missing = SessionConfig::from_lookup(env(&[])).unwrap_err();
+        assert!(matches!(
+            missing,
+            Error::Config {
+                option: "SESSION_SECRET",
+                ..
+            }
+        ));
+        for (var, value) in [("SESSION_TTL", "ten"), ("SESSION_ABSOLUTE_TTL", "0")] {
+            let err = SessionConfig::from_lookup(|name| match name {
+                "SESSION_SECRET" => Some("an-example-secret-of-32-bytes-or-more".into()),
+                n if n == var => Some(value.into()),
+                _ => None,
+            })
+            .unwrap_err();
+            assert!(matches!(err, Error::Config { option, .. } if option == var), "{err}");
+        }
+    }
+
+    #[test]
+    fn production_forces_secure_cookies() {
+        let config = SessionConfig::from_lookup(env(&[
+            ("SESSION_SECRET", "an-example-secret-of-32-bytes-or-more"),
+            ("APP_ENV", "production"),
+        ]))
+        .unwrap();
+        assert!(config.secure);
+        assert_eq!(problem(config.secure(false)).0, "secure");
+    }
+}

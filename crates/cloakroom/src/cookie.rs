@@ -1,0 +1,275 @@
+//! Reading the session cookie out of hostile `Cookie` headers, and writing `Set-Cookie`.
+
+use std::time::Duration;
+
+use http::HeaderValue;
+use http::header::{COOKIE, HeaderMap};
+
+use crate::ticket::{TICKET_LEN, TicketSigner, VerifiedTicket};
+
+/// The most cookies with our name that are tried against the signer. A request
+/// that repeats the name more often than this is treated like any other bad ticket.
+const MAX_CANDIDATES: usize = 4;
+
+/// The SameSite attribute of the session cookie.
+///
+/// ```
+/// use cloakroom::SameSite;
+///
+/// assert_eq!(SameSite::default(), SameSite::Lax);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// Sent only on same-site requests.
+    Strict,
+    /// Sent on same-site requests and top-level cross-site navigations (the default).
+    #[default]
+    Lax,
+    /// Sent on every request; requires `Secure`.
+    None,
+}
+
+impl SameSite {
+    fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// What the request's `Cookie` headers held under the session cookie's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CookieTicket {
+    /// No cookie of that name.
+    Absent,
+    /// A cookie of that name that verified.
+    Valid(VerifiedTicket),
+    /// One or more cookies of that name, none of which verified.
+    Invalid,
+}
+
+/// Finds and verifies the session cookie named `name` in `headers`.
+///
+/// Never panics, whatever the headers hold: non-UTF-8 bytes, thousands of cookies,
+/// huge values. Only values of exactly a ticket's length reach the signer, at most
+/// [`MAX_CANDIDATES`] of them; the first that verifies wins.
+pub fn find_ticket(headers: &HeaderMap, name: &str, signer: &TicketSigner) -> CookieTicket {
+    let mut seen = false;
+    let mut tried = 0;
+    for header in headers.get_all(COOKIE) {
+        for pair in header.as_bytes().split(|&b| b == b';') {
+            let pair = trim(pair);
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            if trim(&pair[..eq]) != name.as_bytes() {
+                continue;
+            }
+            seen = true;
+            let mut value = trim(&pair[eq + 1..]);
+            if value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' {
+                value = &value[1..value.len() - 1];
+            }
+            if value.len() != TICKET_LEN || tried == MAX_CANDIDATES {
+                continue;
+            }
+            tried += 1;
+            if let Some(verified) = signer.verify(value) {
+                return CookieTicket::Valid(verified);
+            }
+        }
+    }
+    if seen {
+        CookieTicket::Invalid
+    } else {
+        CookieTicket::Absent
+    }
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// True when `name` is a valid cookie name (an RFC 6265 token).
+pub fn is_valid_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// True when `value` can stand in a cookie attribute (Path, Domain) unquoted.
+pub fn is_valid_attribute_value(value: &str) -> bool {
+    value.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b';')
+}
+
+/// The attributes every `Set-Cookie` of one layer shares.
+#[derive(Debug, Clone)]
+pub struct CookieAttributes {
+    /// Cookie name.
+    pub name: String,
+    /// `Path` attribute.
+    pub path: String,
+    /// `Domain` attribute, if any.
+    pub domain: Option<String>,
+    /// `Secure` flag.
+    pub secure: bool,
+    /// `HttpOnly` flag.
+    pub http_only: bool,
+    /// `SameSite` attribute.
+    pub same_site: SameSite,
+    /// False for a browser-session cookie (no `Max-Age`).
+    pub persistent: bool,
+}
+
+impl CookieAttributes {
+    /// `Set-Cookie` carrying `ticket`, living `max_age` when persistent.
+    pub fn set(&self, ticket: &str, max_age: Duration) -> HeaderValue {
+        let max_age = self.persistent.then_some(max_age.as_secs());
+        self.render(ticket, max_age)
+    }
+
+    /// `Set-Cookie` that removes the cookie: empty value, `Max-Age=0`, same attributes.
+    pub fn removal(&self) -> HeaderValue {
+        self.render("", Some(0))
+    }
+
+    fn render(&self, value: &str, max_age: Option<u64>) -> HeaderValue {
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(160);
+        let _ = write!(out, "{}={}; Path={}", self.name, value, self.path);
+        if let Some(domain) = &self.domain {
+            let _ = write!(out, "; Domain={domain}");
+        }
+        if let Some(secs) = max_age {
+            let _ = write!(out, "; Max-Age={secs}");
+        }
+        if self.secure {
+            out.push_str("; Secure");
+        }
+        if self.http_only {
+            out.push_str("; HttpOnly");
+        }
+        let _ = write!(out, "; SameSite={}", self.same_site.as_str());
+        // Every part was validated when the layer was built.
+        HeaderValue::from_str(&out).expect("cookie attributes are validated at build time")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::SessionId;
+
+    const SECRET: &[u8] = b"an-example-secret-of-32-bytes-or-more";
+
+    fn signer() -> TicketSigner {
+        TicketSigner::new("sid", &[SECRET])
+    }
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(COOKIE, HeaderValue::from_bytes(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn finds_the_ticket_among_other_cookies() {
+        let id = SessionId::generate();
+        let ticket = signer().sign(&id);
+        let raw = format!("a=1; sid={ticket}; b=2");
+        match find_ticket(&headers(&[raw.as_bytes()]), "sid", &signer()) {
+            CookieTicket::Valid(v) => assert_eq!(v.id, id),
+            other => panic!("expected a valid ticket, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_duplicate_wins_over_a_planted_one() {
+        let ticket = signer().sign(&SessionId::generate());
+        let raw = format!("sid=planted; sid={ticket}");
+        assert!(matches!(
+            find_ticket(&headers(&[raw.as_bytes()]), "sid", &signer()),
+            CookieTicket::Valid(_)
+        ));
+    }
+
+    #[test]
+    fn missing_and_garbage_cookies_are_told_apart() {
+        assert_eq!(
+            find_ticket(&headers(&[b"other=1"]), "sid", &signer()),
+            CookieTicket::Absent
+        );
+        assert_eq!(
+            find_ticket(&headers(&[b"sid=garbage"]), "sid", &signer()),
+            CookieTicket::Invalid
+        );
+    }
+
+    #[test]
+    fn hostile_headers_do_not_panic() {
+        let many: String = (0..5000).map(|i| format!("c{i}=v; ")).collect();
+        let huge = format!("sid={}", "x".repeat(8192));
+        let dupes = "sid=a; ".repeat(1000);
+        let non_utf8: &[u8] = b"sid=\xff\xfe\x80; x=\xc3";
+        for raw in [
+            many.as_bytes(),
+            huge.as_bytes(),
+            dupes.as_bytes(),
+            non_utf8,
+            b";;;==;=",
+            b"",
+        ] {
+            let found = find_ticket(&headers(&[raw]), "sid", &signer());
+            assert!(!matches!(found, CookieTicket::Valid(_)));
+        }
+    }
+
+    #[test]
+    fn only_a_few_duplicates_are_verified() {
+        let ticket = signer().sign(&SessionId::generate());
+        let forged = format!("{}.{}", SessionId::generate().expose(), &ticket[44..]);
+        let raw = format!("{}sid={ticket}", format!("sid={forged}; ").repeat(MAX_CANDIDATES));
+        assert_eq!(
+            find_ticket(&headers(&[raw.as_bytes()]), "sid", &signer()),
+            CookieTicket::Invalid
+        );
+    }
+
+    #[test]
+    fn removal_cookie_keeps_the_attributes() {
+        let attrs = CookieAttributes {
+            name: "sid".into(),
+            path: "/app".into(),
+            domain: Some("example.com".into()),
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Strict,
+            persistent: true,
+        };
+        assert_eq!(
+            attrs.removal().to_str().unwrap(),
+            "sid=; Path=/app; Domain=example.com; Max-Age=0; Secure; HttpOnly; SameSite=Strict"
+        );
+    }
+
+    #[test]
+    fn cookie_names_must_be_tokens() {
+        assert!(is_valid_cookie_name("__Host-sid"));
+        assert!(!is_valid_cookie_name("s id"));
+        assert!(!is_valid_cookie_name("a=b"));
+        assert!(!is_valid_cookie_name(""));
+    }
+}

@@ -1,0 +1,87 @@
+//! The one error type of cloakroom.
+
+use crate::store::StoreError;
+
+/// Everything that can go wrong in cloakroom.
+///
+/// Configuration mistakes come out of [`SessionConfig::build`](crate::SessionConfig::build)
+/// as [`Error::Config`], naming the option and the fix. Bad client input is never an
+/// error: a garbage or forged ticket just gets an anonymous session.
+///
+/// ```
+/// use cloakroom::{Error, SessionLayer};
+///
+/// let err = SessionLayer::builder(b"short".to_vec()).build().unwrap_err();
+/// assert!(matches!(err, Error::Config { option: "secret", .. }));
+/// assert!(err.to_string().contains("at least 32 bytes"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration option has a value that cannot work.
+    #[error("invalid session configuration `{option}`: {problem}")]
+    Config {
+        /// The option (builder method or environment variable) at fault.
+        option: &'static str,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A value could not be turned into JSON.
+    #[error("session value `{key}` could not be serialized: {source}")]
+    Serialize {
+        /// The session key.
+        key: String,
+        /// The serializer's error.
+        source: serde_json::Error,
+    },
+    /// A stored value does not have the type asked for.
+    #[error("session value `{key}` does not have the expected type: {source}")]
+    Deserialize {
+        /// The session key.
+        key: String,
+        /// The deserializer's error.
+        source: serde_json::Error,
+    },
+    /// The key is reserved for session scopes (it starts with `scope::`).
+    #[error("session key `{key}` is reserved for session scopes; use the Scoped extractor or another key")]
+    ReservedKey {
+        /// The key.
+        key: String,
+    },
+    /// A session was asked for outside a request handled by a `SessionLayer`.
+    #[error(
+        "no session layer: add cloakroom::SessionLayer to the router (`.layer(session_layer)`) \
+         so that it wraps the handlers using sessions"
+    )]
+    MissingLayer,
+}
+
+impl Error {
+    pub(crate) fn config(option: &'static str, problem: impl Into<String>) -> Self {
+        Self::Config {
+            option,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Lets handlers return `Result<_, cloakroom::Error>`: a store error answers 503
+/// `{"error":"session store unavailable"}`, anything else 500 with a generic
+/// message. The cause is logged, never sent to the client.
+impl axum_core::response::IntoResponse for Error {
+    fn into_response(self) -> axum_core::response::Response {
+        match &self {
+            Error::Store(err) => {
+                tracing::error!(error = %err, "session store failed in a handler");
+                crate::config::default_store_error_response(err)
+            }
+            other => {
+                tracing::error!(error = %other, "session error in a handler");
+                crate::extract::json_error(http::StatusCode::INTERNAL_SERVER_ERROR, "session error")
+            }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Session IDs, the store keys derived from them, and their log fingerprints.
+//!
+//! A [`SessionId`] is 32 bytes from the operating system's CSPRNG, written as 43
+//! characters of unpadded base64url. Stores never see it: they are keyed by
+//! [`StoreKey`], the SHA-256 of the ID, so a dump of the store yields no tickets.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+/// Number of random bytes in a session ID (256 bits).
+pub const ID_BYTES: usize = 32;
+
+/// Length of a session ID in its text form (unpadded base64url of [`ID_BYTES`]).
+pub const ID_LEN: usize = 43;
+
+/// A session ID: 256 random bits.
+///
+/// `Debug` never prints the ID; [`SessionId::expose`] hands out the text form for
+/// the rare place that needs it (an API that gives the ticket to a client, a test).
+///
+/// ```
+/// use cloakroom::SessionId;
+///
+/// let id = SessionId::generate();
+/// assert_eq!(id.expose().len(), 43);
+/// assert!(!format!("{id:?}").contains(id.expose()));
+/// assert_eq!(SessionId::parse(id.expose()), Some(id.clone()));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId {
+    text: String,
+}
+
+impl SessionId {
+    /// Draws a new ID from the operating system's CSPRNG.
+    ///
+    /// # Panics
+    ///
+    /// Only if the operating system has no usable random source, in which case no
+    /// session could be issued safely anyway.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; ID_BYTES];
+        getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+        Self {
+            text: URL_SAFE_NO_PAD.encode(bytes),
+        }
+    }
+
+    /// Parses the text form of an ID: exactly 43 characters of canonical unpadded
+    /// base64url. Anything else gives `None`.
+    ///
+    /// ```
+    /// use cloakroom::SessionId;
+    ///
+    /// assert!(SessionId::parse("too-short").is_none());
+    /// ```
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::parse_bytes(text.as_bytes())
+    }
+
+    pub(crate) fn parse_bytes(text: &[u8]) -> Option<Self> {
+        if text.len() != ID_LEN {
+            return None;
+        }
+        let mut bytes = [0u8; ID_BYTES];
+        // decode_slice rejects non-canonical trailing bits, so each ID has one text form.
+        match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
+            Ok(ID_BYTES) => Some(Self {
+                text: String::from_utf8(text.to_vec()).ok()?,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The ID's text form. Treat it as a secret: whoever holds it holds the session.
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// The key under which stores keep this session: SHA-256 of the ID.
+    ///
+    /// ```
+    /// use cloakroom::SessionId;
+    ///
+    /// let id = SessionId::generate();
+    /// assert_eq!(id.store_key(), id.store_key());
+    /// assert_ne!(id.store_key(), SessionId::generate().store_key());
+    /// ```
+    pub fn store_key(&self) -> StoreKey {
+        StoreKey(Sha256::digest(self.text.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId(<redacted>)")
+    }
+}
+
+/// The key a store files a session under: SHA-256 of its [`SessionId`].
+///
+/// Safe to log and to keep: it cannot be turned back into a ticket.
+///
+/// ```
+/// use cloakroom::{SessionId, StoreKey};
+///
+/// let key = SessionId::generate().store_key();
+/// assert_eq!(StoreKey::from_hex(&key.to_hex()), Some(key));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StoreKey(pub [u8; 32]);
+
+impl StoreKey {
+    /// The key as 64 lowercase hex digits, the form stores use in their key names.
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// Parses 64 hex digits back into a key.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let text = text.as_bytes();
+        if text.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in text.chunks_exact(2).enumerate() {
+            out[i] = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
+        }
+        Some(Self(out))
+    }
+
+    /// The opaque handle that names this session in per-user listings.
+    ///
+    /// It is derived from the store key with a separate hash, so it is neither the
+    /// session ID nor the store key, and cannot be turned into either.
+    pub fn handle(&self) -> SessionHandle {
+        let mut hasher = Sha256::new();
+        hasher.update(b"cloakroom/handle/v1\0");
+        hasher.update(self.0);
+        SessionHandle(hex(&hasher.finalize()[..16]))
+    }
+}
+
+impl fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreKey({})", &self.to_hex()[..12])
+    }
+}
+
+/// An opaque name for one of a user's sessions, safe to show to that user (in a
+/// "your devices" page) and to send back to revoke that session.
+///
+/// ```
+/// use cloakroom::SessionId;
+///
+/// let id = SessionId::generate();
+/// let handle = id.store_key().handle();
+/// assert_eq!(handle.as_str().len(), 32);
+/// assert!(!id.expose().contains(handle.as_str()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionHandle(String);
+
+impl SessionHandle {
+    /// The handle's text (32 hex digits).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Wraps a handle received from a client. Any text is accepted; an unknown
+    /// handle simply matches no session.
+    pub fn from_client(text: impl Into<String>) -> Self {
+        Self(text.into())
+    }
+}
+
+impl fmt::Display for SessionHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_43_chars_of_base64url_and_distinct() {
+        let a = SessionId::generate();
+        let b = SessionId::generate();
+        assert_eq!(a.expose().len(), ID_LEN);
+        assert!(
+            a.expose()
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn non_canonical_base64_is_not_an_id() {
+        let id = SessionId::generate();
+        let mut text = id.expose().to_string();
+        // The last character carries 2 unused bits; flipping them gives a second
+        // spelling of the same bytes, which must be refused.
+        let last = text.pop().unwrap();
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let pos = alphabet.iter().position(|&c| c as char == last).unwrap();
+        text.push(alphabet[pos ^ 1] as char);
+        assert!(SessionId::parse(&text).is_none());
+    }
+
+    #[test]
+    fn store_key_hex_round_trips_and_rejects_garbage() {
+        let key = SessionId::generate().store_key();
+        assert_eq!(StoreKey::from_hex(&key.to_hex()), Some(key));
+        assert_eq!(StoreKey::from_hex("zz"), None);
+        assert_eq!(StoreKey::from_hex(&"g".repeat(64)), None);
+    }
+
+    #[test]
+    fn debug_output_hides_the_id() {
+        let id = SessionId::generate();
+        assert_eq!(format!("{id:?}"), "SessionId(<redacted>)");
+    }
+}

@@ -1,0 +1,226 @@
+//! The tower layer: read the ticket, run the handler, commit, answer with the ticket.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum_core::body::Body;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Instrument as _;
+
+use crate::config::SessionConfig;
+use crate::cookie::{CookieAttributes, CookieTicket, find_ticket};
+use crate::manager::SessionManager;
+use crate::session::{Incoming, RequestSession, Session};
+use crate::store::SessionStore;
+use crate::telemetry::{Fingerprinter, request_span};
+use crate::ticket::TicketSigner;
+
+tokio::task_local! {
+    /// The session of the request this task is serving.
+    pub(crate) static CURRENT: Session;
+}
+
+/// Loads skip writing the idle deadline unless it moves by at least this share of
+/// the idle timeout (1/20: at most 5% of the idle timeout is lost to it).
+const TOUCH_STEP_DIVISOR: u32 = 20;
+
+/// What every request of one layer shares: validated options, store, signer.
+pub(crate) struct Shared {
+    pub(crate) config: SessionConfig,
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) signer: TicketSigner,
+    pub(crate) cookie: CookieAttributes,
+    pub(crate) fingerprinter: Fingerprinter,
+    pub(crate) header: Option<HeaderName>,
+    pub(crate) touch_step: Duration,
+}
+
+/// The session layer: wrap your router with it and extract [`Session`] in handlers.
+///
+/// For each request it reads the ticket (cookie, or the transport header when
+/// configured), makes the session available to extractors (loaded lazily, only by
+/// handlers that ask), runs the handler inside a `tracing` span carrying the
+/// session's fingerprint, commits what the handler changed, and sets the cookie.
+///
+/// Responses with a 5xx status are not committed: the request's changes are
+/// discarded. A store failure answers 503 (`{"error":"session store unavailable"}`
+/// by default, see [`SessionConfig::on_store_error`]).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use cloakroom::{Session, SessionLayer};
+///
+/// let sessions = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec())
+///     .build()
+///     .expect("valid session configuration");
+/// let manager = sessions.manager();
+/// let app: Router = Router::new()
+///     .route("/", get(|session: Session| async move { format!("new: {}", session.is_new()) }))
+///     .layer(sessions);
+/// ```
+#[derive(Clone)]
+pub struct SessionLayer {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl SessionLayer {
+    /// Starts a configuration with `secret` (at least 32 bytes) as the signing
+    /// secret; finish it with [`SessionConfig::build`].
+    pub fn builder(secret: impl Into<Vec<u8>>) -> SessionConfig {
+        SessionConfig::new(secret)
+    }
+
+    pub(crate) fn from_config(config: SessionConfig) -> Self {
+        let store = config.store_or_default();
+        let signer = TicketSigner::new(&config.cookie_name, &config.secrets);
+        let fingerprinter = Fingerprinter::new(&config.secrets[0]);
+        let cookie = CookieAttributes {
+            name: config.cookie_name.clone(),
+            path: config.path.clone(),
+            domain: config.domain.clone(),
+            secure: config.secure,
+            http_only: config.http_only,
+            same_site: config.same_site,
+            persistent: config.persistent,
+        };
+        let header = config
+            .header
+            .as_deref()
+            .map(|name| HeaderName::from_bytes(name.as_bytes()).expect("validated by build()"));
+        let touch_step = config.idle_timeout / TOUCH_STEP_DIVISOR;
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                store,
+                signer,
+                cookie,
+                fingerprinter,
+                header,
+                touch_step,
+            }),
+        }
+    }
+
+    /// The out-of-request API over the same store and secrets: sessions by ID, by
+    /// user, counts.
+    pub fn manager(&self) -> SessionManager {
+        SessionManager::new(self.shared.clone())
+    }
+
+    /// The store this layer uses.
+    pub fn store(&self) -> Arc<dyn SessionStore> {
+        self.shared.store.clone()
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around yours.
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<axum_core::BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let shared = self.shared.clone();
+        let span = request_span();
+        let (incoming, via_header) = read_ticket(&shared, request.headers());
+        match &incoming {
+            Incoming::Valid(ticket) => {
+                span.record("session", shared.fingerprinter.fingerprint(&ticket.id));
+            }
+            Incoming::Invalid => tracing::debug!(parent: &span, "rejected a session ticket that did not verify"),
+            Incoming::Absent => {}
+        }
+        let state = Arc::new(RequestSession::new(shared.clone(), incoming, via_header, span.clone()));
+        let session = Session::from_request(state.clone());
+        request.extensions_mut().insert(session.clone());
+
+        Box::pin(
+            async move {
+                let response = CURRENT.scope(session, inner.call(request)).await?;
+                let (mut parts, body) = response.into_parts();
+                if !parts.status.is_server_error() {
+                    if let Err(err) = state.commit().await {
+                        tracing::error!(error = %err, "session commit failed; answering with the store error response");
+                        return Ok((shared.config.on_store_error)(&err));
+                    }
+                }
+                state.finish(&mut parts);
+                Ok(Response::from_parts(parts, Body::new(body)))
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// Finds the request's ticket: in the transport header when the layer has one and
+/// the request carries it, else in the cookie.
+fn read_ticket(shared: &Shared, headers: &HeaderMap) -> (Incoming, bool) {
+    if let Some(name) = &shared.header {
+        if let Some(value) = headers.get(name) {
+            let incoming = match value.as_bytes() {
+                [] => Incoming::Absent,
+                bytes => shared.signer.verify(bytes).map_or(Incoming::Invalid, Incoming::Valid),
+            };
+            return (incoming, true);
+        }
+    }
+    let incoming = match find_ticket(headers, &shared.config.cookie_name, &shared.signer) {
+        CookieTicket::Absent => Incoming::Absent,
+        CookieTicket::Invalid => Incoming::Invalid,
+        CookieTicket::Valid(ticket) => Incoming::Valid(ticket),
+    };
+    (incoming, false)
+}

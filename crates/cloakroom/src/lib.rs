@@ -1,0 +1,80 @@
+//! # cloakroom
+//!
+//! Session management for tower and axum services: hand your state in at the
+//! counter, keep a ticket.
+//!
+//! - A [`SessionLayer`] reads a signed ticket (cookie, optionally a header), hands
+//!   handlers a [`Session`] (loaded lazily, synchronous after that), and commits
+//!   what they changed as a per-key change set.
+//! - Stores apply change sets atomically, so concurrent requests on one session keep
+//!   each other's writes and a destroyed session is never brought back.
+//! - Safe by default: 256-bit IDs, stores keyed by SHA-256 of the ID, HMAC-signed
+//!   tickets with secret rotation, strict mode, idle and absolute timeouts,
+//!   fixation-safe [`Session::regenerate`].
+//! - Sessions per user: [`SessionManager`] lists a user's devices, revokes one, logs
+//!   out everywhere.
+//!
+//! ```
+//! use axum::{Json, Router, routing::{get, post}};
+//! use cloakroom::{Session, SessionLayer, SignedIn};
+//!
+//! async fn login(session: Session) -> Result<&'static str, cloakroom::Error> {
+//!     session.regenerate();          // new ID, same data: no fixation
+//!     session.set_user("alice");     // listed, revoked, logged out with alice
+//!     Ok("welcome")
+//! }
+//!
+//! async fn cart(session: Session) -> Result<Json<Vec<String>>, cloakroom::Error> {
+//!     Ok(Json(session.get_or("cart", Vec::new())?))
+//! }
+//!
+//! async fn me(SignedIn { user, .. }: SignedIn) -> String {
+//!     user
+//! }
+//!
+//! let sessions = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec())
+//!     .build()
+//!     .expect("valid session configuration");
+//! let app: Router = Router::new()
+//!     .route("/login", post(login))
+//!     .route("/cart", get(cart))
+//!     .route("/me", get(me))
+//!     .layer(sessions);
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod clock;
+mod commit;
+mod config;
+mod cookie;
+mod error;
+mod extract;
+mod id;
+mod layer;
+mod manager;
+mod scope;
+mod session;
+mod store;
+mod telemetry;
+mod ticket;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{
+    DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, SessionConfig, StoreErrorResponder, default_store_error_response,
+};
+pub use cookie::SameSite;
+pub use error::Error;
+pub use extract::{SessionRejection, SessionWriter, SignedIn};
+pub use id::{SessionHandle, SessionId, StoreKey};
+pub use layer::{SessionLayer, SessionService};
+pub use manager::{DeviceSession, SessionManager};
+pub use scope::{Scoped, SessionData, SessionScope};
+pub use session::{SCOPE_PREFIX, Session};
+pub use store::{
+    ChangeSet, CommitOutcome, MemoryStore, MemoryStoreBuilder, SessionMeta, SessionRecord, SessionStore, SimpleStore,
+    SimpleStoreAdapter, StoreError, Touch, UserChange, UserSession,
+};

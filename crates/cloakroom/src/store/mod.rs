@@ -1,0 +1,158 @@
+//! The store trait, the records and change sets it works with, and its errors.
+//!
+//! A store never sees a session ID: every method takes the [`StoreKey`] (SHA-256 of
+//! the ID). Writes are change sets applied per key and atomically, never whole
+//! records, so concurrent requests on one session keep each other's writes; and a
+//! commit only ever updates a session that still exists, so a destroyed, expired or
+//! revoked session stays gone.
+
+mod memory;
+mod record;
+mod simple;
+
+pub use memory::{MemoryStore, MemoryStoreBuilder};
+pub use record::{ChangeSet, CommitOutcome, SessionMeta, SessionRecord, Touch, UserChange, UserSession};
+pub use simple::{SimpleStore, SimpleStoreAdapter};
+
+use std::fmt;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use crate::id::StoreKey;
+
+/// Why a store could not do what it was asked.
+///
+/// The layer answers every store error with a 503 and logs the cause; it never
+/// pretends the session was empty.
+///
+/// ```
+/// use cloakroom::StoreError;
+///
+/// let err = StoreError::unavailable(std::io::Error::other("connection refused"));
+/// assert_eq!(err.to_string(), "session store unavailable: connection refused");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend could not be reached or failed to answer in time.
+    #[error("session store unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store refuses new sessions because it holds as many as it may.
+    #[error("session store is full: it holds its limit of {limit} sessions")]
+    Full {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The backend returned something that is not a session record.
+    #[error("session store returned corrupt data: {0}")]
+    Corrupt(String),
+    /// The store does not implement this operation.
+    #[error("session store does not support {0}")]
+    Unsupported(&'static str),
+}
+
+impl StoreError {
+    /// Wraps a backend error as [`StoreError::Unavailable`].
+    pub fn unavailable(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Unavailable(source.into())
+    }
+}
+
+/// A place to keep sessions, shaped around change sets.
+///
+/// Every method must be atomic on its own: a store backed by a server does each in
+/// one round trip where it can (a script, a single statement or a transaction).
+/// The [`conformance`](crate::conformance) suite (cargo feature `conformance`) checks
+/// an implementation against every rule below; run it on yours.
+///
+/// Expiry: a record whose [`SessionMeta::expires_at`] is not after the time of a
+/// call (the `now` of the touch or change set) is gone for that call: `load`
+/// returns `None`, `commit` returns `false`, and the store may delete it.
+///
+/// ```
+/// use cloakroom::{MemoryStore, SessionStore, SessionId, Touch};
+/// use std::time::{Duration, SystemTime};
+///
+/// # tokio_test_block(async {
+/// let store = MemoryStore::new();
+/// let key = SessionId::generate().store_key();
+/// let now = SystemTime::now();
+/// let touch = Touch::new(now, now + Duration::from_secs(60));
+/// assert!(store.load(&key, &touch).await.unwrap().is_none());
+/// # });
+/// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[async_trait]
+pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
+    /// Reads a live session and, in the same atomic step, slides its idle deadline
+    /// as `touch` says (only when that moves it by at least `touch.min_step`).
+    /// Returns the record as it is after the touch, or `None` if absent or expired.
+    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Inserts a new session if no session has this key. Returns `false`, changing
+    /// nothing, if one does.
+    async fn create(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError>;
+
+    /// Applies `changes` to a live session, atomically. Keys the change set does not
+    /// name are left as the store has them. Returns `false`, changing nothing, if
+    /// the session is absent or expired: a commit never recreates a session.
+    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError>;
+
+    /// Applies `changes` to the session at `key` if it is live; otherwise inserts
+    /// `fresh` under `fresh_key` (insert-if-absent). One atomic step, used by the
+    /// write-only handle so its request makes one store call.
+    ///
+    /// The default does it in two calls; stores with round trips should override it.
+    async fn commit_or_create(
+        &self,
+        key: &StoreKey,
+        changes: &ChangeSet,
+        fresh_key: &StoreKey,
+        fresh: &SessionRecord,
+    ) -> Result<CommitOutcome, StoreError> {
+        if self.commit(key, changes).await? {
+            return Ok(CommitOutcome::Applied);
+        }
+        Ok(if self.create(fresh_key, fresh).await? {
+            CommitOutcome::Created
+        } else {
+            CommitOutcome::Dropped
+        })
+    }
+
+    /// Moves the live session at `old` to `new`, applying `changes` on the way, in
+    /// one atomic step; `old` no longer exists afterwards. Returns `false`, changing
+    /// nothing, if `old` is absent or expired or `new` already exists.
+    async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError>;
+
+    /// Deletes a session (and its entry in the per-user index). Returns whether
+    /// there was a session to delete.
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError>;
+
+    /// Slides the idle deadline of a live session. Returns `false` if it is gone.
+    ///
+    /// The default is a commit of an empty change set.
+    async fn touch(&self, key: &StoreKey, touch: &Touch) -> Result<bool, StoreError> {
+        self.commit(key, &ChangeSet::touch_only(touch)).await
+    }
+
+    /// Deletes every session expired at `now`; returns how many went.
+    async fn purge_expired(&self, now: SystemTime) -> Result<usize, StoreError>;
+
+    /// The live sessions bound to `user`, in no particular order.
+    async fn list_user(&self, user: &str, now: SystemTime) -> Result<Vec<UserSession>, StoreError>;
+
+    /// Deletes every session bound to `user`; returns how many went.
+    async fn delete_user(&self, user: &str) -> Result<usize, StoreError>;
+
+    /// The number of live sessions at `now`.
+    async fn count(&self, now: SystemTime) -> Result<usize, StoreError>;
+
+    /// Checks that the backend answers. The default says yes.
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,282 @@
+//! What stores keep (records) and what they are asked to apply (change sets).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use crate::id::{SessionHandle, StoreKey};
+
+/// Everything a store keeps about one session besides its data.
+///
+/// ```
+/// use cloakroom::SessionMeta;
+/// use std::time::{Duration, SystemTime};
+///
+/// let now = SystemTime::now();
+/// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(3600));
+/// assert_eq!(meta.expires_at(), now + Duration::from_secs(60));
+/// assert!(!meta.is_expired(now));
+/// assert!(meta.is_expired(now + Duration::from_secs(60)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionMeta {
+    /// When the session was created.
+    pub created_at: SystemTime,
+    /// When the idle deadline was last slid (a request that used the session).
+    pub last_seen: SystemTime,
+    /// The session dies at this time unless a request slides it.
+    pub idle_deadline: SystemTime,
+    /// The session dies at this time whatever happens (creation + absolute timeout).
+    pub absolute_deadline: SystemTime,
+    /// The user the session is bound to, for the per-user index.
+    pub user: Option<String>,
+}
+
+impl SessionMeta {
+    /// Metadata of a session created at `now`.
+    pub fn new(now: SystemTime, idle_timeout: Duration, absolute_timeout: Duration) -> Self {
+        Self {
+            created_at: now,
+            last_seen: now,
+            idle_deadline: now + idle_timeout,
+            absolute_deadline: now + absolute_timeout,
+            user: None,
+        }
+    }
+
+    /// The earlier of the two deadlines.
+    pub fn expires_at(&self) -> SystemTime {
+        self.idle_deadline.min(self.absolute_deadline)
+    }
+
+    /// True when the session is dead at `now`.
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        now >= self.expires_at()
+    }
+
+    /// Applies a touch: slides the idle deadline when that moves it by at least
+    /// `touch.min_step`. Returns whether it moved.
+    pub fn apply_touch(&mut self, touch: &Touch) -> bool {
+        let due = touch
+            .idle_deadline
+            .duration_since(self.idle_deadline)
+            .is_ok_and(|step| step >= touch.min_step && !step.is_zero());
+        if due {
+            self.idle_deadline = touch.idle_deadline;
+            self.last_seen = touch.now;
+        }
+        due
+    }
+}
+
+/// One session as a store keeps it: data (key → JSON text) plus metadata.
+///
+/// `Debug` lists the keys, never the values.
+///
+/// ```
+/// use cloakroom::{SessionMeta, SessionRecord};
+/// use std::time::{Duration, SystemTime};
+///
+/// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(60));
+/// let mut record = SessionRecord::new(meta);
+/// record.data.insert("cart".into(), r#"["apple"]"#.into());
+/// assert!(!format!("{record:?}").contains("apple"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The session's keys, each with its value as JSON text.
+    pub data: HashMap<String, String>,
+    /// Timestamps, deadlines and user binding.
+    pub meta: SessionMeta,
+}
+
+impl SessionRecord {
+    /// An empty record with the given metadata.
+    pub fn new(meta: SessionMeta) -> Self {
+        Self {
+            data: HashMap::new(),
+            meta,
+        }
+    }
+
+    /// Applies a change set in place: clear, then removals, then sets, then the user
+    /// binding and the idle deadline. The caller has checked the session is live.
+    pub fn apply(&mut self, changes: &ChangeSet) {
+        if changes.clear {
+            self.data.clear();
+        }
+        for key in &changes.remove {
+            self.data.remove(key);
+        }
+        for (key, value) in &changes.set {
+            self.data.insert(key.clone(), value.clone());
+        }
+        match &changes.user {
+            Some(UserChange::Bind(user)) => self.meta.user = Some(user.clone()),
+            Some(UserChange::Unbind) => self.meta.user = None,
+            None => {}
+        }
+        if let Some(deadline) = changes.idle_deadline {
+            self.meta.idle_deadline = deadline;
+            self.meta.last_seen = changes.now;
+        }
+    }
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut keys: Vec<&str> = self.data.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        f.debug_struct("SessionRecord")
+            .field("keys", &keys)
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
+
+/// A request to slide a session's idle deadline while loading it.
+///
+/// ```
+/// use cloakroom::Touch;
+/// use std::time::{Duration, SystemTime};
+///
+/// let now = SystemTime::now();
+/// let touch = Touch::new(now, now + Duration::from_secs(600)).min_step(Duration::from_secs(30));
+/// assert_eq!(touch.min_step, Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Touch {
+    /// The time of the request.
+    pub now: SystemTime,
+    /// The idle deadline the request asks for (now + idle timeout).
+    pub idle_deadline: SystemTime,
+    /// Skip the write when the deadline would move by less than this.
+    pub min_step: Duration,
+}
+
+impl Touch {
+    /// A touch that always moves the deadline forward.
+    pub fn new(now: SystemTime, idle_deadline: SystemTime) -> Self {
+        Self {
+            now,
+            idle_deadline,
+            min_step: Duration::ZERO,
+        }
+    }
+
+    /// Sets the smallest step worth a write.
+    pub fn min_step(mut self, min_step: Duration) -> Self {
+        self.min_step = min_step;
+        self
+    }
+}
+
+/// A change to the session's user binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    /// Bind the session to this user (listed, revoked and destroyed with the user).
+    Bind(String),
+    /// Remove the binding.
+    Unbind,
+}
+
+/// What one request changed in a session, for the store to apply atomically.
+///
+/// `Debug` lists the keys, never the values.
+///
+/// ```
+/// use cloakroom::ChangeSet;
+/// use std::time::SystemTime;
+///
+/// let mut changes = ChangeSet::new(SystemTime::now());
+/// assert!(changes.is_empty());
+/// changes.set.push(("visits".into(), "1".into()));
+/// assert!(!changes.is_empty());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChangeSet {
+    /// Time of the commit: a session expired at this time is not changed.
+    pub now: SystemTime,
+    /// Remove every key before applying the rest.
+    pub clear: bool,
+    /// Keys to set, each with its new value as JSON text.
+    pub set: Vec<(String, String)>,
+    /// Keys to remove (disjoint from `set`).
+    pub remove: Vec<String>,
+    /// A change to the user binding.
+    pub user: Option<UserChange>,
+    /// A new idle deadline (and `last_seen = now`).
+    pub idle_deadline: Option<SystemTime>,
+}
+
+impl ChangeSet {
+    /// An empty change set at `now`.
+    pub fn new(now: SystemTime) -> Self {
+        Self {
+            now,
+            clear: false,
+            set: Vec::new(),
+            remove: Vec::new(),
+            user: None,
+            idle_deadline: None,
+        }
+    }
+
+    /// A change set that only slides the idle deadline.
+    pub fn touch_only(touch: &Touch) -> Self {
+        Self {
+            idle_deadline: Some(touch.idle_deadline),
+            ..Self::new(touch.now)
+        }
+    }
+
+    /// True when applying it would change nothing.
+    pub fn is_empty(&self) -> bool {
+        !self.clear
+            && self.set.is_empty()
+            && self.remove.is_empty()
+            && self.user.is_none()
+            && self.idle_deadline.is_none()
+    }
+}
+
+impl fmt::Debug for ChangeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set: Vec<&str> = self.set.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ChangeSet")
+            .field("now", &self.now)
+            .field("clear", &self.clear)
+            .field("set", &set)
+            .field("remove", &self.remove)
+            .field("user", &self.user)
+            .field("idle_deadline", &self.idle_deadline)
+            .finish()
+    }
+}
+
+/// What [`SessionStore::commit_or_create`](crate::SessionStore::commit_or_create) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The session was live and the change set was applied to it.
+    Applied,
+    /// The session was gone; the fresh record was inserted instead.
+    Created,
+    /// The session was gone and the fresh key was taken; nothing was written.
+    Dropped,
+}
+
+/// One of a user's live sessions, as the per-user index lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSession {
+    /// The session's store key.
+    pub key: StoreKey,
+    /// Its metadata.
+    pub meta: SessionMeta,
+}
+
+impl UserSession {
+    /// The opaque handle to show to the user and accept back for revocation.
+    pub fn handle(&self) -> SessionHandle {
+        self.key.handle()
+    }
+}
