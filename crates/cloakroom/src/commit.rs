@@ -148,7 +148,10 @@ impl RequestSession {
                 let moved = store.regenerate(&old, &new.store_key(), &changes).await?;
                 let mut state = self.state();
                 if moved {
-                    self.span.record("session", self.shared.fingerprinter.fingerprint(&new));
+                    self.span.record(
+                        "session",
+                        tracing::field::display(self.shared.fingerprinter.fingerprint(&new)),
+                    );
                     tracing::info!("session regenerated");
                     if let Some(meta) = state.meta.as_mut() {
                         apply_meta(meta, &changes);
@@ -197,7 +200,10 @@ impl RequestSession {
     }
 
     fn created(&self, id: SessionId, record: SessionRecord) {
-        self.span.record("session", self.shared.fingerprinter.fingerprint(&id));
+        self.span.record(
+            "session",
+            tracing::field::display(self.shared.fingerprinter.fingerprint(&id)),
+        );
         tracing::debug!("session created");
         let mut state = self.state();
         state.id = Some(id);

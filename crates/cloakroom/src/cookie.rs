@@ -135,7 +135,10 @@ pub struct CookieAttributes {
 impl CookieAttributes {
     /// `Set-Cookie` carrying `ticket`, living `max_age` when persistent.
     pub fn set(&self, ticket: &str, max_age: Duration) -> HeaderValue {
-        let max_age = self.persistent.then_some(max_age.as_secs());
+        // Round to the nearest second: the deadline was computed a moment ago.
+        let max_age = self
+            .persistent
+            .then_some((max_age + Duration::from_millis(500)).as_secs());
         self.render(ticket, max_age)
     }
 

@@ -14,14 +14,17 @@ use crate::session::{SCOPE_PREFIX, Session};
 
 /// Why a session extractor could not run. Its response is what the client gets.
 pub struct SessionRejection {
-    response: Response,
+    response: Box<Response>,
     reason: &'static str,
 }
 
 impl SessionRejection {
     fn missing_layer() -> Self {
         Self {
-            response: json_error(StatusCode::INTERNAL_SERVER_ERROR, &Error::MissingLayer.to_string()),
+            response: Box::new(json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &Error::MissingLayer.to_string(),
+            )),
             reason: "missing SessionLayer",
         }
     }
@@ -29,7 +32,7 @@ impl SessionRejection {
     fn store(session: &Session, err: crate::StoreError) -> Self {
         tracing::error!(error = %err, "session load failed; answering with the store error response");
         Self {
-            response: (session.inner.shared.config.on_store_error)(&err),
+            response: Box::new((session.inner.shared.config.on_store_error)(&err)),
             reason: "session store failed",
         }
     }
@@ -46,7 +49,7 @@ impl fmt::Debug for SessionRejection {
 
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
-        self.response
+        *self.response
     }
 }
 
@@ -177,7 +180,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
         match session.user() {
             Some(user) => Ok(Self { user, session }),
             None => Err(SessionRejection {
-                response: json_error(StatusCode::UNAUTHORIZED, "not signed in"),
+                response: Box::new(json_error(StatusCode::UNAUTHORIZED, "not signed in")),
                 reason: "not signed in",
             }),
         }

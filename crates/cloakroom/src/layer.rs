@@ -178,7 +178,10 @@ where
         let (incoming, via_header) = read_ticket(&shared, request.headers());
         match &incoming {
             Incoming::Valid(ticket) => {
-                span.record("session", shared.fingerprinter.fingerprint(&ticket.id));
+                span.record(
+                    "session",
+                    tracing::field::display(shared.fingerprinter.fingerprint(&ticket.id)),
+                );
             }
             Incoming::Invalid => tracing::debug!(parent: &span, "rejected a session ticket that did not verify"),
             Incoming::Absent => {}

@@ -457,7 +457,7 @@ fn move_record(
     new: &StoreKey,
     changes: &ChangeSet,
 ) -> Option<(Option<String>, Option<String>)> {
-    if !from.get(old).is_some_and(|r| !r.meta.is_expired(changes.now)) {
+    if from.get(old).is_none_or(|r| r.meta.is_expired(changes.now)) {
         return None;
     }
     let taken = match &to {

@@ -1,0 +1,311 @@
+//! Shared helpers for the layer tests: a test app, a cookie-keeping client, and
+//! stores that count or fail.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::Path;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::routing::{get, post, put};
+use cloakroom::{
+    ChangeSet, CommitOutcome, MemoryStore, Session, SessionConfig, SessionLayer, SessionRecord, SessionStore,
+    SessionWriter, SignedIn, StoreError, StoreKey, Touch, UserSession,
+};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const SECRET: &[u8] = b"test-secret-of-at-least-thirty-two-bytes";
+pub const OLD_SECRET: &[u8] = b"older-test-secret-of-at-least-thirty-two-bytes";
+
+/// Routes exercising every part of the session API.
+pub fn routes() -> Router {
+    Router::new()
+        .route("/noop", get(|| async { "no session here" }))
+        .route("/peek", get(|_session: Session| async { "looked" }))
+        .route("/get/{key}", get(get_key))
+        .route("/set/{key}", put(set_key).delete(remove_key))
+        .route("/write-only/{key}", put(write_only))
+        .route("/keys", get(|s: Session| async move { axum::Json(s.keys()) }))
+        .route("/regenerate", post(|s: Session| async move { s.regenerate() }))
+        .route("/destroy", post(|s: Session| async move { s.destroy() }))
+        .route("/touch", post(|s: Session| async move { s.touch() }))
+        .route("/login/{user}", post(login))
+        .route("/whoami", get(|SignedIn { user, .. }: SignedIn| async move { user }))
+        .route("/fail", post(fail_after_write))
+        .route("/is-new", get(|s: Session| async move { s.is_new().to_string() }))
+}
+
+async fn get_key(session: Session, Path(key): Path<String>) -> Result<axum::Json<Value>, cloakroom::Error> {
+    Ok(axum::Json(session.get::<Value>(&key)?.unwrap_or(Value::Null)))
+}
+
+async fn set_key(
+    session: Session,
+    Path(key): Path<String>,
+    axum::Json(value): axum::Json<Value>,
+) -> Result<(), cloakroom::Error> {
+    session.insert(key, value)
+}
+
+async fn remove_key(session: Session, Path(key): Path<String>) -> Result<String, cloakroom::Error> {
+    Ok(session.remove(&key)?.to_string())
+}
+
+async fn write_only(
+    writer: SessionWriter,
+    Path(key): Path<String>,
+    axum::Json(value): axum::Json<Value>,
+) -> Result<(), cloakroom::Error> {
+    writer.insert(key, value)
+}
+
+async fn login(session: Session, Path(user): Path<String>) {
+    session.regenerate();
+    session.set_user(user);
+}
+
+async fn fail_after_write(session: Session) -> StatusCode {
+    session.insert("doomed", 1).unwrap();
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
+/// Default test configuration: Secure off so plain test requests look like a browser's.
+pub fn config() -> SessionConfig {
+    SessionLayer::builder(SECRET.to_vec())
+}
+
+pub fn app(layer: SessionLayer) -> Router {
+    routes().layer(layer)
+}
+
+/// A response with its body read.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The `Set-Cookie` headers of the response.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The single `Set-Cookie` header, if any.
+    pub fn set_cookie(&self) -> Option<String> {
+        let all = self.set_cookies();
+        assert!(all.len() <= 1, "more than one Set-Cookie: {all:?}");
+        all.into_iter().next()
+    }
+
+    /// The ticket value set by the response (`None` if no cookie or a removal).
+    pub fn ticket(&self) -> Option<String> {
+        let cookie = self.set_cookie()?;
+        let value = cookie.split(';').next()?.split_once('=')?.1.to_owned();
+        (!value.is_empty()).then_some(value)
+    }
+
+    pub fn removes_cookie(&self) -> bool {
+        self.set_cookie()
+            .is_some_and(|c| c.starts_with("sid=;") && c.contains("Max-Age=0"))
+    }
+}
+
+/// Sends one request with an optional raw `Cookie` header.
+pub async fn send(app: &Router, method: &str, uri: &str, cookie: Option<&str>, body: Option<Value>) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let request = match body {
+        Some(json) => request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .unwrap();
+    send_request(app, request).await
+}
+
+pub async fn send_request(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes(),
+    }
+}
+
+/// A browser-like client that keeps the `sid` cookie between requests.
+#[derive(Clone)]
+pub struct Client {
+    pub app: Router,
+    pub ticket: Option<String>,
+}
+
+impl Client {
+    pub fn new(app: Router) -> Self {
+        Self { app, ticket: None }
+    }
+
+    pub async fn send(&mut self, method: &str, uri: &str, body: Option<Value>) -> Reply {
+        let cookie = self.ticket.as_ref().map(|t| format!("sid={t}"));
+        let reply = send(&self.app, method, uri, cookie.as_deref(), body).await;
+        if reply.removes_cookie() {
+            self.ticket = None;
+        } else if let Some(ticket) = reply.ticket() {
+            self.ticket = Some(ticket);
+        }
+        reply
+    }
+
+    pub async fn get(&mut self, uri: &str) -> Reply {
+        self.send("GET", uri, None).await
+    }
+
+    pub async fn put(&mut self, uri: &str, body: Value) -> Reply {
+        self.send("PUT", uri, Some(body)).await
+    }
+
+    pub async fn post(&mut self, uri: &str) -> Reply {
+        self.send("POST", uri, None).await
+    }
+}
+
+/// Counts the calls made to the store it wraps.
+#[derive(Debug, Default)]
+pub struct Calls {
+    pub load: AtomicUsize,
+    pub create: AtomicUsize,
+    pub commit: AtomicUsize,
+    pub commit_or_create: AtomicUsize,
+    pub regenerate: AtomicUsize,
+    pub delete: AtomicUsize,
+}
+
+impl Calls {
+    pub fn total(&self) -> usize {
+        [
+            &self.load,
+            &self.create,
+            &self.commit,
+            &self.commit_or_create,
+            &self.regenerate,
+            &self.delete,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::SeqCst))
+        .sum()
+    }
+
+    pub fn reset(&self) {
+        for c in [
+            &self.load,
+            &self.create,
+            &self.commit,
+            &self.commit_or_create,
+            &self.regenerate,
+            &self.delete,
+        ] {
+            c.store(0, Ordering::SeqCst);
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CountingStore {
+    pub inner: MemoryStore,
+    pub calls: Arc<Calls>,
+    /// When set, every call fails as if the backend were down.
+    pub down: Arc<AtomicBool>,
+}
+
+impl CountingStore {
+    pub fn new(inner: MemoryStore) -> Self {
+        Self {
+            inner,
+            calls: Arc::default(),
+            down: Arc::default(),
+        }
+    }
+
+    fn call(&self, counter: &AtomicUsize) -> Result<(), StoreError> {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::unavailable(std::io::Error::other("connection refused")));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for CountingStore {
+    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
+        self.call(&self.calls.load)?;
+        self.inner.load(key, touch).await
+    }
+    async fn create(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
+        self.call(&self.calls.create)?;
+        self.inner.create(key, record).await
+    }
+    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+        self.call(&self.calls.commit)?;
+        self.inner.commit(key, changes).await
+    }
+    async fn commit_or_create(
+        &self,
+        key: &StoreKey,
+        changes: &ChangeSet,
+        fresh_key: &StoreKey,
+        fresh: &SessionRecord,
+    ) -> Result<CommitOutcome, StoreError> {
+        self.call(&self.calls.commit_or_create)?;
+        self.inner.commit_or_create(key, changes, fresh_key, fresh).await
+    }
+    async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+        self.call(&self.calls.regenerate)?;
+        self.inner.regenerate(old, new, changes).await
+    }
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        self.call(&self.calls.delete)?;
+        self.inner.delete(key).await
+    }
+    async fn purge_expired(&self, now: SystemTime) -> Result<usize, StoreError> {
+        self.inner.purge_expired(now).await
+    }
+    async fn list_user(&self, user: &str, now: SystemTime) -> Result<Vec<UserSession>, StoreError> {
+        self.inner.list_user(user, now).await
+    }
+    async fn delete_user(&self, user: &str) -> Result<usize, StoreError> {
+        self.inner.delete_user(user).await
+    }
+    async fn count(&self, now: SystemTime) -> Result<usize, StoreError> {
+        self.inner.count(now).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::unavailable(std::io::Error::other("connection refused")));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! Every log line of a request carries the session's fingerprint, never its ID.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::routing::get;
+use cloakroom::Session;
+use common::*;
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Buffer {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn log_lines_of_a_request_carry_the_fingerprint_and_never_the_id() {
+    let logs = Buffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let layer = config().build().unwrap();
+    let manager = layer.manager();
+    let app = Router::new()
+        .route(
+            "/work",
+            get(|s: Session| async move {
+                tracing::info!("handler at work");
+                s.update("n", |n: u32| n + 1).unwrap();
+            }),
+        )
+        .merge(routes())
+        .layer(layer);
+    let mut client = Client::new(app);
+    client.put("/set/cart", json!([])).await;
+    client.post("/login/alice").await;
+    client.get("/work").await;
+
+    let text = logs.text();
+    let ticket = client.ticket.clone().unwrap();
+    let id = manager.verify_ticket(&ticket).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("handler at work"))
+        .unwrap_or_else(|| panic!("no handler line in:\n{text}"));
+    let fingerprint = line
+        .split("session{session=")
+        .nth(1)
+        .and_then(|rest| rest.get(..12))
+        .unwrap_or_else(|| panic!("no fingerprint in {line}"));
+    assert!(fingerprint.chars().all(|c| c.is_ascii_hexdigit()), "{line}");
+    assert!(text.contains("session created"), "{text}");
+    assert!(text.contains("session regenerated"), "{text}");
+    assert!(!text.contains(id.expose()), "a raw ID leaked into the logs:\n{text}");
+    assert!(!text.contains(&ticket[44..]), "a ticket MAC leaked into the logs");
+}
