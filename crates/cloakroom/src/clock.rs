@@ -18,6 +18,23 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn now(&self) -> SystemTime;
 }
 
+/// `time` cut down to whole milliseconds: the precision every store keeps, so times
+/// the layer computes compare equal to the ones a store hands back.
+///
+/// ```
+/// use cloakroom::whole_millis;
+/// use std::time::{Duration, UNIX_EPOCH};
+///
+/// let t = UNIX_EPOCH + Duration::from_nanos(1_500_999_999);
+/// assert_eq!(whole_millis(t), UNIX_EPOCH + Duration::from_millis(1_500));
+/// ```
+pub fn whole_millis(time: SystemTime) -> SystemTime {
+    match time.duration_since(std::time::UNIX_EPOCH) {
+        Ok(since) => std::time::UNIX_EPOCH + Duration::from_millis(since.as_millis() as u64),
+        Err(_) => time,
+    }
+}
+
 /// The operating system's wall clock (the default).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

@@ -66,6 +66,7 @@ impl RequestSession {
         changes.remove = pending.remove.iter().cloned().collect();
         changes.user = pending.user.clone();
         changes.idle_deadline = Some(now + config.idle_timeout);
+        changes.absolute_deadline = state.meta.as_ref().map(|meta| meta.absolute_deadline);
         let writes = pending.has_writes();
 
         if !state.loaded {
@@ -89,8 +90,8 @@ impl RequestSession {
             let key = state.id.as_ref().expect("a stored session has an ID").store_key();
             if pending.regenerate {
                 return Plan::Regenerate {
+                    new: self.shared.store.successor_id(&key),
                     old: key,
-                    new: SessionId::generate(),
                     changes,
                 };
             }

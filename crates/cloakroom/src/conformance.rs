@@ -15,6 +15,7 @@
 //! sleeping: a store must judge expiry by the time in the touch or change set it is
 //! given, not only by its own clock. They only move time forward from the real
 //! present, so stores that also expire keys by themselves (Redis TTLs) agree.
+//! Times are whole milliseconds: a store may keep times at that precision.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -91,6 +92,11 @@ macro_rules! store_conformance_tests {
     };
 }
 
+/// The present, in whole milliseconds: stores may keep times at that precision.
+fn now() -> SystemTime {
+    crate::whole_millis(SystemTime::now())
+}
+
 fn key() -> StoreKey {
     SessionId::generate().store_key()
 }
@@ -139,12 +145,12 @@ fn user(label: &str) -> String {
 
 /// Loading a key nobody created gives `None`.
 pub async fn load_of_an_unknown_key_is_none<S: SessionStore>(store: Arc<S>) {
-    assert!(store.load(&key(), &touch(SystemTime::now())).await.unwrap().is_none());
+    assert!(store.load(&key(), &touch(now())).await.unwrap().is_none());
 }
 
 /// A created record loads back with its data and metadata.
 pub async fn create_then_load_returns_the_record<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     let created = record(now, &[("cart", r#"["apple"]"#), ("n", "1")]);
     assert!(store.create(&k, &created).await.unwrap());
@@ -156,7 +162,7 @@ pub async fn create_then_load_returns_the_record<S: SessionStore>(store: Arc<S>)
 
 /// Creating over a live session changes nothing and says so.
 pub async fn create_is_insert_if_absent<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     assert!(store.create(&k, &record(now, &[("a", "1")])).await.unwrap());
     assert!(!store.create(&k, &record(now, &[("b", "2")])).await.unwrap());
@@ -168,7 +174,7 @@ pub async fn create_is_insert_if_absent<S: SessionStore>(store: Arc<S>) {
 
 /// A commit sets and removes exactly the keys it names.
 pub async fn commit_changes_only_the_keys_it_names<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     store
         .create(&k, &record(now, &[("keep", "1"), ("drop", "2"), ("change", "3")]))
@@ -189,7 +195,7 @@ pub async fn commit_changes_only_the_keys_it_names<S: SessionStore>(store: Arc<S
 
 /// `clear` empties the session, then the sets of the same change set apply.
 pub async fn commit_clear_removes_every_key_before_setting<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     store.create(&k, &record(now, &[("a", "1"), ("b", "2")])).await.unwrap();
     let mut clear = changes(now, &[("c", "3")], &[]);
@@ -203,7 +209,7 @@ pub async fn commit_clear_removes_every_key_before_setting<S: SessionStore>(stor
 
 /// A commit never creates a session.
 pub async fn commit_on_a_missing_session_does_not_create_it<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     assert!(!store.commit(&k, &changes(now, &[("a", "1")], &[])).await.unwrap());
     assert!(peek(&*store, &k, now).await.is_none());
@@ -211,7 +217,7 @@ pub async fn commit_on_a_missing_session_does_not_create_it<S: SessionStore>(sto
 
 /// A request that commits after another destroyed the session does not bring it back.
 pub async fn commit_after_delete_does_not_resurrect_the_session<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     store.create(&k, &record(now, &[("a", "1")])).await.unwrap();
     assert!(store.delete(&k).await.unwrap());
@@ -221,7 +227,7 @@ pub async fn commit_after_delete_does_not_resurrect_the_session<S: SessionStore>
 
 /// 100 concurrent commits, each setting a different key, all survive.
 pub async fn concurrent_commits_of_different_keys_all_survive<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     store.create(&k, &record(now, &[])).await.unwrap();
     let tasks: Vec<_> = (0..100)
@@ -246,7 +252,7 @@ pub async fn concurrent_commits_of_different_keys_all_survive<S: SessionStore>(s
 
 /// A load slides the idle deadline, but only when it moves by `min_step` or more.
 pub async fn load_slides_the_idle_deadline_by_big_enough_steps_only<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     store.create(&k, &record(now, &[])).await.unwrap();
     let step = Duration::from_secs(10);
@@ -268,7 +274,7 @@ pub async fn load_slides_the_idle_deadline_by_big_enough_steps_only<S: SessionSt
 
 /// Past its idle deadline a session neither loads nor takes commits.
 pub async fn a_session_unused_past_its_idle_deadline_is_gone<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     store.create(&k, &record(now, &[("a", "1")])).await.unwrap();
     let later = now + IDLE;
@@ -282,7 +288,7 @@ pub async fn a_session_unused_past_its_idle_deadline_is_gone<S: SessionStore>(st
 
 /// However often a session is used, it dies at its absolute deadline.
 pub async fn touches_do_not_extend_a_session_past_its_absolute_deadline<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     store.create(&k, &record(now, &[])).await.unwrap();
     let mut at = now;
@@ -295,7 +301,7 @@ pub async fn touches_do_not_extend_a_session_past_its_absolute_deadline<S: Sessi
 
 /// A commit carrying an idle deadline slides it.
 pub async fn commit_with_an_idle_deadline_slides_it<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     store.create(&k, &record(now, &[])).await.unwrap();
     let later = now + Duration::from_secs(40);
@@ -309,7 +315,7 @@ pub async fn commit_with_an_idle_deadline_slides_it<S: SessionStore>(store: Arc<
 
 /// `touch` slides a live session's idle deadline and reports a missing one.
 pub async fn touch_slides_a_live_session_and_reports_a_missing_one<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     store.create(&k, &record(now, &[])).await.unwrap();
     let later = now + Duration::from_secs(30);
@@ -320,8 +326,9 @@ pub async fn touch_slides_a_live_session_and_reports_a_missing_one<S: SessionSto
 
 /// Regenerate moves data (plus its change set) to the new key; the old key is dead.
 pub async fn regenerate_moves_the_data_and_kills_the_old_key<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
-    let (old, new) = (key(), key());
+    let now = now();
+    let old = key();
+    let new = store.successor_id(&old).store_key();
     let created = record(now, &[("cart", "[1]")]);
     store.create(&old, &created).await.unwrap();
     assert!(
@@ -340,8 +347,9 @@ pub async fn regenerate_moves_the_data_and_kills_the_old_key<S: SessionStore>(st
 
 /// Regenerating a session that is gone fails and creates nothing.
 pub async fn regenerate_of_a_missing_session_creates_nothing<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
-    let (old, new) = (key(), key());
+    let now = now();
+    let old = key();
+    let new = store.successor_id(&old).store_key();
     assert!(
         !store
             .regenerate(&old, &new, &changes(now, &[("a", "1")], &[]))
@@ -353,8 +361,9 @@ pub async fn regenerate_of_a_missing_session_creates_nothing<S: SessionStore>(st
 
 /// Regenerating onto a key that holds a live session changes neither.
 pub async fn regenerate_refuses_a_taken_key<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
-    let (old, new) = (key(), key());
+    let now = now();
+    let old = key();
+    let new = store.successor_id(&old).store_key();
     store.create(&old, &record(now, &[("who", "old")])).await.unwrap();
     store.create(&new, &record(now, &[("who", "new")])).await.unwrap();
     assert!(!store.regenerate(&old, &new, &changes(now, &[], &[])).await.unwrap());
@@ -370,7 +379,7 @@ pub async fn regenerate_refuses_a_taken_key<S: SessionStore>(store: Arc<S>) {
 
 /// `delete` says whether there was a session, and the session is gone after it.
 pub async fn delete_reports_whether_there_was_a_session<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     store.create(&k, &record(now, &[])).await.unwrap();
     assert!(store.delete(&k).await.unwrap());
@@ -380,7 +389,7 @@ pub async fn delete_reports_whether_there_was_a_session<S: SessionStore>(store: 
 
 /// The write-only path applies its change set to a live session.
 pub async fn commit_or_create_applies_to_a_live_session<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let (k, fresh) = (key(), key());
     store.create(&k, &record(now, &[("a", "1")])).await.unwrap();
     let outcome = store
@@ -402,7 +411,7 @@ pub async fn commit_or_create_applies_to_a_live_session<S: SessionStore>(store: 
 
 /// The write-only path creates a fresh session when the old one is gone.
 pub async fn commit_or_create_creates_a_fresh_session_when_gone<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let (k, fresh) = (key(), key());
     let outcome = store
         .commit_or_create(
@@ -423,7 +432,7 @@ pub async fn commit_or_create_creates_a_fresh_session_when_gone<S: SessionStore>
 
 /// A user's sessions are listed together and deleted together; others are untouched.
 pub async fn users_sessions_are_listed_and_deleted_together<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let (alice, bob) = (user("alice"), user("bob"));
     let (a1, a2, b1, anon) = (key(), key(), key(), key());
     store.create(&a1, &bound(now, &alice)).await.unwrap();
@@ -460,7 +469,7 @@ pub async fn users_sessions_are_listed_and_deleted_together<S: SessionStore>(sto
 
 /// Deleting one of a user's sessions leaves the others listed.
 pub async fn revoking_one_session_leaves_the_users_others<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let alice = user("alice");
     let (a1, a2) = (key(), key());
     store.create(&a1, &bound(now, &alice)).await.unwrap();
@@ -478,9 +487,10 @@ pub async fn revoking_one_session_leaves_the_users_others<S: SessionStore>(store
 
 /// The index follows the session through regenerate, rebinding and unbinding.
 pub async fn binding_follows_regenerate_rebind_and_unbind<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let (alice, bob) = (user("alice"), user("bob"));
-    let (old, new) = (key(), key());
+    let old = key();
+    let new = store.successor_id(&old).store_key();
     store.create(&old, &bound(now, &alice)).await.unwrap();
     assert!(store.regenerate(&old, &new, &ChangeSet::new(now)).await.unwrap());
     let listed: Vec<StoreKey> = store
@@ -508,7 +518,7 @@ pub async fn binding_follows_regenerate_rebind_and_unbind<S: SessionStore>(store
 
 /// Deleted and expired sessions drop out of their user's listing.
 pub async fn the_user_index_forgets_deleted_and_expired_sessions<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let alice = user("alice");
     let (short, long) = (key(), key());
     store.create(&short, &bound(now, &alice)).await.unwrap();
@@ -532,7 +542,7 @@ pub async fn the_user_index_forgets_deleted_and_expired_sessions<S: SessionStore
 
 /// Purging deletes the sessions dead at the given time and keeps the others.
 pub async fn purge_deletes_expired_sessions_only<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let (dead, alive) = (key(), key());
     store.create(&dead, &record(now, &[])).await.unwrap();
     store.create(&alive, &record(now, &[])).await.unwrap();
@@ -549,7 +559,7 @@ pub async fn purge_deletes_expired_sessions_only<S: SessionStore>(store: Arc<S>)
 
 /// `count` counts the sessions live at the given time.
 pub async fn count_counts_live_sessions<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let before = store.count(now).await.unwrap();
     let keys: Vec<StoreKey> = (0..3).map(|_| key()).collect();
     for k in &keys {
@@ -562,7 +572,7 @@ pub async fn count_counts_live_sessions<S: SessionStore>(store: Arc<S>) {
 
 /// Values come back exactly as stored: unicode, escapes, large strings.
 pub async fn values_round_trip_byte_for_byte<S: SessionStore>(store: Arc<S>) {
-    let now = SystemTime::now();
+    let now = now();
     let k = key();
     let big = format!("\"{}\"", "x".repeat(64 * 1024));
     let values = [

@@ -41,6 +41,7 @@
 //!     .route("/me", get(me))
 //!     .layer(sessions);
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -62,7 +63,7 @@ mod ticket;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, whole_millis};
 pub use config::{
     DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, SessionConfig, StoreErrorResponder, default_store_error_response,
 };
@@ -78,3 +79,5 @@ pub use store::{
     ChangeSet, CommitOutcome, MemoryStore, MemoryStoreBuilder, SessionMeta, SessionRecord, SessionStore, SimpleStore,
     SimpleStoreAdapter, StoreError, Touch, UserChange, UserSession,
 };
+#[cfg(feature = "redis")]
+pub use store::{RedisStore, RedisStoreBuilder};

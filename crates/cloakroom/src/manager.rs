@@ -58,7 +58,7 @@ impl SessionManager {
     }
 
     fn now(&self) -> SystemTime {
-        self.shared.config.clock.now()
+        crate::clock::whole_millis(self.shared.config.clock.now())
     }
 
     /// The signed ticket for `id`, as the layer would send it.

@@ -201,7 +201,7 @@ impl RequestSession {
     }
 
     pub(crate) fn now(&self) -> SystemTime {
-        self.shared.config.clock.now()
+        crate::clock::whole_millis(self.shared.config.clock.now())
     }
 
     /// Reads the session from the store unless this request already did.

@@ -8,10 +8,14 @@
 
 mod memory;
 mod record;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod simple;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 pub use record::{ChangeSet, CommitOutcome, SessionMeta, SessionRecord, Touch, UserChange, UserSession};
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisStore, RedisStoreBuilder};
 pub use simple::{SimpleStore, SimpleStoreAdapter};
 
 use std::fmt;
@@ -124,9 +128,18 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Moves the live session at `old` to `new`, applying `changes` on the way, in
-    /// one atomic step; `old` no longer exists afterwards. Returns `false`, changing
+    /// one atomic step; `old` no longer exists afterwards. `new` is the store key of
+    /// an ID drawn by [`successor_id`](Self::successor_id) for `old`. Returns `false`, changing
     /// nothing, if `old` is absent or expired or `new` already exists.
     async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError>;
+
+    /// The ID to give a session regenerated from `old`. The default draws a new
+    /// random ID; a store whose regenerate must keep both keys together (Redis
+    /// Cluster: in one hash slot) may draw until the new key lands beside `old`.
+    fn successor_id(&self, old: &StoreKey) -> crate::SessionId {
+        let _ = old;
+        crate::SessionId::generate()
+    }
 
     /// Deletes a session (and its entry in the per-user index). Returns whether
     /// there was a session to delete.

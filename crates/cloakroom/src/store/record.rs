@@ -207,6 +207,10 @@ pub struct ChangeSet {
     pub user: Option<UserChange>,
     /// A new idle deadline (and `last_seen = now`).
     pub idle_deadline: Option<SystemTime>,
+    /// The session's absolute deadline as the committer knows it, if it does. Not
+    /// applied: stores that index users by deadline use it to file a new binding
+    /// before they apply the change set.
+    pub absolute_deadline: Option<SystemTime>,
 }
 
 impl ChangeSet {
@@ -219,6 +223,7 @@ impl ChangeSet {
             remove: Vec::new(),
             user: None,
             idle_deadline: None,
+            absolute_deadline: None,
         }
     }
 
@@ -250,6 +255,7 @@ impl fmt::Debug for ChangeSet {
             .field("remove", &self.remove)
             .field("user", &self.user)
             .field("idle_deadline", &self.idle_deadline)
+            .field("absolute_deadline", &self.absolute_deadline)
             .finish()
     }
 }

@@ -1,0 +1,10 @@
+-- KEYS: session, expiries. ARGV: member, now, and optionally a user: when given,
+-- the session is deleted only if bound to that user.
+-- Returns {1 if a live session was deleted else 0, its user or ''}, or {-1, ''}
+-- when a user was given and the session is not theirs.
+local user = redis.call('HGET', KEYS[1], 'm:u')
+if ARGV[3] and user ~= ARGV[3] then return {-1, ''} end
+local was_live = live(KEYS[1], tonumber(ARGV[2]))
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return {was_live and 1 or 0, user or ''}

@@ -1,0 +1,569 @@
+//! The Redis store: standalone Redis or Redis Cluster, one round trip per load and
+//! per commit (cargo feature `redis`).
+
+mod connection;
+mod layout;
+mod scripts;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, RedisError, ScriptInvocation, Value};
+
+use self::connection::Connection;
+use self::layout::{Layout, data_field, decode, millis, record_fields};
+use super::{ChangeSet, CommitOutcome, SessionRecord, SessionStore, StoreError, Touch, UserChange, UserSession};
+use crate::id::{SessionId, StoreKey};
+
+/// Default prefix of every key the store writes.
+pub const DEFAULT_PREFIX: &str = "cloakroom:";
+
+/// Default limit on how long one store operation may take before it fails.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Score of a user-index entry whose absolute deadline the committer did not know.
+const UNKNOWN_DEADLINE: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// Sessions in Redis, standalone or Cluster.
+///
+/// - Each session is one hash keyed by the SHA-256 of its ID (never the ID), with
+///   one field per session key; its TTL follows the earlier of its two deadlines.
+/// - A load is one round trip (a script that reads and slides the idle deadline
+///   when due); a commit is one round trip (a script that applies the change set
+///   only if the session still exists). Both are sent as EVALSHA and reloaded after
+///   NOSCRIPT.
+/// - The per-user index (a sorted set per user) is written before a binding is
+///   applied, so "log out everywhere" cannot miss a session; dead entries are
+///   pruned whenever the index is written or listed.
+/// - Connections reconnect by themselves after a Redis restart; every operation
+///   fails with [`StoreError::Unavailable`] after the timeout (default 2 s), which
+///   the layer answers with a 503.
+///
+/// The key layout and the commands each operation sends are in `docs/REDIS.md`.
+///
+/// ```no_run
+/// use cloakroom::{RedisStore, SessionLayer};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::builder().prefix("myapp:sessions:").connect("redis://127.0.0.1:6379").await?;
+/// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).store(store).build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: Connection,
+    layout: Arc<Layout>,
+    timeout: Duration,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("cluster", &self.conn.is_cluster())
+            .field("layout", &self.layout)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Options of a [`RedisStore`], finished by one of the `connect`/`with_*` methods.
+#[derive(Debug, Clone)]
+pub struct RedisStoreBuilder {
+    prefix: String,
+    timeout: Duration,
+}
+
+impl RedisStore {
+    /// Starts a store with non-default options.
+    pub fn builder() -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Connects to one Redis server with the default options.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::builder().connect(url).await
+    }
+
+    /// Connects to a Redis Cluster through any of its nodes, with the default options.
+    pub async fn connect_cluster<S: AsRef<str>>(nodes: impl IntoIterator<Item = S>) -> Result<Self, StoreError> {
+        Self::builder().connect_cluster(nodes).await
+    }
+
+    async fn run<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, RedisError>>,
+    {
+        match tokio::time::timeout(self.timeout, op).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(StoreError::unavailable(err)),
+            Err(_) => Err(StoreError::unavailable(format!(
+                "Redis did not answer within {:?}",
+                self.timeout
+            ))),
+        }
+    }
+
+    async fn invoke<T: FromRedisValue>(&self, invocation: ScriptInvocation<'_>) -> Result<T, StoreError> {
+        let mut conn = self.conn.clone();
+        self.run(async move { invocation.invoke_async(&mut conn).await }).await
+    }
+
+    async fn query<T: FromRedisValue>(&self, cmd: Cmd) -> Result<T, StoreError> {
+        let mut conn = self.conn.clone();
+        self.run(async move { cmd.query_async(&mut conn).await }).await
+    }
+
+    /// Runs independent commands: one pipeline on a single server, concurrent
+    /// requests on a cluster (a pipeline there must stay in one slot).
+    async fn batch<T: FromRedisValue>(&self, cmds: Vec<Cmd>) -> Result<Vec<T>, StoreError> {
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conn = self.conn.clone();
+        self.run(async move {
+            if conn.is_cluster() {
+                let calls = cmds.into_iter().map(|cmd| {
+                    let mut conn = conn.clone();
+                    async move { cmd.query_async::<T>(&mut conn).await }
+                });
+                futures_util::future::join_all(calls).await.into_iter().collect()
+            } else {
+                let mut pipe = redis::pipe();
+                for cmd in cmds {
+                    pipe.add_command(cmd);
+                }
+                let mut conn = conn;
+                pipe.query_async(&mut conn).await
+            }
+        })
+        .await
+    }
+
+    /// Files `member` under `user`, pruning entries past their absolute deadline.
+    async fn index_add(
+        &self,
+        user: &str,
+        key: &StoreKey,
+        absolute: SystemTime,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let index = self.layout.user(user);
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(millis(now))
+            .ignore();
+        pipe.cmd("ZADD")
+            .arg(&index)
+            .arg(millis(absolute))
+            .arg(key.to_hex())
+            .ignore();
+        let mut conn = self.conn.clone();
+        self.run(async move { pipe.query_async::<()>(&mut conn).await }).await
+    }
+
+    async fn index_remove(&self, user: &str, members: &[String]) -> Result<(), StoreError> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(self.layout.user(user)).arg(members);
+        self.query::<i64>(cmd).await.map(drop)
+    }
+
+    /// Files a binding the change set makes, before it is applied.
+    async fn index_binding(&self, key: &StoreKey, changes: &ChangeSet) -> Result<(), StoreError> {
+        if let Some(UserChange::Bind(user)) = &changes.user {
+            let absolute = changes.absolute_deadline.unwrap_or(changes.now + UNKNOWN_DEADLINE);
+            self.index_add(user, key, absolute, changes.now).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes the session at `old_key` out of `previous` user's index when the change
+    /// set moved it elsewhere (or to `new_key`).
+    async fn index_moved(
+        &self,
+        old_key: &StoreKey,
+        new_key: &StoreKey,
+        previous: &str,
+        changes: &ChangeSet,
+    ) -> Result<(), StoreError> {
+        if previous.is_empty() {
+            return Ok(());
+        }
+        let rebound = match &changes.user {
+            Some(UserChange::Bind(user)) => user != previous,
+            Some(UserChange::Unbind) => true,
+            None => false,
+        };
+        if old_key != new_key && changes.user.is_none() {
+            // Still bound to `previous` under its new key: file it there.
+            let absolute = changes.absolute_deadline.unwrap_or(changes.now + UNKNOWN_DEADLINE);
+            self.index_add(previous, new_key, absolute, changes.now).await?;
+        }
+        if rebound || old_key != new_key {
+            self.index_remove(previous, &[old_key.to_hex()]).await?;
+        }
+        Ok(())
+    }
+}
+
+fn push_changes(invocation: &mut ScriptInvocation<'_>, changes: &ChangeSet) {
+    invocation.arg(if changes.clear { "1" } else { "0" });
+    invocation.arg(changes.idle_deadline.map(|t| millis(t).to_string()).unwrap_or_default());
+    match &changes.user {
+        Some(UserChange::Bind(user)) => invocation.arg("b").arg(user.as_str()),
+        Some(UserChange::Unbind) => invocation.arg("u").arg(""),
+        None => invocation.arg("").arg(""),
+    };
+    invocation.arg(changes.set.len()).arg(changes.remove.len());
+    for (key, value) in &changes.set {
+        invocation.arg(data_field(key)).arg(value.as_str());
+    }
+    for key in &changes.remove {
+        invocation.arg(data_field(key));
+    }
+}
+
+/// Reads `{1, previous user}` or nil from a commit or regenerate script.
+fn applied(reply: Option<(i64, String)>) -> Option<String> {
+    reply.map(|(_, previous)| previous)
+}
+
+impl RedisStoreBuilder {
+    /// Prefix of every key (default `cloakroom:`). Must not contain `{` or `}`,
+    /// which Redis Cluster reads as hash tags.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long one operation may take before it fails (default 2 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.prefix.contains(['{', '}']) {
+            return Err(StoreError::unavailable(format!(
+                "RedisStore prefix {:?} must not contain {{ or }} (Redis Cluster hash tags)",
+                self.prefix
+            )));
+        }
+        if self.timeout.is_zero() {
+            return Err(StoreError::unavailable("RedisStore timeout must be greater than zero"));
+        }
+        Ok(())
+    }
+
+    fn finish(self, conn: Connection) -> RedisStore {
+        RedisStore {
+            conn,
+            layout: Arc::new(Layout::new(self.prefix)),
+            timeout: self.timeout,
+        }
+    }
+
+    /// Connects to one Redis server (`redis://[user:password@]host:port[/db]`). The
+    /// first connection is made now, so a wrong URL fails at startup.
+    pub async fn connect(self, url: &str) -> Result<RedisStore, StoreError> {
+        self.check()?;
+        let client = redis::Client::open(url).map_err(StoreError::unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let manager = tokio::time::timeout(self.timeout, ConnectionManager::new_with_config(client, config))
+            .await
+            .map_err(|_| StoreError::unavailable(format!("could not connect to Redis at {url} in time")))?
+            .map_err(StoreError::unavailable)?;
+        Ok(self.with_manager(manager))
+    }
+
+    /// Connects to a Redis Cluster through any of its nodes.
+    pub async fn connect_cluster<S: AsRef<str>>(
+        self,
+        nodes: impl IntoIterator<Item = S>,
+    ) -> Result<RedisStore, StoreError> {
+        self.check()?;
+        let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
+        let client = ClusterClientBuilder::new(nodes)
+            .connection_timeout(self.timeout)
+            .response_timeout(self.timeout)
+            .retries(2)
+            .build()
+            .map_err(StoreError::unavailable)?;
+        let conn = tokio::time::timeout(self.timeout, client.get_async_connection())
+            .await
+            .map_err(|_| StoreError::unavailable("could not connect to the Redis Cluster in time"))?
+            .map_err(StoreError::unavailable)?;
+        Ok(self.with_cluster(conn))
+    }
+
+    /// Uses a connection manager the application already has.
+    pub fn with_manager(self, manager: ConnectionManager) -> RedisStore {
+        self.finish(Connection::Single(manager))
+    }
+
+    /// Uses a cluster connection the application already has.
+    pub fn with_cluster(self, conn: ClusterConnection) -> RedisStore {
+        self.finish(Connection::Cluster(conn))
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
+        let mut invocation = scripts::LOAD.prepare_invoke();
+        invocation
+            .key(self.layout.session(key))
+            .key(self.layout.expiries(key))
+            .arg(millis(touch.now))
+            .arg(millis(touch.idle_deadline))
+            .arg(u64::try_from(touch.min_step.as_millis()).unwrap_or(u64::MAX))
+            .arg(key.to_hex());
+        let flat: Option<Vec<String>> = self.invoke(invocation).await?;
+        flat.map(decode).transpose()
+    }
+
+    async fn create(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
+        if let Some(user) = &record.meta.user {
+            self.index_add(user, key, record.meta.absolute_deadline, record.meta.created_at)
+                .await?;
+        }
+        let mut invocation = scripts::CREATE.prepare_invoke();
+        invocation
+            .key(self.layout.session(key))
+            .key(self.layout.expiries(key))
+            .arg(millis(record.meta.created_at))
+            .arg(key.to_hex())
+            .arg(millis(record.meta.expires_at()))
+            .arg(record_fields(record));
+        Ok(self.invoke::<i64>(invocation).await? == 1)
+    }
+
+    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+        self.index_binding(key, changes).await?;
+        let mut invocation = scripts::COMMIT.prepare_invoke();
+        invocation
+            .key(self.layout.session(key))
+            .key(self.layout.expiries(key))
+            .arg(millis(changes.now))
+            .arg(key.to_hex());
+        push_changes(&mut invocation, changes);
+        let Some(previous) = applied(self.invoke(invocation).await?) else {
+            return Ok(false);
+        };
+        self.index_moved(key, key, &previous, changes).await?;
+        Ok(true)
+    }
+
+    async fn commit_or_create(
+        &self,
+        key: &StoreKey,
+        changes: &ChangeSet,
+        fresh_key: &StoreKey,
+        fresh: &SessionRecord,
+    ) -> Result<CommitOutcome, StoreError> {
+        let binds = changes.user.is_some() || fresh.meta.user.is_some();
+        if self.conn.is_cluster() || binds {
+            // Different hash slots, or index work: the two-step default.
+            if self.commit(key, changes).await? {
+                return Ok(CommitOutcome::Applied);
+            }
+            return Ok(if self.create(fresh_key, fresh).await? {
+                CommitOutcome::Created
+            } else {
+                CommitOutcome::Dropped
+            });
+        }
+        let fields = record_fields(fresh);
+        let mut invocation = scripts::COMMIT_OR_CREATE.prepare_invoke();
+        invocation
+            .key(self.layout.session(key))
+            .key(self.layout.expiries(key))
+            .key(self.layout.session(fresh_key))
+            .key(self.layout.expiries(fresh_key))
+            .arg(millis(changes.now))
+            .arg(key.to_hex())
+            .arg(fresh_key.to_hex())
+            .arg(millis(fresh.meta.expires_at()))
+            .arg(fields.len())
+            .arg(fields);
+        push_changes(&mut invocation, changes);
+        Ok(match self.invoke::<i64>(invocation).await? {
+            1 => CommitOutcome::Applied,
+            2 => CommitOutcome::Created,
+            _ => CommitOutcome::Dropped,
+        })
+    }
+
+    fn successor_id(&self, old: &StoreKey) -> SessionId {
+        if !self.conn.is_cluster() {
+            return SessionId::generate();
+        }
+        // A regenerate renames the hash, which Redis Cluster allows only within one
+        // slot: draw until the new key has the old key's hash tag (1 in 256).
+        loop {
+            let id = SessionId::generate();
+            if id.store_key().0[0] == old.0[0] {
+                return id;
+            }
+        }
+    }
+
+    async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+        if self.conn.is_cluster() && Layout::tag(old) != Layout::tag(new) {
+            return Err(StoreError::unavailable(
+                "RedisStore::regenerate on a cluster needs a new key from successor_id (same hash slot)",
+            ));
+        }
+        self.index_binding(new, changes).await?;
+        let mut invocation = scripts::REGENERATE.prepare_invoke();
+        invocation
+            .key(self.layout.session(old))
+            .key(self.layout.session(new))
+            .key(self.layout.expiries(old))
+            .key(self.layout.expiries(new))
+            .arg(millis(changes.now))
+            .arg(old.to_hex())
+            .arg(new.to_hex());
+        push_changes(&mut invocation, changes);
+        let Some(previous) = applied(self.invoke(invocation).await?) else {
+            return Ok(false);
+        };
+        self.index_moved(old, new, &previous, changes).await?;
+        Ok(true)
+    }
+
+    async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
+        let mut invocation = scripts::DELETE.prepare_invoke();
+        invocation
+            .key(self.layout.session(key))
+            .key(self.layout.expiries(key))
+            .arg(key.to_hex())
+            .arg(millis(SystemTime::now()));
+        let (live, user): (i64, String) = self.invoke(invocation).await?;
+        if !user.is_empty() {
+            self.index_remove(&user, &[key.to_hex()]).await?;
+        }
+        Ok(live == 1)
+    }
+
+    async fn purge_expired(&self, now: SystemTime) -> Result<usize, StoreError> {
+        let mut purged = 0;
+        for tag in Layout::tags() {
+            let mut invocation = scripts::PURGE.prepare_invoke();
+            invocation
+                .key(self.layout.expiries_of_tag(&tag))
+                .arg(millis(now))
+                .arg(self.layout.session_prefix_of_tag(&tag));
+            purged += self.invoke::<usize>(invocation).await?;
+        }
+        Ok(purged)
+    }
+
+    async fn list_user(&self, user: &str, now: SystemTime) -> Result<Vec<UserSession>, StoreError> {
+        let index = self.layout.user(user);
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(millis(now))
+            .ignore();
+        pipe.cmd("ZRANGE").arg(&index).arg(0).arg(-1);
+        let mut conn = self.conn.clone();
+        let (members,): (Vec<String>,) = self.run(async move { pipe.query_async(&mut conn).await }).await?;
+        let keys: Vec<StoreKey> = members.iter().filter_map(|m| StoreKey::from_hex(m)).collect();
+        let reads = keys
+            .iter()
+            .map(|key| {
+                let mut cmd = redis::cmd("HMGET");
+                cmd.arg(self.layout.session(key))
+                    .arg(&["m:c", "m:s", "m:i", "m:a", "m:u"]);
+                cmd
+            })
+            .collect();
+        let metas: Vec<Vec<Option<String>>> = self.batch(reads).await?;
+        let mut sessions = Vec::new();
+        let mut dead = Vec::new();
+        for (key, fields) in keys.into_iter().zip(metas) {
+            let flat: Vec<String> = ["m:c", "m:s", "m:i", "m:a", "m:u"]
+                .iter()
+                .zip(fields)
+                .filter_map(|(name, value)| value.map(|v| [(*name).to_owned(), v]))
+                .flatten()
+                .collect();
+            match decode(flat) {
+                Ok(record) if !record.meta.is_expired(now) && record.meta.user.as_deref() == Some(user) => {
+                    sessions.push(UserSession { key, meta: record.meta });
+                }
+                _ => dead.push(key.to_hex()),
+            }
+        }
+        self.index_remove(user, &dead).await?;
+        Ok(sessions)
+    }
+
+    async fn delete_user(&self, user: &str) -> Result<usize, StoreError> {
+        let mut cmd = redis::cmd("ZRANGE");
+        cmd.arg(self.layout.user(user)).arg(0).arg(-1);
+        let members: Vec<String> = self.query(cmd).await?;
+        let now = millis(SystemTime::now());
+        let mut deleted = 0;
+        for member in &members {
+            let Some(key) = StoreKey::from_hex(member) else {
+                continue;
+            };
+            let mut invocation = scripts::DELETE.prepare_invoke();
+            invocation
+                .key(self.layout.session(&key))
+                .key(self.layout.expiries(&key))
+                .arg(member)
+                .arg(now)
+                .arg(user);
+            let (live, _): (i64, String) = self.invoke(invocation).await?;
+            if live == 1 {
+                deleted += 1;
+            }
+        }
+        // Only the members handled here: a session bound meanwhile stays filed.
+        self.index_remove(user, &members).await?;
+        Ok(deleted)
+    }
+
+    async fn count(&self, now: SystemTime) -> Result<usize, StoreError> {
+        let cmds = Layout::tags()
+            .map(|tag| {
+                let mut cmd = redis::cmd("ZCOUNT");
+                cmd.arg(self.layout.expiries_of_tag(&tag))
+                    .arg(format!("({}", millis(now)))
+                    .arg("+inf");
+                cmd
+            })
+            .collect();
+        let counts: Vec<usize> = self.batch(cmds).await?;
+        Ok(counts.into_iter().sum())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let reply: Value = self.query(redis::cmd("PING")).await?;
+        match reply {
+            Value::SimpleString(_) | Value::BulkString(_) | Value::Okay => Ok(()),
+            other => Err(StoreError::Corrupt(format!("unexpected PING reply: {other:?}"))),
+        }
+    }
+}
