@@ -304,3 +304,72 @@ impl RedisCluster {
         &self.nodes
     }
 }
+
+/// A `MONITOR` connection that records every command a Redis server receives.
+///
+/// Lines of commands sent by clients look like `... [0 127.0.0.1:PORT] "EVALSHA" ...`;
+/// commands run inside scripts are marked `[0 lua]`.
+#[derive(Debug)]
+pub struct Monitor {
+    port: u16,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _reader: std::thread::JoinHandle<()>,
+}
+
+impl RedisServer {
+    /// Starts recording the commands this server receives.
+    pub fn monitor(&self) -> Monitor {
+        let mut stream =
+            TcpStream::connect(SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.port)).expect("connect for MONITOR");
+        stream.write_all(b"MONITOR\r\n").expect("send MONITOR");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut reader = std::io::BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                sink.lock().unwrap().push(line.trim_end().to_owned());
+                line.clear();
+            }
+        });
+        let monitor = Monitor {
+            port: self.port,
+            lines,
+            _reader: reader,
+        };
+        monitor.take();
+        monitor
+    }
+}
+
+impl Monitor {
+    /// The commands received since the last call, client commands only (not those
+    /// run inside scripts), each as its upper-case name followed by the first
+    /// argument, e.g. `EVALSHA`, `ZADD`.
+    pub fn take(&self) -> Vec<String> {
+        static MARK: AtomicU32 = AtomicU32::new(0);
+        let marker = format!("cloakroom-monitor-mark-{}", MARK.fetch_add(1, Ordering::Relaxed));
+        command(self.port, &format!("ECHO {marker}")).expect("send the monitor marker");
+        let start = Instant::now();
+        loop {
+            {
+                let mut lines = self.lines.lock().unwrap();
+                if let Some(at) = lines.iter().position(|l| l.contains(&marker)) {
+                    let taken: Vec<String> = lines.drain(..=at).collect();
+                    return taken[..taken.len() - 1]
+                        .iter()
+                        .filter(|l| !l.contains(" lua]") && l.starts_with('+'))
+                        .filter_map(|l| l.split("] \"").nth(1))
+                        .map(|rest| rest.split('"').next().unwrap_or_default().to_uppercase())
+                        .collect();
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "MONITOR never saw its marker"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}

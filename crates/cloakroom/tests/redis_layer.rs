@@ -1,1 +1,241 @@
-//! Placeholder.
+//! The layer on a real Redis: commands per request kind, faults, restarts.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use cloakroom::{RedisStore, Session, SessionLayer};
+use cloakroom_testing::RedisServer;
+use common::*;
+use serde_json::json;
+
+async fn redis_layer(redis: &RedisServer, timeout: Duration) -> SessionLayer {
+    let store = RedisStore::builder()
+        .timeout(timeout)
+        .connect(&redis.url())
+        .await
+        .unwrap();
+    config().store(store).build().unwrap()
+}
+
+fn app_with_logout_all(layer: SessionLayer) -> Router {
+    let manager = layer.manager();
+    Router::new()
+        .route(
+            "/logout-all",
+            post(move |s: Session| {
+                let manager = manager.clone();
+                async move {
+                    let user = s.user().unwrap();
+                    let n = manager.destroy_user(&user).await.unwrap();
+                    s.destroy();
+                    n.to_string()
+                }
+            }),
+        )
+        .merge(routes())
+        .layer(layer)
+}
+
+/// Runs `request` once to load the scripts, then again under MONITOR.
+macro_rules! commands_of {
+    ($monitor:expr, $request:expr) => {{
+        let _ = $monitor.take();
+        $request;
+        $monitor.take()
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_kind_sends_the_documented_commands() {
+    let redis = RedisServer::start();
+    let app = app_with_logout_all(redis_layer(&redis, Duration::from_secs(2)).await);
+    // Warm up: load every script once, so EVALSHA finds them.
+    let mut warm = Client::new(app.clone());
+    warm.put("/set/a", json!(1)).await;
+    warm.put("/set/a", json!(2)).await;
+    warm.get("/get/a").await;
+    warm.put("/write-only/b", json!(2)).await;
+    warm.post("/regenerate").await;
+    warm.post("/login/warm").await;
+    warm.post("/destroy").await;
+    let monitor = redis.monitor();
+
+    let mut client = Client::new(app.clone());
+    let new_session = commands_of!(monitor, client.put("/set/a", json!(1)).await);
+    assert_eq!(new_session, ["EVALSHA"], "new session");
+
+    let read = commands_of!(monitor, client.get("/get/a").await);
+    assert_eq!(read, ["EVALSHA"], "read-only request");
+
+    let untouched = commands_of!(monitor, client.get("/noop").await);
+    assert!(untouched.is_empty(), "a handler without a session: {untouched:?}");
+
+    let write = commands_of!(monitor, client.put("/set/a", json!(2)).await);
+    assert_eq!(write, ["EVALSHA", "EVALSHA"], "write: the load, then the commit");
+
+    let write_only = commands_of!(monitor, client.put("/write-only/b", json!(3)).await);
+    assert_eq!(write_only, ["EVALSHA"], "write through the write-only handle");
+
+    let regenerate = commands_of!(monitor, client.post("/regenerate").await);
+    assert_eq!(
+        regenerate,
+        ["EVALSHA", "EVALSHA"],
+        "regenerate: the load, then the rename"
+    );
+
+    let login = commands_of!(monitor, client.post("/login/alice").await);
+    assert_eq!(
+        login,
+        ["EVALSHA", "ZREMRANGEBYSCORE", "ZADD", "EVALSHA"],
+        "login: load, index the user (one pipeline), regenerate"
+    );
+
+    let mut second = Client::new(app.clone());
+    second.post("/login/alice").await;
+    let logout = commands_of!(monitor, client.post("/destroy").await);
+    assert_eq!(logout, ["EVALSHA", "EVALSHA", "ZREM"], "logout: load, delete, unindex");
+
+    client.post("/login/alice").await;
+    let logout_all = commands_of!(monitor, client.post("/logout-all").await);
+    assert_eq!(
+        logout_all,
+        ["EVALSHA", "ZRANGE", "EVALSHA", "EVALSHA", "ZREM", "EVALSHA"],
+        "logout-all of 2 sessions: load, list, delete each, unindex, then the destroy of the current one"
+    );
+    println!(
+        "commands per request kind:\n new session {new_session:?}\n read {read:?}\n write {write:?}\n \
+         write-only {write_only:?}\n regenerate {regenerate:?}\n login {login:?}\n logout {logout:?}\n \
+         logout-all {logout_all:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_survive_a_restart_of_the_app() {
+    let redis = RedisServer::start();
+    let mut client = Client::new(app(redis_layer(&redis, Duration::from_secs(2)).await));
+    client.put("/set/cart", json!(["apple"])).await;
+    client.post("/login/alice").await;
+    // A new process: new layer, new connection, same Redis and secret.
+    client.app = app(redis_layer(&redis, Duration::from_secs(2)).await);
+    assert_eq!(client.get("/whoami").await.text(), "alice");
+    assert_eq!(client.get("/get/cart").await.json(), json!(["apple"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_on_redis_keep_every_key_and_logout_is_final() {
+    let redis = RedisServer::start();
+    let mut client = Client::new(app(redis_layer(&redis, Duration::from_secs(2)).await));
+    client.put("/set/start", json!(0)).await;
+    let cookie = format!("sid={}", client.ticket.clone().unwrap());
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let app = client.app.clone();
+            let cookie = cookie.clone();
+            tokio::spawn(async move {
+                send(&app, "PUT", &format!("/set/k{i}"), Some(&cookie), Some(json!(i)))
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    assert_eq!(client.get("/keys").await.json().as_array().unwrap().len(), 101);
+    client.post("/destroy").await;
+    let late = send(&client.app, "PUT", "/set/late", Some(&cookie), Some(json!(1))).await;
+    assert_ne!(
+        late.ticket().unwrap(),
+        cookie[4..],
+        "a fresh session, not the destroyed one"
+    );
+    assert_eq!(
+        send(&client.app, "GET", "/get/k1", Some(&cookie), None).await.json(),
+        json!(null)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_down_gives_503_and_coming_back_restores_service_and_data() {
+    let mut redis = RedisServer::start();
+    let layer = redis_layer(&redis, Duration::from_millis(500)).await;
+    let manager = layer.manager();
+    let mut client = Client::new(app(layer));
+    client.put("/set/cart", json!(["apple"])).await;
+    let cookie = format!("sid={}", client.ticket.clone().unwrap());
+
+    // Traffic while Redis dies and comes back.
+    let traffic_app = client.app.clone();
+    let traffic_cookie = cookie.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_traffic = stop.clone();
+    let traffic = tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        for i in 0..3000 {
+            if stop_traffic.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            let reply = send(
+                &traffic_app,
+                "PUT",
+                &format!("/set/t{}", i % 8),
+                Some(&traffic_cookie),
+                Some(json!(i)),
+            )
+            .await;
+            statuses.push(reply.status.as_u16());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        statuses
+    });
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut redis = tokio::task::spawn_blocking(move || {
+        redis.kill();
+        redis
+    })
+    .await
+    .unwrap();
+
+    let down = tokio::time::timeout(Duration::from_secs(10), client.get("/get/cart"))
+        .await
+        .expect("a request while Redis is down must not hang");
+    assert_eq!(down.status, 503);
+    assert_eq!(down.json(), json!({"error": "session store unavailable"}));
+    assert!(manager.ping().await.is_err());
+
+    let mut redis = tokio::task::spawn_blocking(move || {
+        redis.restart();
+        redis
+    })
+    .await
+    .unwrap();
+
+    let mut recovered = None;
+    for _ in 0..100 {
+        let reply = send(&client.app, "GET", "/get/cart", Some(&cookie), None).await;
+        if reply.status == 200 {
+            recovered = Some(reply);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let recovered = recovered.expect("requests succeed again once Redis is back");
+    assert_eq!(
+        recovered.json(),
+        json!(["apple"]),
+        "acknowledged writes survived the restart"
+    );
+    assert!(manager.ping().await.is_ok());
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let statuses = traffic.await.unwrap();
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
+    assert!(statuses.contains(&503), "the traffic saw the outage");
+    assert_eq!(*statuses.last().unwrap(), 200, "the traffic recovered");
+    redis.kill();
+}
