@@ -239,3 +239,43 @@ async fn redis_going_down_gives_503_and_coming_back_restores_service_and_data() 
     assert_eq!(*statuses.last().unwrap(), 200, "the traffic recovered");
     redis.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_purge_task_empties_the_expiry_sets_of_sessions_redis_expired() {
+    let redis = RedisServer::start();
+    let store = RedisStore::builder()
+        .purge_interval(Some(Duration::from_millis(200)))
+        .connect(&redis.url())
+        .await
+        .unwrap();
+    let layer = config()
+        .idle_timeout(Duration::from_secs(1))
+        .store(store)
+        .build()
+        .unwrap();
+    let app = app(layer);
+    for _ in 0..3 {
+        assert!(
+            send(&app, "PUT", "/set/a", None, Some(json!(1)))
+                .await
+                .ticket()
+                .is_some()
+        );
+    }
+    let entries = || {
+        let reply = redis.command(
+            "EVAL \"local n = 0 for _, k in ipairs(redis.call('KEYS', '*:expiries')) do n = n + redis.call('ZCARD', k) end return n\" 0",
+        );
+        reply.trim().trim_start_matches(':').parse::<u64>().unwrap()
+    };
+    assert_eq!(entries(), 3);
+    let mut left = entries();
+    for _ in 0..100 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = entries();
+    }
+    assert_eq!(left, 0, "expired sessions leave no entries behind");
+}

@@ -60,6 +60,32 @@ pub struct RedisStore {
     conn: Connection,
     layout: Arc<Layout>,
     timeout: Duration,
+    /// Stops the purge task when the last clone of the store is dropped.
+    purger: Option<Arc<PurgeGuard>>,
+}
+
+/// Default time between two purges of the expiry sets.
+pub const DEFAULT_PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+struct PurgeGuard(Arc<tokio::sync::Notify>);
+
+impl Drop for PurgeGuard {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
+}
+
+async fn purge_loop(store: RedisStore, every: Duration, stop: Arc<tokio::sync::Notify>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.notified() => return,
+        }
+        match store.purge_expired(SystemTime::now()).await {
+            Ok(purged) => tracing::debug!(purged, "purged expired sessions from Redis"),
+            Err(err) => tracing::warn!(error = %err, "purging expired sessions from Redis failed"),
+        }
+    }
 }
 
 impl fmt::Debug for RedisStore {
@@ -68,6 +94,7 @@ impl fmt::Debug for RedisStore {
             .field("cluster", &self.conn.is_cluster())
             .field("layout", &self.layout)
             .field("timeout", &self.timeout)
+            .field("purging", &self.purger.is_some())
             .finish()
     }
 }
@@ -77,6 +104,7 @@ impl fmt::Debug for RedisStore {
 pub struct RedisStoreBuilder {
     prefix: String,
     timeout: Duration,
+    purge_interval: Option<Duration>,
 }
 
 impl RedisStore {
@@ -85,6 +113,7 @@ impl RedisStore {
         RedisStoreBuilder {
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
+            purge_interval: Some(DEFAULT_PURGE_INTERVAL),
         }
     }
 
@@ -268,12 +297,28 @@ impl RedisStoreBuilder {
         Ok(())
     }
 
+    /// How often a background task tidies the expiry sets (default 60 s; `None`
+    /// turns it off). Redis expires the sessions themselves by TTL; the task drops
+    /// their entries from the sets `count` reads. It runs while any clone of the
+    /// store lives, on the tokio runtime the store was built in.
+    pub fn purge_interval(mut self, every: Option<Duration>) -> Self {
+        self.purge_interval = every.filter(|d| !d.is_zero());
+        self
+    }
+
     fn finish(self, conn: Connection) -> RedisStore {
-        RedisStore {
+        let mut store = RedisStore {
             conn,
             layout: Arc::new(Layout::new(self.prefix)),
             timeout: self.timeout,
+            purger: None,
+        };
+        if let (Some(every), Ok(runtime)) = (self.purge_interval, tokio::runtime::Handle::try_current()) {
+            let stop = Arc::new(tokio::sync::Notify::new());
+            runtime.spawn(purge_loop(store.clone(), every, stop.clone()));
+            store.purger = Some(Arc::new(PurgeGuard(stop)));
         }
+        store
     }
 
     /// Connects to one Redis server (`redis://[user:password@]host:port[/db]`). The
