@@ -8,7 +8,7 @@ use http::response::Parts;
 
 use crate::id::{SessionId, StoreKey};
 use crate::session::{CookieAction, Incoming, Pending, RequestSession, State};
-use crate::store::{ChangeSet, CommitOutcome, SessionMeta, SessionRecord, StoreError};
+use crate::store::{ChangeSet, CommitOutcome, SessionMeta, SessionRecord, StoreError, UserChange};
 
 /// The store work one commit needs, planned under the state lock and carried out
 /// after it is released.
@@ -89,6 +89,13 @@ impl RequestSession {
         if state.persisted {
             let key = state.id.as_ref().expect("a stored session has an ID").store_key();
             if pending.regenerate {
+                if changes.user.is_none() {
+                    // Name the binding, so stores with a separate user index file the
+                    // new key before the rename (log out everywhere cannot miss it).
+                    if let Some(user) = state.meta.as_ref().and_then(|m| m.user.clone()) {
+                        changes.user = Some(UserChange::Bind(user));
+                    }
+                }
                 return Plan::Regenerate {
                     new: self.shared.store.successor_id(&key),
                     old: key,
@@ -172,11 +179,17 @@ impl RequestSession {
                 .commit_or_create(&key, &changes, &fresh.store_key(), &record)
                 .await?
             {
-                CommitOutcome::Applied => {
+                CommitOutcome::Applied(expiry) => {
                     let mut state = self.state();
                     state.persisted = true;
                     if let Incoming::Valid(ticket) = &self.incoming {
                         state.id = Some(ticket.id.clone());
+                    }
+                    // The commit slid the idle deadline: the cookie follows, when the
+                    // store told us where the session now ends.
+                    if let Some(expiry) = expiry {
+                        state.expires_at = Some(expiry);
+                        state.cookie = CookieAction::Set;
                     }
                 }
                 CommitOutcome::Created => self.created(fresh, record),
@@ -255,9 +268,10 @@ impl RequestSession {
             (CookieAction::Set, None) => return,
             _ => None,
         };
-        let max_age = state.meta.as_ref().map_or(shared.config.idle_timeout, |meta| {
-            meta.expires_at().duration_since(now).unwrap_or(Duration::ZERO)
-        });
+        let max_age = match state.meta.as_ref().map(SessionMeta::expires_at).or(state.expires_at) {
+            Some(expiry) => expiry.duration_since(now).unwrap_or(Duration::ZERO),
+            None => shared.config.idle_timeout,
+        };
         drop(state);
 
         if let (true, Some(header)) = (self.via_header, &shared.header) {

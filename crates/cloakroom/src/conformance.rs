@@ -63,6 +63,7 @@ macro_rules! store_conformance_tests {
             commit_after_delete_does_not_resurrect_the_session,
             concurrent_commits_of_different_keys_all_survive,
             load_slides_the_idle_deadline_by_big_enough_steps_only,
+            a_shorter_idle_timeout_moves_the_deadline_back_only_within_it,
             a_session_unused_past_its_idle_deadline_is_gone,
             touches_do_not_extend_a_session_past_its_absolute_deadline,
             commit_with_an_idle_deadline_slides_it,
@@ -272,6 +273,42 @@ pub async fn load_slides_the_idle_deadline_by_big_enough_steps_only<S: SessionSt
     assert!(peek(&*store, &k, now + IDLE + Duration::from_secs(1)).await.is_some());
 }
 
+/// A touch asking for an earlier idle deadline (the idle timeout was shortened)
+/// moves it back only when the session was used within the shorter timeout.
+pub async fn a_shorter_idle_timeout_moves_the_deadline_back_only_within_it<S: SessionStore>(store: Arc<S>) {
+    let now = now();
+    let (recent, stale) = (key(), key());
+    store.create(&recent, &record(now, &[])).await.unwrap();
+    store.create(&stale, &record(now, &[])).await.unwrap();
+    let short = Duration::from_secs(20);
+
+    let soon = now + Duration::from_secs(10);
+    let loaded = store
+        .load(&recent, &Touch::new(soon, soon + short))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        loaded.meta.idle_deadline,
+        soon + short,
+        "used 10 s ago, within 20 s: moved back"
+    );
+    assert_eq!(loaded.meta.last_seen, soon);
+
+    let late = now + Duration::from_secs(30);
+    let loaded = store
+        .load(&stale, &Touch::new(late, late + short))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        loaded.meta.idle_deadline,
+        now + IDLE,
+        "unused for 30 s, past 20 s: left alone"
+    );
+    assert_eq!(loaded.meta.last_seen, now);
+}
+
 /// Past its idle deadline a session neither loads nor takes commits.
 pub async fn a_session_unused_past_its_idle_deadline_is_gone<S: SessionStore>(store: Arc<S>) {
     let now = now();
@@ -401,7 +438,7 @@ pub async fn commit_or_create_applies_to_a_live_session<S: SessionStore>(store: 
         )
         .await
         .unwrap();
-    assert_eq!(outcome, CommitOutcome::Applied);
+    assert!(matches!(outcome, CommitOutcome::Applied(_)), "{outcome:?}");
     assert_eq!(
         data(&peek(&*store, &k, now).await.unwrap()),
         HashMap::from([("a", "1"), ("b", "2")])

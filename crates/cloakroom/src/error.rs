@@ -68,15 +68,24 @@ impl Error {
     }
 }
 
+/// Marks a response made from a store error, so the layer can answer it with the
+/// configured [`SessionConfig::on_store_error`](crate::SessionConfig::on_store_error).
+#[derive(Clone)]
+pub(crate) struct StoreFailure(pub(crate) std::sync::Arc<StoreError>);
+
 /// Lets handlers return `Result<_, cloakroom::Error>`: a store error answers 503
 /// `{"error":"session store unavailable"}`, anything else 500 with a generic
 /// message. The cause is logged, never sent to the client.
 impl axum_core::response::IntoResponse for Error {
     fn into_response(self) -> axum_core::response::Response {
         match &self {
-            Error::Store(err) => {
+            Error::Store(_) => {
+                let Error::Store(err) = self else { unreachable!() };
                 tracing::error!(error = %err, "session store failed in a handler");
-                crate::config::default_store_error_response(err)
+                let mut response = crate::config::default_store_error_response(&err);
+                // The layer swaps this for the configured store error response.
+                response.extensions_mut().insert(StoreFailure(std::sync::Arc::new(err)));
+                response
             }
             other => {
                 tracing::error!(error = %other, "session error in a handler");

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::layer::CURRENT;
-use crate::session::{SCOPE_PREFIX, Session};
+use crate::session::{LazySession, SCOPE_PREFIX, Session};
 
 /// Why a session extractor could not run. Its response is what the client gets.
 pub struct SessionRejection {
@@ -61,8 +61,8 @@ pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
 fn lazy_session(parts: &Parts) -> Result<Session, SessionRejection> {
     parts
         .extensions
-        .get::<Session>()
-        .cloned()
+        .get::<LazySession>()
+        .map(|lazy| lazy.0.clone())
         .ok_or_else(SessionRejection::missing_layer)
 }
 

@@ -16,8 +16,9 @@ use tracing::Instrument as _;
 
 use crate::config::SessionConfig;
 use crate::cookie::{CookieAttributes, CookieTicket, find_ticket};
+use crate::error::StoreFailure;
 use crate::manager::SessionManager;
-use crate::session::{Incoming, RequestSession, Session};
+use crate::session::{Incoming, LazySession, RequestSession, Session};
 use crate::store::SessionStore;
 use crate::telemetry::{Fingerprinter, request_span};
 use crate::ticket::TicketSigner;
@@ -188,12 +189,15 @@ where
         }
         let state = Arc::new(RequestSession::new(shared.clone(), incoming, via_header, span.clone()));
         let session = Session::from_request(state.clone());
-        request.extensions_mut().insert(session.clone());
+        request.extensions_mut().insert(LazySession(session.clone()));
 
         Box::pin(
             async move {
                 let response = CURRENT.scope(session, inner.call(request)).await?;
                 let (mut parts, body) = response.into_parts();
+                if let Some(StoreFailure(err)) = parts.extensions.remove::<StoreFailure>() {
+                    return Ok((shared.config.on_store_error)(&err));
+                }
                 if !parts.status.is_server_error() {
                     if let Err(err) = state.commit().await {
                         tracing::error!(error = %err, "session commit failed; answering with the store error response");

@@ -17,7 +17,9 @@ use crate::store::{ChangeSet, SessionRecord, Touch};
 pub struct DeviceSession {
     /// Opaque name of the session: show it, accept it back to revoke it.
     pub handle: SessionHandle,
-    /// When the session was created (sign-in time, for a session regenerated at login).
+    /// When the session was created. Regenerating keeps it (the absolute timeout
+    /// counts from here), so for a session that browsed before signing in it is
+    /// earlier than the sign-in.
     pub created_at: SystemTime,
     /// When a request last slid its idle deadline.
     pub last_seen: SystemTime,

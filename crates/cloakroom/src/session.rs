@@ -47,6 +47,11 @@ pub struct Session {
     pub(crate) inner: Arc<RequestSession>,
 }
 
+/// What the layer puts in the request's extensions: a session not loaded yet. A
+/// private type, so only the extractors (which load it) hand out a `Session`.
+#[derive(Clone)]
+pub(crate) struct LazySession(pub(crate) Session);
+
 /// Where the request's ticket stood when it arrived.
 #[derive(Debug, Clone)]
 pub(crate) enum Incoming {
@@ -132,6 +137,8 @@ pub(crate) struct State {
     /// changes applied.
     pub(crate) data: HashMap<String, String>,
     pub(crate) meta: Option<SessionMeta>,
+    /// When the session ends, as a blind commit reported it (no `meta` then).
+    pub(crate) expires_at: Option<SystemTime>,
     pub(crate) pending: Pending,
     pub(crate) cookie: CookieAction,
     /// The load slid the idle deadline: the cookie should follow.
@@ -148,6 +155,7 @@ impl State {
             id: None,
             data: HashMap::new(),
             meta: None,
+            expires_at: None,
             pending: Pending::default(),
             cookie: CookieAction::Keep,
             slid: false,
@@ -347,9 +355,8 @@ impl Session {
     }
 
     /// Replaces the value under `key` with `f(current)`, starting from
-    /// `T::default()` when absent; returns the new value. The read and the write
-    /// happen under one lock, so clones of this session in other tasks of the same
-    /// request cannot interleave.
+    /// `T::default()` when absent; returns the new value. `f` runs without any lock
+    /// held, so it may use the session itself.
     pub fn update<T, F>(&self, key: &str, f: F) -> Result<T, Error>
     where
         T: Serialize + DeserializeOwned + Default,
@@ -364,8 +371,7 @@ impl Session {
         T: Serialize + DeserializeOwned + Default,
         F: FnOnce(T) -> T,
     {
-        let mut state = self.state();
-        let current = match state.data.get(&key) {
+        let current = match self.state().data.get(&key) {
             Some(json) => serde_json::from_str(json).map_err(|source| Error::Deserialize {
                 key: key.clone(),
                 source,
@@ -374,7 +380,7 @@ impl Session {
         };
         let next = f(current);
         let json = to_json(&key, &next)?;
-        state.write(key, json);
+        self.state().write(key, json);
         Ok(next)
     }
 

@@ -25,7 +25,9 @@ async fn the_write_only_handle_costs_one_store_call_on_a_live_session() {
     assert_eq!(reply.status, 200);
     assert_eq!(store.calls.total(), 1);
     assert_eq!(store.calls.commit_or_create.load(Ordering::SeqCst), 1);
-    assert_eq!(client.ticket, ticket, "same session, no new ticket");
+    let cookie = reply.set_cookie().expect("the slid deadline re-sends the cookie");
+    assert!(cookie.contains("Max-Age=86400;"), "{cookie}");
+    assert_eq!(client.ticket, ticket, "same session, same ticket");
     assert_eq!(client.get("/get/theme").await.json(), json!("dark"));
     assert_eq!(client.get("/get/a").await.json(), json!(1));
 }
@@ -286,4 +288,34 @@ async fn debug_output_never_shows_ids_or_values() {
     assert!(!printed.contains(id.expose()), "{printed}");
     assert!(printed.contains("password"), "keys are fine to show: {printed}");
     assert!(printed.contains("SessionId(<redacted>)"), "{printed}");
+}
+
+#[tokio::test]
+async fn a_closure_given_to_update_may_use_the_session() {
+    let app = Router::new()
+        .route(
+            "/nested",
+            post(|s: Session| async move {
+                let inner = s.clone();
+                s.update("n", move |n: u32| n + u32::from(inner.contains("n")))
+                    .unwrap()
+                    .to_string()
+            }),
+        )
+        .layer(config().build().unwrap());
+    let mut client = Client::new(app);
+    assert_eq!(client.post("/nested").await.text(), "0");
+    assert_eq!(client.post("/nested").await.text(), "1");
+}
+
+#[tokio::test]
+async fn the_session_is_not_handed_out_unloaded_as_a_plain_extension() {
+    let app = Router::new()
+        .route(
+            "/ext",
+            get(|axum::Extension(s): axum::Extension<Session>| async move { s.is_new().to_string() }),
+        )
+        .layer(config().build().unwrap());
+    let reply = send(&app, "GET", "/ext", None, None).await;
+    assert_eq!(reply.status, 500, "use the Session extractor, which loads it");
 }

@@ -96,3 +96,30 @@ async fn a_full_memory_store_refuses_new_sessions_with_503_and_keeps_existing_on
     assert_eq!(second.put("/set/a", json!(1)).await.status, 503);
     assert_eq!(first.get("/get/a").await.json(), json!(1));
 }
+
+#[tokio::test]
+async fn a_store_error_returned_by_a_handler_gets_the_configured_response() {
+    let store = CountingStore::new(MemoryStore::new());
+    let down = store.down.clone();
+    let layer = config()
+        .store(store)
+        .on_store_error(|_| (axum::http::StatusCode::SERVICE_UNAVAILABLE, "try again soon").into_response())
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/save",
+            get(move |s: Session| {
+                let down = down.clone();
+                async move {
+                    s.insert("a", 1)?;
+                    down.store(true, Ordering::SeqCst);
+                    s.save().await
+                }
+            }),
+        )
+        .layer(layer);
+    let reply = send(&app, "GET", "/save", None, None).await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.text(), "try again soon");
+}

@@ -102,8 +102,9 @@ async fn each_request_kind_sends_the_documented_commands() {
     let logout_all = commands_of!(monitor, client.post("/logout-all").await);
     assert_eq!(
         logout_all,
-        ["EVALSHA", "ZRANGE", "EVALSHA", "EVALSHA", "ZREM", "EVALSHA"],
-        "logout-all of 2 sessions: load, list, delete each, unindex, then the destroy of the current one"
+        ["EVALSHA", "ZRANGE", "EVALSHA", "EVALSHA", "ZREM", "ZRANGE", "EVALSHA"],
+        "logout-all of 2 sessions: load, list, delete each, unindex, list again (empty), \
+         then the destroy of the current one"
     );
     println!(
         "commands per request kind:\n new session {new_session:?}\n read {read:?}\n write {write:?}\n \

@@ -58,6 +58,7 @@ cases!(
     commit_on_a_missing_session_does_not_create_it,
     commit_after_delete_does_not_resurrect_the_session,
     load_slides_the_idle_deadline_by_big_enough_steps_only,
+    a_shorter_idle_timeout_moves_the_deadline_back_only_within_it,
     a_session_unused_past_its_idle_deadline_is_gone,
     touches_do_not_extend_a_session_past_its_absolute_deadline,
     commit_with_an_idle_deadline_slides_it,

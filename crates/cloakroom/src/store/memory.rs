@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use super::{ChangeSet, SessionRecord, SessionStore, StoreError, Touch, UserSession};
+use super::{ChangeSet, CommitOutcome, SessionRecord, SessionStore, StoreError, Touch, UserSession};
 use crate::clock::{Clock, SystemClock};
 use crate::id::StoreKey;
 
@@ -20,6 +20,9 @@ use crate::id::StoreKey;
 /// Number of shards; a power of two. Requests on different sessions rarely share a
 /// lock, and one purge slice covers 1/128 of the sessions.
 const SHARDS: usize = 128;
+
+/// How many passes "log out everywhere" makes over a user's index at most.
+const MAX_LOGOUT_PASSES: usize = 8;
 
 /// Default time between two purges of expired sessions.
 pub const DEFAULT_PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -212,6 +215,27 @@ impl MemoryStore {
         gone.len()
     }
 
+    /// Applies a change set to a live session; returns its expiry afterwards, or
+    /// `None` (changing nothing) when it is absent or dead.
+    fn apply_commit(&self, key: &StoreKey, changes: &ChangeSet) -> Option<SystemTime> {
+        let mut shard = self.shard(key);
+        let record = shard.get_mut(key)?;
+        if record.meta.is_expired(changes.now) {
+            if let Some(user) = self.drop_expired(&mut shard, key) {
+                self.unindex(&user, key);
+            }
+            return None;
+        }
+        let before = changes.user.is_some().then(|| record.meta.user.clone());
+        record.apply(changes);
+        let after = record.meta.user.clone();
+        let expiry = record.meta.expires_at();
+        if let Some(before) = before {
+            self.reindex(key, before.as_deref(), after.as_deref());
+        }
+        Some(expiry)
+    }
+
     /// Removes a record found expired under the shard lock; returns its user.
     fn drop_expired(&self, shard: &mut Shard, key: &StoreKey) -> Option<String> {
         let record = shard.remove(key)?;
@@ -232,7 +256,8 @@ impl MemoryStore {
 }
 
 impl MemoryStoreBuilder {
-    /// Time between two purges of expired sessions (default 60 s; must be > 0).
+    /// Time between two purges of expired sessions (default 60 s; values below
+    /// 1 ms are raised to 1 ms).
     pub fn purge_interval(mut self, every: Duration) -> Self {
         self.purge_interval = every.max(Duration::from_millis(1));
         self
@@ -336,23 +361,24 @@ impl SessionStore for MemoryStore {
     }
 
     async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
-        let mut shard = self.shard(key);
-        let Some(record) = shard.get_mut(key) else {
-            return Ok(false);
-        };
-        if record.meta.is_expired(changes.now) {
-            if let Some(user) = self.drop_expired(&mut shard, key) {
-                self.unindex(&user, key);
-            }
-            return Ok(false);
+        Ok(self.apply_commit(key, changes).is_some())
+    }
+
+    async fn commit_or_create(
+        &self,
+        key: &StoreKey,
+        changes: &ChangeSet,
+        fresh_key: &StoreKey,
+        fresh: &SessionRecord,
+    ) -> Result<CommitOutcome, StoreError> {
+        if let Some(expiry) = self.apply_commit(key, changes) {
+            return Ok(CommitOutcome::Applied(Some(expiry)));
         }
-        let before = changes.user.is_some().then(|| record.meta.user.clone());
-        record.apply(changes);
-        let after = record.meta.user.clone();
-        if let Some(before) = before {
-            self.reindex(key, before.as_deref(), after.as_deref());
-        }
-        Ok(true)
+        Ok(if self.create(fresh_key, fresh).await? {
+            CommitOutcome::Created
+        } else {
+            CommitOutcome::Dropped
+        })
     }
 
     async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
@@ -421,17 +447,34 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete_user(&self, user: &str) -> Result<usize, StoreError> {
-        let keys = lock(&self.inner.users).remove(user).unwrap_or_default();
-        let now = self.inner.clock.now();
+        let started = self.inner.clock.now();
         let mut deleted = 0;
-        for key in keys {
-            let mut shard = self.shard(&key);
-            if shard.get(&key).is_some_and(|r| r.meta.user.as_deref() == Some(user)) {
-                let record = shard.remove(&key).expect("checked above");
-                self.inner.live.fetch_sub(1, Ordering::Relaxed);
-                if !record.meta.is_expired(now) {
-                    deleted += 1;
+        // A session regenerated meanwhile is re-filed under its new key: go round
+        // until a pass finds nothing that existed when we started.
+        for _ in 0..MAX_LOGOUT_PASSES {
+            let keys: Vec<StoreKey> = match lock(&self.inner.users).get(user) {
+                Some(keys) => keys.iter().copied().collect(),
+                None => break,
+            };
+            let mut progressed = false;
+            for key in keys {
+                let mut shard = self.shard(&key);
+                match shard.get(&key) {
+                    Some(r) if r.meta.user.as_deref() == Some(user) => {
+                        if r.meta.created_at > started {
+                            continue; // a sign-in after the logout began
+                        }
+                        let record = shard.remove(&key).expect("checked above");
+                        self.inner.live.fetch_sub(1, Ordering::Relaxed);
+                        self.unindex(user, &key);
+                        deleted += usize::from(!record.meta.is_expired(started));
+                        progressed = true;
+                    }
+                    _ => self.unindex(user, &key),
                 }
+            }
+            if !progressed {
+                break;
             }
         }
         Ok(deleted)

@@ -91,8 +91,9 @@ impl StoreError {
 /// ```
 #[async_trait]
 pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
-    /// Reads a live session and, in the same atomic step, slides its idle deadline
-    /// as `touch` says (only when that moves it by at least `touch.min_step`).
+    /// Reads a live session and, in the same atomic step, moves its idle deadline
+    /// to `touch.idle_deadline` (and `last_seen` to `touch.now`) when that moves it
+    /// by at least `touch.min_step`, forward or back ([`SessionMeta::apply_touch`]).
     /// Returns the record as it is after the touch, or `None` if absent or expired.
     async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError>;
 
@@ -118,7 +119,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         fresh: &SessionRecord,
     ) -> Result<CommitOutcome, StoreError> {
         if self.commit(key, changes).await? {
-            return Ok(CommitOutcome::Applied);
+            return Ok(CommitOutcome::Applied(None));
         }
         Ok(if self.create(fresh_key, fresh).await? {
             CommitOutcome::Created

@@ -54,13 +54,24 @@ impl SessionMeta {
         now >= self.expires_at()
     }
 
-    /// Applies a touch: slides the idle deadline when that moves it by at least
-    /// `touch.min_step`. Returns whether it moved.
+    /// Applies a touch: moves the idle deadline to the one asked for when that
+    /// moves it by at least `touch.min_step`. Moving it back (a deadline stored
+    /// under a longer idle timeout, brought in line with a shorter one) happens only
+    /// while the session is still within the shorter timeout since `last_seen`.
+    /// Returns whether it moved.
     pub fn apply_touch(&mut self, touch: &Touch) -> bool {
-        let due = touch
-            .idle_deadline
-            .duration_since(self.idle_deadline)
-            .is_ok_and(|step| step >= touch.min_step && !step.is_zero());
+        let step = match touch.idle_deadline.duration_since(self.idle_deadline) {
+            Ok(forward) => forward,
+            Err(backward) => {
+                let asked = touch.idle_deadline.duration_since(touch.now).unwrap_or_default();
+                let unused = touch.now.duration_since(self.last_seen).unwrap_or_default();
+                if unused >= asked {
+                    return false;
+                }
+                backward.duration()
+            }
+        };
+        let due = !step.is_zero() && step >= touch.min_step;
         if due {
             self.idle_deadline = touch.idle_deadline;
             self.last_seen = touch.now;
@@ -263,8 +274,10 @@ impl fmt::Debug for ChangeSet {
 /// What [`SessionStore::commit_or_create`](crate::SessionStore::commit_or_create) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitOutcome {
-    /// The session was live and the change set was applied to it.
-    Applied,
+    /// The session was live and the change set was applied to it; with the
+    /// session's expiry afterwards when the store can tell (the layer then re-sends
+    /// the cookie with a matching `Max-Age`).
+    Applied(Option<SystemTime>),
     /// The session was gone; the fresh record was inserted instead.
     Created,
     /// The session was gone and the fresh key was taken; nothing was written.

@@ -176,11 +176,12 @@ impl<S: SimpleStore> SessionStore for SimpleStoreAdapter<S> {
     }
 
     async fn delete_user(&self, user: &str) -> Result<usize, StoreError> {
+        let now = SystemTime::now();
         let mut deleted = 0;
         for (key, meta) in self.inner.all().await? {
             if meta.user.as_deref() == Some(user) {
                 self.inner.destroy(&key).await?;
-                deleted += 1;
+                deleted += usize::from(!meta.is_expired(now));
             }
         }
         Ok(deleted)

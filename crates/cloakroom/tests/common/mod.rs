@@ -75,7 +75,7 @@ async fn fail_after_write(session: Session) -> StatusCode {
     StatusCode::INTERNAL_SERVER_ERROR
 }
 
-/// Default test configuration: Secure off so plain test requests look like a browser's.
+/// The library defaults with the test secret.
 pub fn config() -> SessionConfig {
     SessionLayer::builder(SECRET.to_vec())
 }

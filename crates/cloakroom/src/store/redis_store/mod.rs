@@ -17,7 +17,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, RedisError, ScriptInvocation, Value};
 
 use self::connection::Connection;
-use self::layout::{Layout, data_field, decode, millis, record_fields};
+use self::layout::{Layout, data_field, decode, from_millis, millis, record_fields};
 use super::{ChangeSet, CommitOutcome, SessionRecord, SessionStore, StoreError, Touch, UserChange, UserSession};
 use crate::id::{SessionId, StoreKey};
 
@@ -26,6 +26,9 @@ pub const DEFAULT_PREFIX: &str = "cloakroom:";
 
 /// Default limit on how long one store operation may take before it fails.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How many passes "log out everywhere" makes over a user's index at most.
+const MAX_LOGOUT_PASSES: usize = 8;
 
 /// Score of a user-index entry whose absolute deadline the committer did not know.
 const UNKNOWN_DEADLINE: Duration = Duration::from_secs(400 * 24 * 3600);
@@ -265,7 +268,28 @@ fn push_changes(invocation: &mut ScriptInvocation<'_>, changes: &ChangeSet) {
     }
 }
 
-/// Reads `{1, previous user}` or nil from a commit or regenerate script.
+impl RedisStore {
+    /// Files a new binding, applies the change set, fixes the user index; returns
+    /// the session's expiry afterwards, or `None` when the session is gone.
+    async fn commit_expiry(&self, key: &StoreKey, changes: &ChangeSet) -> Result<Option<SystemTime>, StoreError> {
+        self.index_binding(key, changes).await?;
+        let mut invocation = scripts::COMMIT.prepare_invoke();
+        invocation
+            .key(self.layout.session(key))
+            .key(self.layout.expiries(key))
+            .arg(millis(changes.now))
+            .arg(key.to_hex());
+        push_changes(&mut invocation, changes);
+        let reply: Option<(i64, String, u64)> = self.invoke(invocation).await?;
+        let Some((_, previous, expiry)) = reply else {
+            return Ok(None);
+        };
+        self.index_moved(key, key, &previous, changes).await?;
+        Ok(Some(from_millis(expiry)))
+    }
+}
+
+/// Reads `{1, previous user}` or nil from a regenerate script.
 fn applied(reply: Option<(i64, String)>) -> Option<String> {
     reply.map(|(_, previous)| previous)
 }
@@ -401,19 +425,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
-        self.index_binding(key, changes).await?;
-        let mut invocation = scripts::COMMIT.prepare_invoke();
-        invocation
-            .key(self.layout.session(key))
-            .key(self.layout.expiries(key))
-            .arg(millis(changes.now))
-            .arg(key.to_hex());
-        push_changes(&mut invocation, changes);
-        let Some(previous) = applied(self.invoke(invocation).await?) else {
-            return Ok(false);
-        };
-        self.index_moved(key, key, &previous, changes).await?;
-        Ok(true)
+        Ok(self.commit_expiry(key, changes).await?.is_some())
     }
 
     async fn commit_or_create(
@@ -426,8 +438,8 @@ impl SessionStore for RedisStore {
         let binds = changes.user.is_some() || fresh.meta.user.is_some();
         if self.conn.is_cluster() || binds {
             // Different hash slots, or index work: the two-step default.
-            if self.commit(key, changes).await? {
-                return Ok(CommitOutcome::Applied);
+            if let Some(expiry) = self.commit_expiry(key, changes).await? {
+                return Ok(CommitOutcome::Applied(Some(expiry)));
             }
             return Ok(if self.create(fresh_key, fresh).await? {
                 CommitOutcome::Created
@@ -449,8 +461,9 @@ impl SessionStore for RedisStore {
             .arg(fields.len())
             .arg(fields);
         push_changes(&mut invocation, changes);
-        Ok(match self.invoke::<i64>(invocation).await? {
-            1 => CommitOutcome::Applied,
+        let (outcome, expiry): (i64, String) = self.invoke(invocation).await?;
+        Ok(match outcome {
+            1 => CommitOutcome::Applied(expiry.parse().ok().map(from_millis)),
             2 => CommitOutcome::Created,
             _ => CommitOutcome::Dropped,
         })
@@ -564,29 +577,41 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete_user(&self, user: &str) -> Result<usize, StoreError> {
-        let mut cmd = redis::cmd("ZRANGE");
-        cmd.arg(self.layout.user(user)).arg(0).arg(-1);
-        let members: Vec<String> = self.query(cmd).await?;
-        let now = millis(SystemTime::now());
+        let started = millis(SystemTime::now());
         let mut deleted = 0;
-        for member in &members {
-            let Some(key) = StoreKey::from_hex(member) else {
-                continue;
-            };
-            let mut invocation = scripts::DELETE.prepare_invoke();
-            invocation
-                .key(self.layout.session(&key))
-                .key(self.layout.expiries(&key))
-                .arg(member)
-                .arg(now)
-                .arg(user);
-            let (live, _): (i64, String) = self.invoke(invocation).await?;
-            if live == 1 {
-                deleted += 1;
+        // A session regenerated meanwhile is re-filed under its new key: go round
+        // until a pass finds nothing that existed when we started.
+        for _ in 0..MAX_LOGOUT_PASSES {
+            let mut cmd = redis::cmd("ZRANGE");
+            cmd.arg(self.layout.user(user)).arg(0).arg(-1);
+            let members: Vec<String> = self.query(cmd).await?;
+            let mut handled = Vec::new();
+            for member in members {
+                let Some(key) = StoreKey::from_hex(&member) else {
+                    continue;
+                };
+                let mut invocation = scripts::DELETE.prepare_invoke();
+                invocation
+                    .key(self.layout.session(&key))
+                    .key(self.layout.expiries(&key))
+                    .arg(&member)
+                    .arg(started)
+                    .arg(user)
+                    .arg(started);
+                let (outcome, _): (i64, String) = self.invoke(invocation).await?;
+                if outcome == 1 {
+                    deleted += 1;
+                }
+                if outcome != -2 {
+                    handled.push(member);
+                }
             }
+            if handled.is_empty() {
+                break;
+            }
+            // Only the members handled here: a session bound meanwhile stays filed.
+            self.index_remove(user, &handled).await?;
         }
-        // Only the members handled here: a session bound meanwhile stays filed.
-        self.index_remove(user, &members).await?;
         Ok(deleted)
     }
 

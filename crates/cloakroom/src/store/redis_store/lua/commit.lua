@@ -1,5 +1,5 @@
 -- KEYS: session, expiries. ARGV: now, member, then the change set (see apply).
--- Applies the change set to a live session. Returns {1, previous user or ''}, or
+-- Applies the change set to a live session. Returns {1, previous user or '', expiry}, or
 -- nil when the session is absent or dead: a commit never recreates a session.
 local now = tonumber(ARGV[1])
 local m = live(KEYS[1], now)
@@ -12,4 +12,4 @@ apply(KEYS[1], m, ARGV[1], 3)
 local exp = expiry(m[1], m[2])
 redis.call('PEXPIREAT', KEYS[1], exp)
 redis.call('ZADD', KEYS[2], exp, ARGV[2])
-return {1, previous}
+return {1, previous, exp}

@@ -1,9 +1,11 @@
--- KEYS: session, expiries. ARGV: member, now, and optionally a user: when given,
--- the session is deleted only if bound to that user.
--- Returns {1 if a live session was deleted else 0, its user or ''}, or {-1, ''}
--- when a user was given and the session is not theirs.
+-- KEYS: session, expiries. ARGV: member, now, and optionally a user and a time:
+-- when given, the session is deleted only if bound to that user and created no
+-- later than that time.
+-- Returns {1 if a live session was deleted else 0, its user or ''}; {-1, ''} when
+-- the session is not that user's; {-2, ''} when it was created after that time.
 local user = redis.call('HGET', KEYS[1], 'm:u')
 if ARGV[3] and user ~= ARGV[3] then return {-1, ''} end
+if ARGV[4] and tonumber(redis.call('HGET', KEYS[1], 'm:c')) > tonumber(ARGV[4]) then return {-2, ''} end
 local was_live = live(KEYS[1], tonumber(ARGV[2]))
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])

@@ -1,6 +1,7 @@
 -- KEYS: session, expiries. ARGV: now, requested idle deadline, min step, member.
--- Returns the hash (flat field/value list) after sliding the idle deadline when it
--- moves by at least the min step, or nil when the session is absent or dead.
+-- Returns the hash (flat field/value list) after moving the idle deadline to the
+-- requested one when that moves it by at least the min step (either way), or nil
+-- when the session is absent or dead.
 local now = tonumber(ARGV[1])
 local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then return false end
@@ -17,7 +18,11 @@ if now >= idle or now >= tonumber(h[abs_at]) then
   return false
 end
 local wanted = tonumber(ARGV[2])
-if wanted > idle and wanted - idle >= tonumber(ARGV[3]) then
+-- Moving the deadline back (a shorter idle timeout than the stored one) only while
+-- the session is within that shorter timeout since it was last seen.
+local seen = tonumber(seen_at and h[seen_at] or 0)
+local within = wanted > idle or (now - seen) < (wanted - now)
+if within and wanted ~= idle and math.abs(wanted - idle) >= tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], 'm:i', ARGV[2], 'm:s', ARGV[1])
   h[idle_at] = ARGV[2]
   if seen_at then h[seen_at] = ARGV[1] end
