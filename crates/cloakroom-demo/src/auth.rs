@@ -1,0 +1,142 @@
+//! Signing in and out, and the signed-in user's devices.
+
+use axum::Json;
+use axum::extract::State;
+use cloakroom::{Session, SessionHandle, SessionManager, SignedIn};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::api::{ApiError, ApiJson, ApiPath, ApiResult, message};
+use crate::time::rfc3339;
+use crate::users::{self, User};
+
+/// The body of `POST /auth/login`.
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A user as the API shows it: `{"id","role"}`.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    /// User name.
+    pub id: &'static str,
+    /// Role.
+    pub role: &'static str,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            role: user.role,
+        }
+    }
+}
+
+/// One of the user's sessions, as `GET /auth/sessions` lists it.
+#[derive(Debug, Serialize)]
+pub struct DeviceView {
+    /// Opaque handle, to revoke the session with.
+    pub handle: String,
+    /// True for the session making the request.
+    pub current: bool,
+    /// Creation (sign-in) time, RFC 3339.
+    pub created_at: String,
+    /// Last activity, RFC 3339.
+    pub last_seen: String,
+}
+
+/// The signed-in user, or 401 when the session names no known user.
+fn known_user(user: &str) -> ApiResult<&'static User> {
+    users::find(user).ok_or_else(|| ApiError::unauthorized("not signed in"))
+}
+
+/// `POST /auth/login`: checks the credentials, gives the session a new ID (its
+/// data, such as the cart, is kept) and binds it to the user.
+pub async fn login(session: Session, ApiJson(credentials): ApiJson<Credentials>) -> ApiResult<Json<Value>> {
+    let Some(user) = users::authenticate(&credentials.username, &credentials.password) else {
+        tracing::info!("sign-in refused");
+        return Err(ApiError::unauthorized("invalid username or password"));
+    };
+    session.regenerate();
+    session.set_user(user.id);
+    tracing::info!(user = user.id, "signed in");
+    Ok(Json(json!({ "message": "Logged in", "user": UserView::from(user) })))
+}
+
+/// `GET /auth/me`: the signed-in user; 401 when anonymous.
+pub async fn me(SignedIn { user, .. }: SignedIn) -> ApiResult<Json<UserView>> {
+    Ok(Json(known_user(&user)?.into()))
+}
+
+/// `POST /auth/logout`: deletes the session server-side and clears the cookie.
+pub async fn logout(session: Session) -> Json<Value> {
+    session.destroy();
+    tracing::info!("signed out");
+    message("Logged out")
+}
+
+/// `GET /auth/sessions`: the user's live sessions, newest first.
+pub async fn sessions(
+    State(manager): State<SessionManager>,
+    SignedIn { user, session }: SignedIn,
+) -> ApiResult<Json<Value>> {
+    let devices = devices(&manager, &user, &session).await?;
+    Ok(Json(json!({ "sessions": devices })))
+}
+
+/// The sessions of `user`, newest first, marking the one `session` is.
+pub async fn devices(
+    manager: &SessionManager,
+    user: &str,
+    session: &Session,
+) -> Result<Vec<DeviceView>, cloakroom::Error> {
+    let current = session.handle();
+    Ok(manager
+        .list_user(user)
+        .await?
+        .into_iter()
+        .map(|device| DeviceView {
+            current: current.as_ref() == Some(&device.handle),
+            handle: device.handle.to_string(),
+            created_at: rfc3339(device.created_at),
+            last_seen: rfc3339(device.last_seen),
+        })
+        .collect())
+}
+
+/// `DELETE /auth/sessions/{handle}`: ends one of the user's own sessions; 404
+/// when the handle names none of them. Revoking the current session also clears
+/// its cookie.
+pub async fn revoke(
+    State(manager): State<SessionManager>,
+    SignedIn { user, session }: SignedIn,
+    ApiPath(handle): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let handle = SessionHandle::from_client(handle);
+    if !manager.revoke(&user, &handle).await? {
+        return Err(ApiError::not_found("no such session"));
+    }
+    if session.handle().as_ref() == Some(&handle) {
+        session.destroy();
+    }
+    tracing::info!(user, "session revoked");
+    Ok(message("Session revoked"))
+}
+
+/// `POST /auth/logout-all`: deletes every session of the user, this one included.
+pub async fn logout_all(
+    State(manager): State<SessionManager>,
+    SignedIn { user, session }: SignedIn,
+) -> ApiResult<Json<Value>> {
+    let destroyed = manager.destroy_user(&user).await?;
+    session.destroy();
+    tracing::info!(user, destroyed, "signed out everywhere");
+    Ok(Json(
+        json!({ "message": "Logged out everywhere", "destroyed": destroyed }),
+    ))
+}

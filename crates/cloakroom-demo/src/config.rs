@@ -1,0 +1,328 @@
+//! The demo's configuration, read from the environment.
+//!
+//! | variable | meaning |
+//! | --- | --- |
+//! | `PORT` | port on 127.0.0.1 (default 3000) |
+//! | `SESSION_SECRET` | comma-separated secrets, the first signs; random when unset |
+//! | `SESSION_STORE` | `memory` (default); `redis://HOST:PORT[/DB]`; `redis+cluster://HOST:PORT,HOST:PORT,…` for a Redis Cluster; `postgres://…` and `sqlite://PATH` are not in this build |
+//! | `SESSION_TTL`, `SESSION_ABSOLUTE_TTL` | idle and absolute timeouts in seconds |
+//! | `SESSION_COOKIE_NAME` | cookie name (default `sid`) |
+//! | `APP_ENV` | `production` for `Secure` cookies |
+
+use std::fmt;
+
+use cloakroom::{SessionConfig, SessionId};
+
+/// The port the demo listens on when `PORT` is unset.
+pub const DEFAULT_PORT: u16 = 3000;
+
+/// The header API clients carry their ticket in instead of the cookie.
+pub const SESSION_HEADER: &str = "x-session-id";
+
+/// Everything the demo needs to start.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// Port to listen on, on 127.0.0.1.
+    pub port: u16,
+    /// The session layer's configuration, not yet built.
+    pub session: SessionConfig,
+    /// `SESSION_SECRET` was unset and a random secret is in use: sessions will not
+    /// survive a restart.
+    pub secret_generated: bool,
+    /// `APP_ENV=production`: cookies are `Secure`.
+    pub production: bool,
+    /// Where sessions are kept (`SESSION_STORE`).
+    pub store: StoreChoice,
+}
+
+/// The store `SESSION_STORE` names.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// The in-memory store (the default).
+    Memory,
+    /// One Redis server, by URL.
+    Redis(String),
+    /// A Redis Cluster, by the URLs of some of its nodes.
+    RedisCluster(Vec<String>),
+}
+
+impl fmt::Debug for StoreChoice {
+    // URLs may hold passwords: show the kind only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Memory => "Memory",
+            Self::Redis(_) => "Redis",
+            Self::RedisCluster(_) => "RedisCluster",
+        })
+    }
+}
+
+/// A configuration problem; its message names the variable.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A demo variable has a value that cannot work.
+    Variable {
+        /// The environment variable.
+        name: &'static str,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+    /// cloakroom refused the session configuration.
+    Session(cloakroom::Error),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Variable { name, problem } => write!(f, "invalid configuration: {name} {problem}"),
+            Self::Session(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Variable { .. } => None,
+            Self::Session(err) => Some(err),
+        }
+    }
+}
+
+impl From<cloakroom::Error> for ConfigError {
+    fn from(err: cloakroom::Error) -> Self {
+        Self::Session(err)
+    }
+}
+
+impl DemoConfig {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (variable name to value).
+    ///
+    /// ```
+    /// use cloakroom_demo::DemoConfig;
+    ///
+    /// let config = DemoConfig::from_lookup(|name| (name == "PORT").then(|| "8080".to_owned())).unwrap();
+    /// assert_eq!(config.port, 8080);
+    /// assert!(config.secret_generated);
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let port = match lookup("PORT") {
+            None => DEFAULT_PORT,
+            Some(value) => value.trim().parse().map_err(|_| ConfigError::Variable {
+                name: "PORT",
+                problem: format!("{value:?} is not a port number (0-65535)"),
+            })?,
+        };
+        let store = parse_store(lookup("SESSION_STORE").as_deref())?;
+        let production = lookup("APP_ENV").is_some_and(|env| env.trim().eq_ignore_ascii_case("production"));
+
+        let generated = lookup("SESSION_SECRET").is_none().then(random_secret);
+        let session = SessionConfig::from_lookup(|name| match (name, &generated) {
+            ("SESSION_SECRET", Some(secret)) => Some(secret.clone()),
+            _ => lookup(name),
+        })?
+        .header(SESSION_HEADER);
+        let session = if production { session } else { session.secure(false) };
+        Ok(Self {
+            port,
+            session,
+            secret_generated: generated.is_some(),
+            production,
+            store,
+        })
+    }
+
+    /// Connects to the store `SESSION_STORE` names and puts it into the session
+    /// configuration. Fails, naming `SESSION_STORE`, when the store cannot be
+    /// reached (the URL itself is not repeated: it may hold a password).
+    pub async fn connect_store(mut self) -> Result<Self, ConfigError> {
+        let unreachable = |err: cloakroom::StoreError| ConfigError::Variable {
+            name: "SESSION_STORE",
+            problem: format!("names a store that cannot be reached: {}", redact(&err.to_string())),
+        };
+        match &self.store {
+            StoreChoice::Memory => {}
+            StoreChoice::Redis(url) => {
+                let store = cloakroom::RedisStore::connect(url).await.map_err(unreachable)?;
+                self.session = self.session.store(store);
+            }
+            StoreChoice::RedisCluster(urls) => {
+                let store = cloakroom::RedisStore::connect_cluster(urls)
+                    .await
+                    .map_err(unreachable)?;
+                self.session = self.session.store(store);
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Drops anything that looks like `user:password@` from an error message.
+fn redact(message: &str) -> String {
+    message
+        .split(' ')
+        .map(|word| match (word.find("://"), word.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &word[..scheme], &word[at + 1..]),
+            _ => word.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// 86 characters from the operating system's CSPRNG (two session IDs).
+fn random_secret() -> String {
+    format!("{}{}", SessionId::generate().expose(), SessionId::generate().expose())
+}
+
+/// Reads `SESSION_STORE`: `memory` (or no value), a Redis URL, or a Redis Cluster
+/// list; every other store is refused with a message saying why. URLs are never
+/// echoed whole: they may hold passwords.
+fn parse_store(value: Option<&str>) -> Result<StoreChoice, ConfigError> {
+    let Some(value) = value.map(str::trim) else {
+        return Ok(StoreChoice::Memory);
+    };
+    if value.eq_ignore_ascii_case("memory") {
+        return Ok(StoreChoice::Memory);
+    }
+    let scheme = value.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+    let problem = match scheme.as_deref() {
+        Some("redis" | "rediss") => return Ok(StoreChoice::Redis(value.to_owned())),
+        Some("redis+cluster") => {
+            let nodes: Vec<String> = value["redis+cluster://".len()..]
+                .split(',')
+                .map(str::trim)
+                .filter(|node| !node.is_empty())
+                .map(|node| format!("redis://{node}"))
+                .collect();
+            if !nodes.is_empty() {
+                return Ok(StoreChoice::RedisCluster(nodes));
+            }
+            "names a Redis Cluster without nodes; use redis+cluster://HOST:PORT,HOST:PORT".to_owned()
+        }
+        Some(scheme @ ("postgres" | "postgresql" | "sqlite")) => format!(
+            "asks for the {} store ({scheme}://…), which is not available in this build; \
+             use SESSION_STORE=memory (the default) or redis://HOST:PORT",
+            if scheme == "postgresql" { "postgres" } else { scheme }
+        ),
+        Some(scheme) => format!(
+            "names an unknown store ({scheme}://…); use memory (the default), \
+             redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT"
+        ),
+        None => format!(
+            "{value:?} is not a known store; use memory (the default), \
+             redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT"
+        ),
+    };
+    Err(ConfigError::Variable {
+        name: "SESSION_STORE",
+        problem,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<DemoConfig, ConfigError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        DemoConfig::from_lookup(move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    fn error(vars: &[(&str, &str)]) -> String {
+        config(vars).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_work_without_any_variable() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.port, DEFAULT_PORT);
+        assert!(config.secret_generated);
+        assert!(!config.production);
+        assert!(config.session.build().is_ok());
+    }
+
+    #[test]
+    fn a_given_secret_is_used_and_not_generated() {
+        let config = config(&[("SESSION_SECRET", "a-secret-of-at-least-thirty-two-bytes!!")]).unwrap();
+        assert!(!config.secret_generated);
+        assert!(config.session.build().is_ok());
+    }
+
+    #[test]
+    fn a_short_secret_is_an_error_naming_session_secret() {
+        assert!(error(&[("SESSION_SECRET", "short")]).contains("SESSION_SECRET"));
+        assert!(error(&[("SESSION_SECRET", "")]).contains("SESSION_SECRET"));
+    }
+
+    #[test]
+    fn a_bad_port_is_an_error_naming_port() {
+        assert!(error(&[("PORT", "http")]).contains("PORT"));
+        assert!(error(&[("PORT", "70000")]).contains("PORT"));
+        assert_eq!(config(&[("PORT", "8080")]).unwrap().port, 8080);
+    }
+
+    #[test]
+    fn memory_and_redis_stores_are_recognised() {
+        assert_eq!(config(&[]).unwrap().store, StoreChoice::Memory);
+        assert_eq!(
+            config(&[("SESSION_STORE", "memory")]).unwrap().store,
+            StoreChoice::Memory
+        );
+        assert_eq!(
+            config(&[("SESSION_STORE", "redis://localhost:6379/2")]).unwrap().store,
+            StoreChoice::Redis("redis://localhost:6379/2".into())
+        );
+        assert_eq!(
+            config(&[("SESSION_STORE", "redis+cluster://a:7000, b:7001")])
+                .unwrap()
+                .store,
+            StoreChoice::RedisCluster(vec!["redis://a:7000".into(), "redis://b:7001".into()])
+        );
+        assert!(error(&[("SESSION_STORE", "redis+cluster://")]).contains("SESSION_STORE"));
+    }
+
+    #[test]
+    fn redacting_removes_credentials_from_urls() {
+        assert_eq!(
+            redact("could not connect to redis://user:hunter2@db:6379 now"),
+            "could not connect to redis://…@db:6379 now"
+        );
+    }
+
+    #[test]
+    fn postgres_and_sqlite_are_not_in_this_build() {
+        for url in ["postgres://user:hunter2@db/app", "sqlite:///var/lib/demo.db"] {
+            let message = error(&[("SESSION_STORE", url)]);
+            assert!(message.contains("SESSION_STORE"), "{message}");
+            assert!(message.contains("not available in this build"), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_store_is_an_error_naming_session_store() {
+        for value in ["mongo://x", "files", ""] {
+            let message = error(&[("SESSION_STORE", value)]);
+            assert!(message.contains("SESSION_STORE"), "{message}");
+            assert!(!message.contains("not available in this build"), "{message}");
+        }
+    }
+
+    #[test]
+    fn bad_timeouts_name_their_variable() {
+        assert!(error(&[("SESSION_TTL", "soon")]).contains("SESSION_TTL"));
+        assert!(error(&[("SESSION_ABSOLUTE_TTL", "0")]).contains("SESSION_ABSOLUTE_TTL"));
+    }
+
+    #[test]
+    fn production_keeps_secure_cookies() {
+        let config = config(&[("APP_ENV", "production")]).unwrap();
+        assert!(config.production);
+        assert!(config.session.build().is_ok());
+    }
+}

@@ -1,0 +1,84 @@
+//! # cloakroom-demo
+//!
+//! A small shop-like service showing cloakroom at work: sign-in with session
+//! regeneration, "your devices" (list, revoke, sign out everywhere), a cart that
+//! anonymous visitors have too, a multi-step checkout kept in a session scope,
+//! preferences written through the write-only handle, and header transport for API
+//! clients.
+//!
+//! [`app`] builds the whole router from a [`DemoConfig`], so tests can serve it
+//! without starting a process; `main.rs` only reads the environment and serves.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod auth;
+pub mod cart;
+pub mod checkout;
+pub mod config;
+pub mod health;
+pub mod page;
+pub mod prefs;
+pub mod time;
+pub mod users;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, post, put};
+use cloakroom::SessionManager;
+
+pub use config::{ConfigError, DemoConfig, StoreChoice};
+
+/// The largest request body the demo accepts (a preference value, a cart line).
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Builds the demo's router, wrapped in the session layer `config` describes, and
+/// the [`SessionManager`] over the same store.
+///
+/// Fails only when the session configuration is invalid.
+pub fn app(config: DemoConfig) -> Result<(Router, SessionManager), cloakroom::Error> {
+    let layer = config.session.build()?;
+    let manager = layer.manager();
+    let router = routes()
+        .with_state(manager.clone())
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Inside the session layer, so each log line carries the session fingerprint.
+        .layer(middleware::from_fn(log_request))
+        .layer(layer);
+    Ok((router, manager))
+}
+
+/// Every route of the demo; the state is the session manager.
+fn routes() -> Router<SessionManager> {
+    Router::new()
+        .route("/", get(page::index))
+        .route("/app.js", get(page::script))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/me", get(auth::me))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout-all", post(auth::logout_all))
+        .route("/auth/sessions", get(auth::sessions))
+        .route("/auth/sessions/{handle}", delete(auth::revoke))
+        .route("/cart", get(cart::show).post(cart::add))
+        .route("/cart/{id}", delete(cart::remove))
+        .route("/checkout", get(checkout::show))
+        .route("/checkout/advance", post(checkout::advance))
+        .route("/checkout/reset", post(checkout::reset))
+        .route("/prefs", get(prefs::list))
+        .route("/prefs/{name}", put(prefs::put))
+        .route("/healthz", get(health::healthz))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+}
+
+/// Logs one line per request: method, path and status.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    tracing::info!(%method, %path, status = response.status().as_u16(), "request");
+    response
+}

@@ -1,0 +1,131 @@
+//! Child processes and temporary directories that clean up after themselves, even
+//! when a test fails.
+
+use std::fs;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A directory removed with everything in it on drop. Created under
+/// `$CLOAKROOM_TEST_DIR` when set (scripts/test provides one), else the system's
+/// temporary directory.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(label: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let base = std::env::var_os("CLOAKROOM_TEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let random = cloakroom::SessionId::generate();
+        let name = format!(
+            "cloakroom-demo-{label}-{}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            &random.expose()[..8]
+        );
+        let path = base.join(name);
+        fs::create_dir_all(&path).unwrap_or_else(|err| panic!("cannot create {}: {err}", path.display()));
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Chromium may still be writing its profile for a moment after it exits.
+        for _ in 0..10 {
+            if fs::remove_dir_all(&self.path).is_ok() || !self.path.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("warning: could not remove {}", self.path.display());
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+/// A child process started in its own process group; on drop the whole group
+/// (the child and anything it started, such as browsers) is stopped and reaped.
+/// While it runs, its pid is in `$CLOAKROOM_TEST_DIR/NAME-PID.pid` when that
+/// directory is set, so scripts/test can stop it if the test process itself dies.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Child,
+    pidfile: Option<PathBuf>,
+}
+
+impl ChildGuard {
+    pub fn spawn(mut command: Command, name: &str) -> Self {
+        command.process_group(0);
+        let child = command
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {name} ({command:?}): {err}"));
+        let pidfile = std::env::var_os("CLOAKROOM_TEST_DIR").map(|dir| {
+            let path = PathBuf::from(dir).join(format!("{name}-{}.pid", child.id()));
+            let _ = fs::write(&path, child.id().to_string());
+            path
+        });
+        Self { child, pidfile }
+    }
+
+    /// The exit status, if the child has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("query the child's status")
+    }
+
+    /// Waits up to `limit` for the child to exit on its own.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal_group(&self, signal: &str) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args([signal, "--", &group])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if self.try_wait().is_none() {
+            self.signal_group("-TERM");
+            if self.wait_for_exit(Duration::from_secs(5)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+        // Whatever the child left behind in its group goes too.
+        self.signal_group("-KILL");
+        if let Some(pidfile) = &self.pidfile {
+            let _ = fs::remove_file(pidfile);
+        }
+    }
+}

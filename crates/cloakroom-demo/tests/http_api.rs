@@ -1,0 +1,711 @@
+//! The demo's HTTP contract, route by route, through a real server on a free port.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use cloakroom::ManualClock;
+use common::{Client, ProbeStore, TestServer, cookie_attributes};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+async fn signed_in(server: &TestServer, user: &str) -> Client {
+    let client = server.client();
+    client.login(user).await;
+    client
+}
+
+fn handles(sessions: &Value) -> Vec<(String, bool)> {
+    sessions["sessions"]
+        .as_array()
+        .expect("sessions is an array")
+        .iter()
+        .map(|s| {
+            (
+                s["handle"].as_str().unwrap().to_owned(),
+                s["current"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+// --- service -----------------------------------------------------------------
+
+#[tokio::test]
+async fn healthz_is_ok_when_the_store_answers() {
+    let server = TestServer::start().await;
+    let response = server.client().get("/healthz").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json(), json!({ "status": "ok" }));
+}
+
+#[tokio::test]
+async fn healthz_is_503_when_the_store_is_down() {
+    let store = ProbeStore::default();
+    let probe = store.clone();
+    let server = TestServer::start_with(|mut config| {
+        config.session = config.session.store(store);
+        config
+    })
+    .await;
+    probe.set_down(true);
+    let response = server.client().get("/healthz").await;
+    assert_eq!(
+        response.expect_error(StatusCode::SERVICE_UNAVAILABLE),
+        "session store unavailable"
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_are_json_404() {
+    let server = TestServer::start().await;
+    let response = server.client().get("/no/such/route").await;
+    assert_eq!(response.expect_error(StatusCode::NOT_FOUND), "not found");
+}
+
+#[tokio::test]
+async fn wrong_method_on_a_known_route_is_json_405() {
+    let server = TestServer::start().await;
+    let response = server.client().delete("/healthz").await;
+    response.expect_error(StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413_with_a_json_error() {
+    let server = TestServer::start().await;
+    let huge = "x".repeat(cloakroom_demo::BODY_LIMIT + 1);
+    let response = server.client().put("/prefs/big", json!(huge)).await;
+    response.expect_error(StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+// --- page ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn page_shows_the_sign_in_form_to_anonymous_visitors() {
+    let server = TestServer::start().await;
+    let response = server.client().get("/").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(response.header("content-type").unwrap().starts_with("text/html"));
+    let html = response.text();
+    assert!(html.contains(r#"id="login-form""#), "{html}");
+    assert!(!html.contains(r#"id="whoami""#), "{html}");
+    assert!(
+        response.session_cookie().is_none(),
+        "viewing the page creates no session"
+    );
+}
+
+#[tokio::test]
+async fn page_shows_user_cart_checkout_and_devices_when_signed_in() {
+    let server = TestServer::start().await;
+    let client = signed_in(&server, "alice").await;
+    client.post("/cart", json!({ "id": "<socks>", "qty": 2 })).await;
+    let html = client.get("/").await.text();
+    assert!(html.contains(r#"<strong id="whoami">alice</strong>"#), "{html}");
+    assert!(html.contains(r#"<span id="role">admin</span>"#), "{html}");
+    assert!(
+        html.contains(r#"data-id="&lt;socks&gt;""#),
+        "cart ids are escaped: {html}"
+    );
+    assert!(
+        html.contains(r#"<strong id="checkout-step">shipping</strong>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"data-current="true""#), "{html}");
+    assert!(
+        html.contains(r#"id="logout""#) && html.contains(r#"id="logout-all""#),
+        "{html}"
+    );
+    assert!(!html.contains(r#"id="login-form""#), "{html}");
+}
+
+#[tokio::test]
+async fn page_script_is_served() {
+    let server = TestServer::start().await;
+    let response = server.client().get("/app.js").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(response.header("content-type").unwrap().starts_with("text/javascript"));
+    assert!(response.text().contains("/auth/login"));
+}
+
+// --- login, me, logout -----------------------------------------------------------
+
+#[tokio::test]
+async fn login_with_right_credentials_returns_the_user() {
+    let server = TestServer::start().await;
+    for (user, role) in [("alice", "admin"), ("bob", "user")] {
+        let response = server.client().login(user).await;
+        assert_eq!(
+            response.json(),
+            json!({ "message": "Logged in", "user": { "id": user, "role": role } })
+        );
+    }
+}
+
+#[tokio::test]
+async fn login_with_wrong_credentials_is_401() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    for (username, password) in [("alice", "bob-pass"), ("alice", ""), ("mallory", "alice-pass")] {
+        let response = client
+            .post("/auth/login", json!({ "username": username, "password": password }))
+            .await;
+        response.expect_error(StatusCode::UNAUTHORIZED);
+        assert!(response.session_cookie().is_none());
+    }
+    client.get("/auth/me").await.expect_error(StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn login_with_a_malformed_body_is_400_with_a_json_error() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let cases = [
+        (Some("application/json"), "{not json"),
+        (Some("application/json"), r#"{"username":"alice"}"#),
+        (Some("application/json"), r#"{"username":1,"password":2}"#),
+        (Some("text/plain"), r#"{"username":"alice","password":"alice-pass"}"#),
+        (None, r#"{"username":"alice","password":"alice-pass"}"#),
+    ];
+    for (content_type, body) in cases {
+        let response = client.send_raw(Method::POST, "/auth/login", content_type, body).await;
+        let message = response.expect_error(StatusCode::BAD_REQUEST);
+        assert!(!message.is_empty(), "{content_type:?} {body}");
+    }
+}
+
+#[tokio::test]
+async fn me_is_401_when_anonymous() {
+    let server = TestServer::start().await;
+    let response = server.client().get("/auth/me").await;
+    assert_eq!(response.expect_error(StatusCode::UNAUTHORIZED), "not signed in");
+}
+
+#[tokio::test]
+async fn me_returns_the_signed_in_user() {
+    let server = TestServer::start().await;
+    let client = signed_in(&server, "bob").await;
+    let response = client.get("/auth/me").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json(), json!({ "id": "bob", "role": "user" }));
+}
+
+#[tokio::test]
+async fn session_cookie_is_httponly_lax_path_root_with_max_age_and_not_secure() {
+    let server = TestServer::start().await;
+    let response = server.client().login("alice").await;
+    let cookie = response.session_cookie().expect("login sets the session cookie");
+    let attrs = cookie_attributes(&cookie);
+    assert!(attrs.contains_key("httponly"), "{cookie}");
+    assert_eq!(attrs.get("samesite").map(String::as_str), Some("Lax"), "{cookie}");
+    assert_eq!(attrs.get("path").map(String::as_str), Some("/"), "{cookie}");
+    let max_age: u64 = attrs.get("max-age").expect("Max-Age").parse().expect("numeric Max-Age");
+    assert!(max_age > 0, "{cookie}");
+    assert!(!attrs.contains_key("secure"), "no Secure outside production: {cookie}");
+}
+
+#[tokio::test]
+async fn login_changes_the_session_id_and_keeps_the_cart() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client.post("/cart", json!({ "id": "socks", "qty": 2 })).await;
+    let anonymous = client.cookie("sid").expect("adding to the cart starts a session");
+    client.login("alice").await;
+    let signed_in = client.cookie("sid").expect("still a session");
+    assert_ne!(anonymous, signed_in, "the ticket changes at login");
+    assert_eq!(
+        client.get("/cart").await.json(),
+        json!({ "items": [{ "id": "socks", "qty": 2 }] })
+    );
+
+    // The anonymous ticket no longer opens anything.
+    let replay = server.client();
+    replay.set_cookie("sid", &anonymous);
+    assert_eq!(replay.get("/cart").await.json(), json!({ "items": [] }));
+}
+
+#[tokio::test]
+async fn logout_destroys_the_session_and_clears_the_cookie() {
+    let server = TestServer::start().await;
+    let client = signed_in(&server, "alice").await;
+    let response = client.post_empty("/auth/logout").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json(), json!({ "message": "Logged out" }));
+    let cleared = response.session_cookie().expect("logout clears the cookie");
+    assert_eq!(
+        cookie_attributes(&cleared).get("max-age").map(String::as_str),
+        Some("0")
+    );
+    assert!(client.cookie("sid").is_none());
+    client.get("/auth/me").await.expect_error(StatusCode::UNAUTHORIZED);
+    assert!(server.manager.list_user("alice").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn replaying_the_cookie_after_logout_is_anonymous() {
+    let server = TestServer::start().await;
+    let client = signed_in(&server, "alice").await;
+    let old = client.cookie("sid").unwrap();
+    client.post_empty("/auth/logout").await;
+
+    let replay = server.client();
+    replay.set_cookie("sid", &old);
+    let response = replay.get("/auth/me").await;
+    assert_eq!(response.expect_error(StatusCode::UNAUTHORIZED), "not signed in");
+}
+
+// --- devices -------------------------------------------------------------------
+
+#[tokio::test]
+async fn sessions_require_sign_in() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client
+        .get("/auth/sessions")
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+    client
+        .delete("/auth/sessions/0123456789abcdef0123456789abcdef")
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+    client
+        .post_empty("/auth/logout-all")
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn sessions_lists_devices_newest_first_marking_the_current_one() {
+    // Stores keep whole milliseconds: a clock moved by hand gives the two sign-ins
+    // distinct creation times however fast the requests are.
+    let clock = ManualClock::new();
+    let server = TestServer::start_with({
+        let clock = clock.clone();
+        |mut config| {
+            config.session = config.session.clock(clock);
+            config
+        }
+    })
+    .await;
+    let laptop = signed_in(&server, "alice").await;
+    clock.advance(Duration::from_secs(60));
+    let phone = signed_in(&server, "alice").await;
+    let _other_user = signed_in(&server, "bob").await;
+
+    let from_phone = phone.get("/auth/sessions").await;
+    assert_eq!(from_phone.status, StatusCode::OK);
+    let from_phone = from_phone.json();
+    let from_laptop = laptop.get("/auth/sessions").await.json();
+    let phone_view = handles(&from_phone);
+    let laptop_view = handles(&from_laptop);
+    assert_eq!(phone_view.len(), 2, "only alice's sessions: {from_phone}");
+    // Newest (the phone) first, whoever asks; `current` marks the asker.
+    assert_eq!(
+        phone_view.iter().map(|(_, c)| *c).collect::<Vec<_>>(),
+        [true, false],
+        "{from_phone}"
+    );
+    assert_eq!(
+        laptop_view.iter().map(|(_, c)| *c).collect::<Vec<_>>(),
+        [false, true],
+        "{from_laptop}"
+    );
+    assert_eq!(phone_view[0].0, laptop_view[0].0);
+
+    let created: Vec<&str> = from_phone["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["created_at"].as_str().unwrap())
+        .collect();
+    assert!(created[0] > created[1], "newest first: {created:?}");
+
+    for session in from_phone["sessions"].as_array().unwrap() {
+        let keys: Vec<&str> = session.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["created_at", "current", "handle", "last_seen"]);
+        for field in ["created_at", "last_seen"] {
+            let time = session[field].as_str().unwrap();
+            assert_eq!(time.len(), 20, "{time}");
+            assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{time}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn revoking_another_device_signs_it_out() {
+    let server = TestServer::start().await;
+    let laptop = signed_in(&server, "alice").await;
+    let phone = signed_in(&server, "alice").await;
+    let sessions = laptop.get("/auth/sessions").await.json();
+    let (phone_handle, _) = handles(&sessions).into_iter().find(|(_, current)| !current).unwrap();
+
+    let response = laptop.delete(&format!("/auth/sessions/{phone_handle}")).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    assert_eq!(response.json(), json!({ "message": "Session revoked" }));
+    phone.get("/auth/me").await.expect_error(StatusCode::UNAUTHORIZED);
+    assert_eq!(laptop.get("/auth/me").await.status, StatusCode::OK);
+    assert_eq!(handles(&laptop.get("/auth/sessions").await.json()).len(), 1);
+}
+
+#[tokio::test]
+async fn revoking_a_handle_that_is_not_yours_is_404() {
+    let server = TestServer::start().await;
+    let alice = signed_in(&server, "alice").await;
+    let bob = signed_in(&server, "bob").await;
+    let bobs = handles(&bob.get("/auth/sessions").await.json());
+
+    let response = alice.delete(&format!("/auth/sessions/{}", bobs[0].0)).await;
+    response.expect_error(StatusCode::NOT_FOUND);
+    alice
+        .delete("/auth/sessions/not-a-handle")
+        .await
+        .expect_error(StatusCode::NOT_FOUND);
+    assert_eq!(
+        bob.get("/auth/me").await.status,
+        StatusCode::OK,
+        "bob is still signed in"
+    );
+}
+
+#[tokio::test]
+async fn revoking_the_current_session_clears_its_cookie() {
+    let server = TestServer::start().await;
+    let client = signed_in(&server, "alice").await;
+    let sessions = client.get("/auth/sessions").await.json();
+    let (mine, _) = handles(&sessions).into_iter().find(|(_, current)| *current).unwrap();
+    let response = client.delete(&format!("/auth/sessions/{mine}")).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(client.cookie("sid").is_none(), "{:?}", response.set_cookies());
+    client.get("/auth/me").await.expect_error(StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn logout_all_signs_out_every_device_of_the_user() {
+    let server = TestServer::start().await;
+    let first = signed_in(&server, "alice").await;
+    let second = signed_in(&server, "alice").await;
+    let bob = signed_in(&server, "bob").await;
+
+    let response = first.post_empty("/auth/logout-all").await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    assert_eq!(
+        response.json(),
+        json!({ "message": "Logged out everywhere", "destroyed": 2 })
+    );
+    assert!(first.cookie("sid").is_none(), "the caller's cookie is cleared");
+    first.get("/auth/me").await.expect_error(StatusCode::UNAUTHORIZED);
+    second.get("/auth/me").await.expect_error(StatusCode::UNAUTHORIZED);
+    assert_eq!(bob.get("/auth/me").await.status, StatusCode::OK, "other users stay");
+}
+
+// --- cart ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn cart_is_empty_for_a_new_anonymous_visitor() {
+    let server = TestServer::start().await;
+    let response = server.client().get("/cart").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json(), json!({ "items": [] }));
+    assert!(response.session_cookie().is_none());
+}
+
+#[tokio::test]
+async fn cart_add_returns_the_cart_and_sums_quantities_of_one_id() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let first = client.post("/cart", json!({ "id": "socks", "qty": 2 })).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.json(), json!({ "items": [{ "id": "socks", "qty": 2 }] }));
+    client.post("/cart", json!({ "id": "hat", "qty": 1 })).await;
+    let third = client.post("/cart", json!({ "id": "socks", "qty": 3 })).await;
+    let expected = json!({ "items": [{ "id": "socks", "qty": 5 }, { "id": "hat", "qty": 1 }] });
+    assert_eq!(third.json(), expected);
+    assert_eq!(client.get("/cart").await.json(), expected);
+}
+
+#[tokio::test]
+async fn cart_add_rejects_bad_quantities_and_ids() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let long_id = "x".repeat(65);
+    for body in [
+        json!({ "id": "socks", "qty": 0 }),
+        json!({ "id": "socks", "qty": 100 }),
+        json!({ "id": "socks", "qty": -1 }),
+        json!({ "id": "socks", "qty": 1.5 }),
+        json!({ "id": "socks", "qty": "2" }),
+        json!({ "id": "socks" }),
+        json!({ "id": "", "qty": 1 }),
+        json!({ "id": long_id, "qty": 1 }),
+        json!({ "id": 7, "qty": 1 }),
+    ] {
+        let response = client.post("/cart", body.clone()).await;
+        response.expect_error(StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(client.get("/cart").await.json(), json!({ "items": [] }));
+    let max_id = "y".repeat(64);
+    let response = client.post("/cart", json!({ "id": max_id, "qty": 99 })).await;
+    assert_eq!(response.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cart_add_refuses_more_than_99_of_one_item_in_total() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client.post("/cart", json!({ "id": "socks", "qty": 60 })).await;
+    client
+        .post("/cart", json!({ "id": "socks", "qty": 40 }))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST);
+    assert_eq!(
+        client.get("/cart").await.json(),
+        json!({ "items": [{ "id": "socks", "qty": 60 }] })
+    );
+}
+
+#[tokio::test]
+async fn cart_delete_removes_the_item_and_returns_the_cart() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client.post("/cart", json!({ "id": "socks", "qty": 2 })).await;
+    client.post("/cart", json!({ "id": "a b/c", "qty": 1 })).await;
+    let response = client.delete("/cart/a%20b%2Fc").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json(), json!({ "items": [{ "id": "socks", "qty": 2 }] }));
+    let response = client.delete("/cart/not-there").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json(), json!({ "items": [{ "id": "socks", "qty": 2 }] }));
+}
+
+// --- checkout ------------------------------------------------------------------
+
+#[tokio::test]
+async fn checkout_starts_at_shipping() {
+    let server = TestServer::start().await;
+    let response = server.client().get("/checkout").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json(), json!({ "step": "shipping" }));
+}
+
+#[tokio::test]
+async fn checkout_advances_one_step_at_a_time_to_review() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    for step in ["payment", "review"] {
+        let response = client.post("/checkout/advance", json!({ "step": step })).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        assert_eq!(response.json(), json!({ "step": step }));
+        assert_eq!(client.get("/checkout").await.json(), json!({ "step": step }));
+    }
+    client
+        .post("/checkout/advance", json!({ "step": "review" }))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn checkout_rejects_skipped_repeated_backward_and_unknown_steps() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    for step in ["review", "shipping", "dessert", ""] {
+        client
+            .post("/checkout/advance", json!({ "step": step }))
+            .await
+            .expect_error(StatusCode::BAD_REQUEST);
+    }
+    client
+        .post("/checkout/advance", json!({ "stage": "payment" }))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST);
+    client.post("/checkout/advance", json!({ "step": "payment" })).await;
+    client
+        .post("/checkout/advance", json!({ "step": "shipping" }))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST);
+    assert_eq!(client.get("/checkout").await.json(), json!({ "step": "payment" }));
+}
+
+#[tokio::test]
+async fn checkout_reset_goes_back_to_shipping() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client.post("/checkout/advance", json!({ "step": "payment" })).await;
+    let response = client.post_empty("/checkout/reset").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json(), json!({ "step": "shipping" }));
+    assert_eq!(client.get("/checkout").await.json(), json!({ "step": "shipping" }));
+}
+
+// --- prefs ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn prefs_keep_any_json_value_and_list_as_one_object() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    assert_eq!(client.get("/prefs").await.json(), json!({}));
+    let values = [
+        ("theme", json!("dark")),
+        ("font-size", json!(14)),
+        ("beta_features", json!({ "a": [1, true, null] })),
+        ("nothing", Value::Null),
+    ];
+    for (name, value) in &values {
+        let response = client.put(&format!("/prefs/{name}"), value.clone()).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        assert_eq!(response.json(), json!({ "name": name, "value": value }));
+    }
+    client.put("/prefs/theme", json!("light")).await;
+    client.post("/cart", json!({ "id": "socks", "qty": 1 })).await;
+    assert_eq!(
+        client.get("/prefs").await.json(),
+        json!({
+            "theme": "light",
+            "font-size": 14,
+            "beta_features": { "a": [1, true, null] },
+            "nothing": null,
+        })
+    );
+}
+
+#[tokio::test]
+async fn prefs_reject_invalid_names() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let too_long = "n".repeat(65);
+    for name in ["a.b", "a%20b", "th%C3%A8me", "semi%3Bcolon", too_long.as_str()] {
+        let response = client.put(&format!("/prefs/{name}"), json!(1)).await;
+        response.expect_error(StatusCode::BAD_REQUEST);
+    }
+    let longest = "n".repeat(64);
+    assert_eq!(
+        client.put(&format!("/prefs/{longest}"), json!(1)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(client.get("/prefs").await.json().as_object().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn prefs_put_needs_a_json_body() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client
+        .send_raw(Method::PUT, "/prefs/theme", Some("application/json"), "dark")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST);
+    client
+        .send_raw(Method::PUT, "/prefs/theme", None, "\"dark\"")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn prefs_put_makes_one_store_call_and_no_load() {
+    let store = ProbeStore::default();
+    let probe = store.clone();
+    let server = TestServer::start_with(|mut config| {
+        config.session = config.session.store(store);
+        config
+    })
+    .await;
+    let client = server.client();
+    client.post("/cart", json!({ "id": "socks", "qty": 1 })).await;
+    probe.take_calls();
+
+    let response = client.put("/prefs/theme", json!("dark")).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(probe.take_calls(), ["commit_or_create"]);
+    assert_eq!(client.get("/prefs").await.json(), json!({ "theme": "dark" }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_concurrent_pref_writes_on_one_session_are_all_kept() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client.post("/cart", json!({ "id": "socks", "qty": 1 })).await;
+    let ticket = client.cookie("sid").expect("a session");
+
+    let mut writes = JoinSet::new();
+    for i in 0..100 {
+        let writer = client.fork();
+        writes.spawn(async move { writer.put(&format!("/prefs/p{i}"), json!(i)).await });
+    }
+    while let Some(done) = writes.join_next().await {
+        let response = done.expect("the write task ran");
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        // The response may re-send the cookie (a fresh Max-Age), but only with the
+        // same ticket: no write started a session of its own.
+        if let Some(cookie) = response.session_cookie() {
+            assert!(cookie.starts_with(&format!("sid={ticket};")), "{cookie}");
+        }
+    }
+
+    assert_eq!(client.cookie("sid").as_deref(), Some(ticket.as_str()));
+    let prefs = client.get("/prefs").await.json();
+    let prefs = prefs.as_object().unwrap();
+    assert_eq!(prefs.len(), 100);
+    for i in 0..100 {
+        assert_eq!(prefs[&format!("p{i}")], json!(i));
+    }
+    assert_eq!(
+        client.get("/cart").await.json(),
+        json!({ "items": [{ "id": "socks", "qty": 1 }] })
+    );
+}
+
+// --- header transport ------------------------------------------------------------
+
+#[tokio::test]
+async fn header_transport_login_answers_with_a_ticket_header_and_no_cookie() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let response = client
+        .send(
+            Method::POST,
+            "/auth/login",
+            Some(json!({ "username": "alice", "password": "alice-pass" })),
+            &[("X-Session-Id", "")],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let ticket = response.header("x-session-id").expect("a ticket in X-Session-Id");
+    assert!(!ticket.is_empty());
+    assert!(response.set_cookies().is_empty(), "{:?}", response.set_cookies());
+}
+
+#[tokio::test]
+async fn header_transport_ticket_signs_in_later_requests() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let login = client
+        .send(
+            Method::POST,
+            "/auth/login",
+            Some(json!({ "username": "bob", "password": "bob-pass" })),
+            &[("X-Session-Id", "")],
+        )
+        .await;
+    let ticket = login.header("x-session-id").unwrap();
+
+    let me = client
+        .send(Method::GET, "/auth/me", None, &[("X-Session-Id", ticket.as_str())])
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json(), json!({ "id": "bob", "role": "user" }));
+    assert!(me.set_cookies().is_empty());
+
+    let cart = client
+        .send(
+            Method::POST,
+            "/cart",
+            Some(json!({ "id": "socks", "qty": 1 })),
+            &[("X-Session-Id", ticket.as_str())],
+        )
+        .await;
+    assert_eq!(cart.status, StatusCode::OK);
+    assert_eq!(cart.header("x-session-id").as_deref(), Some(ticket.as_str()));
+    assert!(cart.set_cookies().is_empty());
+
+    // Without the header the same client is anonymous: nothing was put in a cookie.
+    client.get("/auth/me").await.expect_error(StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,65 @@
+//! The demo on Redis, as a real process: a restart with the same Redis and secret
+//! keeps users signed in.
+
+mod common;
+
+use std::fs;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use cloakroom_testing::RedisServer;
+use common::Client;
+use common::process::{ChildGuard, TempDir, free_port};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_cloakroom-demo");
+const SECRET: &str = "a-restart-test-secret-of-at-least-thirty-two-bytes";
+
+/// Starts the demo on `port` with sessions in `redis`; waits (bounded) until it listens.
+async fn start_demo(dir: &TempDir, port: u16, redis: &RedisServer) -> ChildGuard {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .env("PORT", port.to_string())
+        .env("SESSION_SECRET", SECRET)
+        .env("SESSION_STORE", redis.url())
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(dir.path().join(format!("demo-{port}.log"))).expect("create the log"))
+        .stderr(fs::File::create(dir.path().join("demo.err")).expect("create the error log"));
+    let mut child = ChildGuard::spawn(command, "cloakroom-demo");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        if let Some(status) = child.try_wait() {
+            let stderr = fs::read_to_string(dir.path().join("demo.err")).unwrap_or_default();
+            panic!("the demo exited with {status}: {stderr}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo did not listen on {addr} within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child
+}
+
+#[tokio::test]
+async fn a_restarted_demo_on_the_same_redis_keeps_users_signed_in() {
+    let redis = tokio::task::spawn_blocking(RedisServer::start).await.unwrap();
+    let dir = TempDir::new("redis-restart");
+    let port = free_port();
+    let first = start_demo(&dir, port, &redis).await;
+    let client = Client::new(SocketAddr::from(([127, 0, 0, 1], port)));
+    assert_eq!(client.login("alice").await.status, StatusCode::OK);
+    client.post("/cart", serde_json::json!({"id": "apple", "qty": 2})).await;
+    drop(first);
+
+    let _second = start_demo(&dir, port, &redis).await;
+    let me = client.get("/auth/me").await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json(), serde_json::json!({"id": "alice", "role": "admin"}));
+    assert_eq!(client.get("/cart").await.json()["items"][0]["qty"], 2);
+    let health = client.get("/healthz").await;
+    assert_eq!(health.status, StatusCode::OK);
+}
