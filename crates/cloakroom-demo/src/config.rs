@@ -119,7 +119,6 @@ impl DemoConfig {
             })?,
         };
         let store = parse_store(lookup("SESSION_STORE").as_deref())?;
-        let production = lookup("APP_ENV").is_some_and(|env| env.trim().eq_ignore_ascii_case("production"));
 
         let generated = lookup("SESSION_SECRET").is_none().then(random_secret);
         let session = SessionConfig::from_lookup(|name| match (name, &generated) {
@@ -127,6 +126,7 @@ impl DemoConfig {
             _ => lookup(name),
         })?
         .header(SESSION_HEADER);
+        let production = session.is_production();
         let session = if production { session } else { session.secure(false) };
         Ok(Self {
             port,

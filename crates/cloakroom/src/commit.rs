@@ -157,7 +157,7 @@ impl RequestSession {
                 let mut state = self.state();
                 if moved {
                     self.span.record(
-                        "session",
+                        "renewed",
                         tracing::field::display(self.shared.fingerprinter.fingerprint(&new)),
                     );
                     tracing::info!("session regenerated");

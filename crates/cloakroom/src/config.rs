@@ -206,6 +206,12 @@ impl SessionConfig {
         Ok(config)
     }
 
+    /// True when `APP_ENV=production` was read by [`from_env`](Self::from_env):
+    /// `build()` then refuses `secure(false)`.
+    pub fn is_production(&self) -> bool {
+        self.production
+    }
+
     /// Replaces all secrets: the first signs new tickets, every one verifies.
     pub fn secrets<S: Into<Vec<u8>>>(mut self, secrets: impl IntoIterator<Item = S>) -> Self {
         self.secrets = secrets.into_iter().map(Into::into).collect();

@@ -118,7 +118,9 @@ impl SessionManager {
         Ok(self.shared.store.delete(&id.store_key()).await?)
     }
 
-    /// The live sessions of `user`, newest first.
+    /// The live sessions of `user`, newest first (times are whole milliseconds:
+    /// sessions created in the same millisecond come most recently used first,
+    /// then by handle).
     pub async fn list_user(&self, user: &str) -> Result<Vec<DeviceSession>, Error> {
         let mut sessions: Vec<DeviceSession> = self
             .shared
@@ -133,7 +135,11 @@ impl SessionManager {
                 expires_at: s.meta.expires_at(),
             })
             .collect();
-        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.handle.cmp(&b.handle)));
+        sessions.sort_by(|a, b| {
+            (b.created_at.cmp(&a.created_at))
+                .then_with(|| b.last_seen.cmp(&a.last_seen))
+                .then_with(|| a.handle.cmp(&b.handle))
+        });
         Ok(sessions)
     }
 

@@ -29,9 +29,14 @@ impl Fingerprinter {
 }
 
 /// The span each request runs in; its `session` field is filled in with the
-/// fingerprint once the session is known.
+/// fingerprint once the session is known, and `renewed` with the new one when the
+/// request regenerates it.
 pub(crate) fn request_span() -> tracing::Span {
-    tracing::info_span!("session", session = tracing::field::Empty)
+    tracing::info_span!(
+        "session",
+        session = tracing::field::Empty,
+        renewed = tracing::field::Empty
+    )
 }
 
 #[cfg(test)]
