@@ -15,6 +15,14 @@ use std::time::{Duration, SystemTime};
 /// ```
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time.
+    ///
+    /// ```
+    /// use cloakroom::{Clock, ManualClock};
+    /// use std::time::UNIX_EPOCH;
+    ///
+    /// let clock = ManualClock::at(UNIX_EPOCH);
+    /// assert_eq!(clock.now(), UNIX_EPOCH);
+    /// ```
     fn now(&self) -> SystemTime;
 }
 
@@ -36,6 +44,13 @@ pub fn whole_millis(time: SystemTime) -> SystemTime {
 }
 
 /// The operating system's wall clock (the default).
+///
+/// ```
+/// use cloakroom::{Clock, SystemClock};
+///
+/// let (a, b) = (SystemClock.now(), SystemClock.now());
+/// assert!(b >= a);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -63,18 +78,45 @@ pub struct ManualClock {
 
 impl ManualClock {
     /// A clock set to the current system time.
+    ///
+    /// ```
+    /// use cloakroom::{Clock, ManualClock};
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// let clock = ManualClock::new();
+    /// let drift = SystemTime::now().duration_since(clock.now()).unwrap_or_default();
+    /// assert!(drift < Duration::from_secs(60));
+    /// ```
     pub fn new() -> Self {
         Self::at(SystemTime::now())
     }
 
     /// A clock set to `time`.
+    ///
+    /// ```
+    /// use cloakroom::{Clock, ManualClock};
+    /// use std::time::{Duration, UNIX_EPOCH};
+    ///
+    /// let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    /// assert_eq!(ManualClock::at(start).now(), start);
+    /// ```
     pub fn at(time: SystemTime) -> Self {
         Self {
             now: Arc::new(Mutex::new(time)),
         }
     }
 
-    /// Moves the clock forward by `by`.
+    /// Moves the clock forward by `by`. Clones move with it.
+    ///
+    /// ```
+    /// use cloakroom::{Clock, ManualClock};
+    /// use std::time::{Duration, UNIX_EPOCH};
+    ///
+    /// let clock = ManualClock::at(UNIX_EPOCH);
+    /// let shared = clock.clone();
+    /// clock.advance(Duration::from_secs(90));
+    /// assert_eq!(shared.now(), UNIX_EPOCH + Duration::from_secs(90));
+    /// ```
     pub fn advance(&self, by: Duration) {
         let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
         *now += by;

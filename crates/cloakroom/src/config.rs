@@ -16,11 +16,31 @@ use crate::store::{MemoryStore, SessionStore, StoreError};
 use crate::ticket::MIN_SECRET_LEN;
 
 /// Default idle timeout: 24 hours.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(cloakroom::DEFAULT_IDLE_TIMEOUT, Duration::from_secs(24 * 60 * 60));
+/// ```
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// Default absolute timeout: 7 days.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(cloakroom::DEFAULT_ABSOLUTE_TIMEOUT, Duration::from_secs(7 * 24 * 60 * 60));
+/// ```
 pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Builds the response sent when the store fails.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cloakroom::{StoreError, StoreErrorResponder, default_store_error_response};
+///
+/// let respond: StoreErrorResponder = Arc::new(default_store_error_response);
+/// assert_eq!(respond(&StoreError::Unsupported("counting")).status(), 503);
+/// ```
 pub type StoreErrorResponder = Arc<dyn Fn(&StoreError) -> Response + Send + Sync>;
 
 /// Every option of a [`SessionLayer`]; checked as a whole by [`build`](Self::build).
@@ -97,6 +117,14 @@ impl fmt::Debug for SessionConfig {
 }
 
 /// The default answer to a store failure: 503 `{"error":"session store unavailable"}`.
+///
+/// ```
+/// use cloakroom::{StoreError, default_store_error_response};
+///
+/// let response = default_store_error_response(&StoreError::Full { limit: 10 });
+/// assert_eq!(response.status(), 503);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// ```
 pub fn default_store_error_response(_: &StoreError) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -108,6 +136,14 @@ pub fn default_store_error_response(_: &StoreError) -> Response {
 
 impl SessionConfig {
     /// A configuration with every default and `secret` as the signing secret.
+    /// Same as [`SessionLayer::builder`].
+    ///
+    /// ```
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build();
+    /// assert!(layer.is_ok());
+    /// ```
     pub fn new(secret: impl Into<Vec<u8>>) -> Self {
         Self {
             secrets: vec![secret.into()],
@@ -208,11 +244,32 @@ impl SessionConfig {
 
     /// True when `APP_ENV=production` was read by [`from_env`](Self::from_env):
     /// `build()` then refuses `secure(false)`.
+    ///
+    /// ```
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let config = SessionConfig::from_lookup(|name| match name {
+    ///     "SESSION_SECRET" => Some("a-secret-of-at-least-thirty-two-bytes!".into()),
+    ///     "APP_ENV" => Some("production".into()),
+    ///     _ => None,
+    /// })?;
+    /// assert!(config.is_production());
+    /// assert!(!SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").is_production());
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn is_production(&self) -> bool {
         self.production
     }
 
     /// Replaces all secrets: the first signs new tickets, every one verifies.
+    ///
+    /// ```
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let config = SessionConfig::new(Vec::new())
+    ///     .secrets(["a-secret-of-at-least-thirty-two-bytes!", "an-older-secret-also-thirty-two-bytes"]);
+    /// assert!(config.build().is_ok());
+    /// ```
     pub fn secrets<S: Into<Vec<u8>>>(mut self, secrets: impl IntoIterator<Item = S>) -> Self {
         self.secrets = secrets.into_iter().map(Into::into).collect();
         self
@@ -220,6 +277,18 @@ impl SessionConfig {
 
     /// Adds a secret that verifies tickets but no longer signs them (rotation).
     /// Tickets it verifies are re-signed with the first secret on their response.
+    ///
+    /// ```
+    /// use cloakroom::{SessionConfig, SessionId};
+    ///
+    /// let old = SessionConfig::new(b"the-secret-we-signed-with-until-yesterday").build()?;
+    /// let new = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!")
+    ///     .previous_secret(b"the-secret-we-signed-with-until-yesterday")
+    ///     .build()?;
+    /// let id = SessionId::generate();
+    /// assert_eq!(new.manager().verify_ticket(&old.manager().ticket(&id)), Some(id));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn previous_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
         self.secrets.push(secret.into());
         self
@@ -227,12 +296,30 @@ impl SessionConfig {
 
     /// Cookie name (default `sid`). `__Host-` and `__Secure-` prefixes are honoured:
     /// both require `Secure`; `__Host-` also requires path `/` and no domain.
+    ///
+    /// ```
+    /// use cloakroom::{Error, SessionConfig};
+    ///
+    /// let config = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!");
+    /// assert!(config.clone().cookie_name("__Host-sid").build().is_ok());
+    /// let err = config.cookie_name("__Host-sid").path("/app").build().unwrap_err();
+    /// assert!(matches!(err, Error::Config { option: "cookie_name", .. }));
+    /// ```
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = name.into();
         self
     }
 
     /// Sliding idle timeout (default 24 h): a session unused this long is dead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let config = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!");
+    /// assert!(config.clone().idle_timeout(Duration::from_secs(30 * 60)).build().is_ok());
+    /// assert!(config.idle_timeout(Duration::ZERO).build().is_err());
+    /// ```
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
         self
@@ -240,6 +327,15 @@ impl SessionConfig {
 
     /// Absolute timeout (default 7 days): a session is dead this long after its
     /// creation, however active.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let config = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!");
+    /// assert!(config.clone().absolute_timeout(Duration::from_secs(12 * 3600)).build().is_ok());
+    /// assert!(config.absolute_timeout(Duration::ZERO).build().is_err());
+    /// ```
     pub fn absolute_timeout(mut self, timeout: Duration) -> Self {
         self.absolute_timeout = timeout;
         self
@@ -248,12 +344,36 @@ impl SessionConfig {
     /// Re-send the cookie with a fresh `Max-Age` on every response that loaded a
     /// live session (default false: it is re-sent when the session is written or its
     /// idle deadline slides).
+    ///
+    /// ```
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").rolling(true).build();
+    /// assert!(layer.is_ok());
+    /// ```
     pub fn rolling(mut self, rolling: bool) -> Self {
         self.rolling = rolling;
         self
     }
 
     /// False for a browser-session cookie without `Max-Age` (default true).
+    ///
+    /// ```
+    /// # use axum::{Router, body::Body, routing::get};
+    /// # use tower::ServiceExt as _;
+    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
+    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
+    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
+    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
+    /// # }
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let config = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!");
+    /// assert!(set_cookie(config.clone().build()?).contains("; Max-Age="));
+    /// assert!(!set_cookie(config.persistent(false).build()?).contains("Max-Age"));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn persistent(mut self, persistent: bool) -> Self {
         self.persistent = persistent;
         self
@@ -261,6 +381,25 @@ impl SessionConfig {
 
     /// Store new sessions (and send their cookie) even when nothing was put in
     /// them (default false).
+    ///
+    /// ```
+    /// # use axum::{Router, body::Body, routing::get};
+    /// # use tower::ServiceExt as _;
+    /// use cloakroom::{Session, SessionConfig};
+    ///
+    /// async fn look(_session: Session) {}
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").save_uninitialized(true).build()?;
+    /// # let manager = layer.manager();
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let app = Router::new().route("/", get(look)).layer(layer);
+    /// let response = app.oneshot(http::Request::new(Body::empty())).await.unwrap();
+    /// assert!(response.headers().contains_key("set-cookie"));
+    /// assert_eq!(manager.count().await?, 1);
+    /// # Ok::<(), cloakroom::Error>(())
+    /// # })?;
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn save_uninitialized(mut self, save: bool) -> Self {
         self.save_uninitialized = save;
         self
@@ -268,36 +407,128 @@ impl SessionConfig {
 
     /// Commit (and slide the idle deadline) after every request that loaded a live
     /// session, even when nothing changed (default false).
+    ///
+    /// ```
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").resave(true).build();
+    /// assert!(layer.is_ok());
+    /// ```
     pub fn resave(mut self, resave: bool) -> Self {
         self.resave = resave;
         self
     }
 
     /// `Secure` cookie attribute (default true). `APP_ENV=production` refuses false.
+    ///
+    /// ```
+    /// # use axum::{Router, body::Body, routing::get};
+    /// # use tower::ServiceExt as _;
+    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
+    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
+    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
+    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
+    /// # }
+    /// use cloakroom::SessionConfig;
+    ///
+    /// // Plain-HTTP local development only.
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").secure(false).build()?;
+    /// assert!(!set_cookie(layer).contains("Secure"));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn secure(mut self, secure: bool) -> Self {
         self.secure = secure;
         self
     }
 
     /// `HttpOnly` cookie attribute (default true).
+    ///
+    /// ```
+    /// # use axum::{Router, body::Body, routing::get};
+    /// # use tower::ServiceExt as _;
+    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
+    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
+    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
+    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
+    /// # }
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let config = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!");
+    /// assert!(set_cookie(config.clone().build()?).contains("; HttpOnly"));
+    /// assert!(!set_cookie(config.http_only(false).build()?).contains("HttpOnly"));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn http_only(mut self, http_only: bool) -> Self {
         self.http_only = http_only;
         self
     }
 
     /// `SameSite` cookie attribute (default Lax). `None` requires `Secure`.
+    ///
+    /// ```
+    /// # use axum::{Router, body::Body, routing::get};
+    /// # use tower::ServiceExt as _;
+    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
+    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
+    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
+    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
+    /// # }
+    /// use cloakroom::{SameSite, SessionConfig};
+    ///
+    /// let config = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!");
+    /// assert!(set_cookie(config.clone().same_site(SameSite::Strict).build()?).ends_with("; SameSite=Strict"));
+    /// assert!(config.same_site(SameSite::None).secure(false).build().is_err());
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn same_site(mut self, same_site: SameSite) -> Self {
         self.same_site = same_site;
         self
     }
 
     /// `Path` cookie attribute (default `/`).
+    ///
+    /// ```
+    /// # use axum::{Router, body::Body, routing::get};
+    /// # use tower::ServiceExt as _;
+    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
+    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
+    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
+    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
+    /// # }
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").path("/app").build()?;
+    /// assert!(set_cookie(layer).contains("; Path=/app;"));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
         self
     }
 
     /// `Domain` cookie attribute (default none: host-only).
+    ///
+    /// ```
+    /// # use axum::{Router, body::Body, routing::get};
+    /// # use tower::ServiceExt as _;
+    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
+    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
+    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
+    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
+    /// # }
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!")
+    ///     .domain(Some("example.com".into()))
+    ///     .build()?;
+    /// assert!(set_cookie(layer).contains("; Domain=example.com;"));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn domain(mut self, domain: Option<String>) -> Self {
         self.domain = domain;
         self
@@ -306,24 +537,75 @@ impl SessionConfig {
     /// Header transport for API and mobile clients: a request carrying this header
     /// (e.g. `x-session-id`) uses its value as the ticket instead of the cookie, and
     /// its response carries the current ticket in the same header, never a cookie.
+    ///
+    /// ```
+    /// # use axum::{Router, body::Body, routing::get};
+    /// # use tower::ServiceExt as _;
+    /// use cloakroom::{Session, SessionConfig};
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").header("x-session-id").build()?;
+    /// # let app = Router::new().route("/", get(|s: Session| async move { s.insert("k", 1) })).layer(layer);
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// // A client without a ticket yet sends the header empty.
+    /// let request = http::Request::builder().header("x-session-id", "").body(Body::empty()).unwrap();
+    /// # let response = rt.block_on(app.oneshot(request)).unwrap();
+    /// assert_eq!(response.headers()["x-session-id"].len(), 87);
+    /// assert!(!response.headers().contains_key("set-cookie"));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn header(mut self, name: impl Into<String>) -> Self {
         self.header = Some(name.into());
         self
     }
 
     /// The store (default: a new [`MemoryStore`]).
+    ///
+    /// ```
+    /// use cloakroom::{MemoryStore, SessionConfig};
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!")
+    ///     .store(MemoryStore::builder().max_sessions(10_000).build())
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
     pub fn store(mut self, store: impl SessionStore) -> Self {
         self.store = Some(Arc::new(store));
         self
     }
 
     /// The store, already shared.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use cloakroom::{MemoryStore, SessionConfig, SessionStore};
+    ///
+    /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    /// let site = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").shared_store(store.clone()).build()?;
+    /// assert!(Arc::ptr_eq(&site.store(), &store));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn shared_store(mut self, store: Arc<dyn SessionStore>) -> Self {
         self.store = Some(store);
         self
     }
 
     /// The clock deadlines are read from (default: the system clock).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cloakroom::{Clock, ManualClock, SessionConfig, SessionId, SessionMeta, SessionRecord, SessionStore};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let clock = ManualClock::new();
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").clock(clock.clone()).build()?;
+    /// let meta = SessionMeta::new(clock.now(), Duration::from_secs(60), Duration::from_secs(3600));
+    /// layer.store().create(&SessionId::generate().store_key(), &SessionRecord::new(meta)).await?;
+    /// assert_eq!(layer.manager().count().await?, 1);
+    /// clock.advance(Duration::from_secs(61));
+    /// assert_eq!(layer.manager().count().await?, 0);
+    /// # Ok::<(), cloakroom::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
@@ -331,12 +613,31 @@ impl SessionConfig {
 
     /// Replaces the response sent when the store fails (default: 503
     /// `{"error":"session store unavailable"}`). The cause is logged either way.
+    ///
+    /// ```
+    /// use axum::response::IntoResponse;
+    /// use cloakroom::SessionConfig;
+    /// use http::StatusCode;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!")
+    ///     .on_store_error(|_err| (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response())
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
     pub fn on_store_error(mut self, respond: impl Fn(&StoreError) -> Response + Send + Sync + 'static) -> Self {
         self.on_store_error = Arc::new(respond);
         self
     }
 
     /// Checks every option and builds the layer.
+    ///
+    /// ```
+    /// use cloakroom::{Error, SessionConfig};
+    ///
+    /// assert!(SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().is_ok());
+    /// let err = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").path("app").build().unwrap_err();
+    /// assert!(matches!(err, Error::Config { option: "path", .. }));
+    /// ```
     pub fn build(self) -> Result<SessionLayer, Error> {
         self.validate()?;
         Ok(SessionLayer::from_config(self))

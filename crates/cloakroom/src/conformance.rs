@@ -29,6 +29,19 @@ const IDLE: Duration = Duration::from_secs(60);
 const ABSOLUTE: Duration = Duration::from_secs(600);
 
 /// Runs one case on a fresh store from `make`, on a multi-threaded runtime.
+///
+/// A case is any `FnOnce(Arc<S>) -> impl Future<Output = ()>`: one of this module's,
+/// or a check of your own.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use cloakroom::{MemoryStore, SessionStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::create_is_insert_if_absent);
+/// conformance::run(|| async { MemoryStore::new() }, |store| async move {
+///     assert_eq!(store.count(SystemTime::now()).await.unwrap(), 0);
+/// });
+/// ```
 pub fn run<S, M, MF, C, CF>(make: M, case: C)
 where
     S: SessionStore,
@@ -50,6 +63,15 @@ where
 
 /// Generates one `#[test]` per conformance case for the store that `$make` (a
 /// closure returning a future of a fresh, empty store) builds.
+///
+/// Put it at the top level of an integration test file (say `tests/my_store.rs`,
+/// with cloakroom's `conformance` feature enabled in `[dev-dependencies]`):
+///
+/// ```
+/// use cloakroom::MemoryStore;
+///
+/// cloakroom::store_conformance_tests!(|| async { MemoryStore::builder().max_sessions(10_000).build() });
+/// ```
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($make:expr) => {
@@ -103,6 +125,16 @@ fn key() -> StoreKey {
 }
 
 /// A record created now, with the suite's timeouts, holding `data`.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use cloakroom::conformance;
+///
+/// let now = SystemTime::now();
+/// let record = conformance::record(now, &[("cart", r#"["apple"]"#)]);
+/// assert_eq!(record.data["cart"], r#"["apple"]"#);
+/// assert!(record.meta.expires_at() > now && record.meta.user.is_none());
+/// ```
 pub fn record(now: SystemTime, data: &[(&str, &str)]) -> SessionRecord {
     let mut record = SessionRecord::new(SessionMeta::new(now, IDLE, ABSOLUTE));
     record.data = data.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
@@ -145,11 +177,23 @@ fn user(label: &str) -> String {
 }
 
 /// Loading a key nobody created gives `None`.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::load_of_an_unknown_key_is_none);
+/// ```
 pub async fn load_of_an_unknown_key_is_none<S: SessionStore>(store: Arc<S>) {
     assert!(store.load(&key(), &touch(now())).await.unwrap().is_none());
 }
 
 /// A created record loads back with its data and metadata.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::create_then_load_returns_the_record);
+/// ```
 pub async fn create_then_load_returns_the_record<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -162,6 +206,12 @@ pub async fn create_then_load_returns_the_record<S: SessionStore>(store: Arc<S>)
 }
 
 /// Creating over a live session changes nothing and says so.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::create_is_insert_if_absent);
+/// ```
 pub async fn create_is_insert_if_absent<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -174,6 +224,12 @@ pub async fn create_is_insert_if_absent<S: SessionStore>(store: Arc<S>) {
 }
 
 /// A commit sets and removes exactly the keys it names.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::commit_changes_only_the_keys_it_names);
+/// ```
 pub async fn commit_changes_only_the_keys_it_names<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -195,6 +251,12 @@ pub async fn commit_changes_only_the_keys_it_names<S: SessionStore>(store: Arc<S
 }
 
 /// `clear` empties the session, then the sets of the same change set apply.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::commit_clear_removes_every_key_before_setting);
+/// ```
 pub async fn commit_clear_removes_every_key_before_setting<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -209,6 +271,12 @@ pub async fn commit_clear_removes_every_key_before_setting<S: SessionStore>(stor
 }
 
 /// A commit never creates a session.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::commit_on_a_missing_session_does_not_create_it);
+/// ```
 pub async fn commit_on_a_missing_session_does_not_create_it<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -217,6 +285,12 @@ pub async fn commit_on_a_missing_session_does_not_create_it<S: SessionStore>(sto
 }
 
 /// A request that commits after another destroyed the session does not bring it back.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::commit_after_delete_does_not_resurrect_the_session);
+/// ```
 pub async fn commit_after_delete_does_not_resurrect_the_session<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -227,6 +301,12 @@ pub async fn commit_after_delete_does_not_resurrect_the_session<S: SessionStore>
 }
 
 /// 100 concurrent commits, each setting a different key, all survive.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::concurrent_commits_of_different_keys_all_survive);
+/// ```
 pub async fn concurrent_commits_of_different_keys_all_survive<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -252,6 +332,15 @@ pub async fn concurrent_commits_of_different_keys_all_survive<S: SessionStore>(s
 }
 
 /// A load slides the idle deadline, but only when it moves by `min_step` or more.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(
+///     || async { MemoryStore::new() },
+///     conformance::load_slides_the_idle_deadline_by_big_enough_steps_only,
+/// );
+/// ```
 pub async fn load_slides_the_idle_deadline_by_big_enough_steps_only<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -275,6 +364,15 @@ pub async fn load_slides_the_idle_deadline_by_big_enough_steps_only<S: SessionSt
 
 /// A touch asking for an earlier idle deadline (the idle timeout was shortened)
 /// moves it back only when the session was used within the shorter timeout.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(
+///     || async { MemoryStore::new() },
+///     conformance::a_shorter_idle_timeout_moves_the_deadline_back_only_within_it,
+/// );
+/// ```
 pub async fn a_shorter_idle_timeout_moves_the_deadline_back_only_within_it<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let (recent, stale) = (key(), key());
@@ -310,6 +408,12 @@ pub async fn a_shorter_idle_timeout_moves_the_deadline_back_only_within_it<S: Se
 }
 
 /// Past its idle deadline a session neither loads nor takes commits.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::a_session_unused_past_its_idle_deadline_is_gone);
+/// ```
 pub async fn a_session_unused_past_its_idle_deadline_is_gone<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -324,6 +428,15 @@ pub async fn a_session_unused_past_its_idle_deadline_is_gone<S: SessionStore>(st
 }
 
 /// However often a session is used, it dies at its absolute deadline.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(
+///     || async { MemoryStore::new() },
+///     conformance::touches_do_not_extend_a_session_past_its_absolute_deadline,
+/// );
+/// ```
 pub async fn touches_do_not_extend_a_session_past_its_absolute_deadline<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -337,6 +450,12 @@ pub async fn touches_do_not_extend_a_session_past_its_absolute_deadline<S: Sessi
 }
 
 /// A commit carrying an idle deadline slides it.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::commit_with_an_idle_deadline_slides_it);
+/// ```
 pub async fn commit_with_an_idle_deadline_slides_it<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -351,6 +470,15 @@ pub async fn commit_with_an_idle_deadline_slides_it<S: SessionStore>(store: Arc<
 }
 
 /// `touch` slides a live session's idle deadline and reports a missing one.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(
+///     || async { MemoryStore::new() },
+///     conformance::touch_slides_a_live_session_and_reports_a_missing_one,
+/// );
+/// ```
 pub async fn touch_slides_a_live_session_and_reports_a_missing_one<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -362,6 +490,12 @@ pub async fn touch_slides_a_live_session_and_reports_a_missing_one<S: SessionSto
 }
 
 /// Regenerate moves data (plus its change set) to the new key; the old key is dead.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::regenerate_moves_the_data_and_kills_the_old_key);
+/// ```
 pub async fn regenerate_moves_the_data_and_kills_the_old_key<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let old = key();
@@ -383,6 +517,12 @@ pub async fn regenerate_moves_the_data_and_kills_the_old_key<S: SessionStore>(st
 }
 
 /// Regenerating a session that is gone fails and creates nothing.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::regenerate_of_a_missing_session_creates_nothing);
+/// ```
 pub async fn regenerate_of_a_missing_session_creates_nothing<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let old = key();
@@ -397,6 +537,12 @@ pub async fn regenerate_of_a_missing_session_creates_nothing<S: SessionStore>(st
 }
 
 /// Regenerating onto a key that holds a live session changes neither.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::regenerate_refuses_a_taken_key);
+/// ```
 pub async fn regenerate_refuses_a_taken_key<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let old = key();
@@ -415,6 +561,12 @@ pub async fn regenerate_refuses_a_taken_key<S: SessionStore>(store: Arc<S>) {
 }
 
 /// `delete` says whether there was a session, and the session is gone after it.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::delete_reports_whether_there_was_a_session);
+/// ```
 pub async fn delete_reports_whether_there_was_a_session<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
@@ -425,6 +577,12 @@ pub async fn delete_reports_whether_there_was_a_session<S: SessionStore>(store: 
 }
 
 /// The write-only path applies its change set to a live session.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::commit_or_create_applies_to_a_live_session);
+/// ```
 pub async fn commit_or_create_applies_to_a_live_session<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let (k, fresh) = (key(), key());
@@ -447,6 +605,12 @@ pub async fn commit_or_create_applies_to_a_live_session<S: SessionStore>(store: 
 }
 
 /// The write-only path creates a fresh session when the old one is gone.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::commit_or_create_creates_a_fresh_session_when_gone);
+/// ```
 pub async fn commit_or_create_creates_a_fresh_session_when_gone<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let (k, fresh) = (key(), key());
@@ -468,6 +632,12 @@ pub async fn commit_or_create_creates_a_fresh_session_when_gone<S: SessionStore>
 }
 
 /// A user's sessions are listed together and deleted together; others are untouched.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::users_sessions_are_listed_and_deleted_together);
+/// ```
 pub async fn users_sessions_are_listed_and_deleted_together<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let (alice, bob) = (user("alice"), user("bob"));
@@ -505,6 +675,12 @@ pub async fn users_sessions_are_listed_and_deleted_together<S: SessionStore>(sto
 }
 
 /// Deleting one of a user's sessions leaves the others listed.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::revoking_one_session_leaves_the_users_others);
+/// ```
 pub async fn revoking_one_session_leaves_the_users_others<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let alice = user("alice");
@@ -523,6 +699,12 @@ pub async fn revoking_one_session_leaves_the_users_others<S: SessionStore>(store
 }
 
 /// The index follows the session through regenerate, rebinding and unbinding.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::binding_follows_regenerate_rebind_and_unbind);
+/// ```
 pub async fn binding_follows_regenerate_rebind_and_unbind<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let (alice, bob) = (user("alice"), user("bob"));
@@ -554,6 +736,12 @@ pub async fn binding_follows_regenerate_rebind_and_unbind<S: SessionStore>(store
 }
 
 /// Deleted and expired sessions drop out of their user's listing.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::the_user_index_forgets_deleted_and_expired_sessions);
+/// ```
 pub async fn the_user_index_forgets_deleted_and_expired_sessions<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let alice = user("alice");
@@ -580,6 +768,12 @@ pub async fn the_user_index_forgets_deleted_and_expired_sessions<S: SessionStore
 }
 
 /// Purging deletes the sessions dead at the given time and keeps the others.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::purge_deletes_expired_sessions_only);
+/// ```
 pub async fn purge_deletes_expired_sessions_only<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let (dead, alive) = (key(), key());
@@ -597,6 +791,12 @@ pub async fn purge_deletes_expired_sessions_only<S: SessionStore>(store: Arc<S>)
 }
 
 /// `count` counts the sessions live at the given time.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::count_counts_live_sessions);
+/// ```
 pub async fn count_counts_live_sessions<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let before = store.count(now).await.unwrap();
@@ -610,6 +810,12 @@ pub async fn count_counts_live_sessions<S: SessionStore>(store: Arc<S>) {
 }
 
 /// Values come back exactly as stored: unicode, escapes, large strings.
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(|| async { MemoryStore::new() }, conformance::values_round_trip_byte_for_byte);
+/// ```
 pub async fn values_round_trip_byte_for_byte<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();

@@ -13,6 +13,20 @@ use crate::layer::CURRENT;
 use crate::session::{LazySession, SCOPE_PREFIX, Session};
 
 /// Why a session extractor could not run. Its response is what the client gets.
+///
+/// For example, a handler that extracts a [`Session`] on a router without the
+/// [`SessionLayer`](crate::SessionLayer) is answered with a 500:
+///
+/// ```
+/// use axum::{Router, body::Body, routing::get};
+/// use cloakroom::Session;
+/// use tower::ServiceExt;
+///
+/// let app: Router = Router::new().route("/", get(|_session: Session| async {})); // no `.layer(...)`
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let response = rt.block_on(app.oneshot(http::Request::new(Body::empty()))).unwrap();
+/// assert_eq!(response.status(), 500);
+/// ```
 pub struct SessionRejection {
     response: Box<Response>,
     reason: &'static str,
@@ -129,11 +143,44 @@ impl fmt::Debug for SessionWriter {
 
 impl SessionWriter {
     /// Sets `key` to `value` at commit.
+    ///
+    /// ```
+    /// use cloakroom::SessionWriter;
+    ///
+    /// async fn handler(writer: SessionWriter) -> Result<(), cloakroom::Error> {
+    ///     writer.insert("locale", "fr-CA")?;
+    ///     assert!(writer.insert("scope::checkout", 1).is_err()); // reserved for `Scoped`
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn insert(&self, key: impl Into<String>, value: impl Serialize) -> Result<(), Error> {
         self.session.insert(key, value)
     }
 
     /// Removes `key` at commit.
+    ///
+    /// ```
+    /// use cloakroom::SessionWriter;
+    ///
+    /// async fn dismiss_banner(writer: SessionWriter) -> Result<(), cloakroom::Error> {
+    ///     writer.remove("banner")
+    /// }
+    /// # let handler = dismiss_banner;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn remove(&self, key: &str) -> Result<(), Error> {
         let key = key.to_owned();
         if key.starts_with(SCOPE_PREFIX) {

@@ -41,6 +41,12 @@ impl SessionId {
     ///
     /// Only if the operating system has no usable random source, in which case no
     /// session could be issued safely anyway.
+    ///
+    /// ```
+    /// use cloakroom::SessionId;
+    ///
+    /// assert_ne!(SessionId::generate(), SessionId::generate());
+    /// ```
     pub fn generate() -> Self {
         let mut bytes = [0u8; ID_BYTES];
         getrandom::fill(&mut bytes).expect("the operating system's random source failed");
@@ -76,6 +82,13 @@ impl SessionId {
     }
 
     /// The ID's text form. Treat it as a secret: whoever holds it holds the session.
+    ///
+    /// ```
+    /// use cloakroom::SessionId;
+    ///
+    /// let id = SessionId::generate();
+    /// assert!(id.expose().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    /// ```
     pub fn expose(&self) -> &str {
         &self.text
     }
@@ -115,11 +128,25 @@ pub struct StoreKey(pub [u8; 32]);
 
 impl StoreKey {
     /// The key as 64 lowercase hex digits, the form stores use in their key names.
+    ///
+    /// ```
+    /// use cloakroom::StoreKey;
+    ///
+    /// let hex = StoreKey([0xab; 32]).to_hex();
+    /// assert_eq!(hex, "ab".repeat(32));
+    /// ```
     pub fn to_hex(&self) -> String {
         hex(&self.0)
     }
 
     /// Parses 64 hex digits back into a key.
+    ///
+    /// ```
+    /// use cloakroom::StoreKey;
+    ///
+    /// assert_eq!(StoreKey::from_hex(&"0F".repeat(32)), Some(StoreKey([0x0f; 32])));
+    /// assert_eq!(StoreKey::from_hex("not hex"), None);
+    /// ```
     pub fn from_hex(text: &str) -> Option<Self> {
         let text = text.as_bytes();
         if text.len() != 64 {
@@ -136,6 +163,14 @@ impl StoreKey {
     ///
     /// It is derived from the store key with a separate hash, so it is neither the
     /// session ID nor the store key, and cannot be turned into either.
+    ///
+    /// ```
+    /// use cloakroom::SessionId;
+    ///
+    /// let key = SessionId::generate().store_key();
+    /// assert_eq!(key.handle(), key.handle());
+    /// assert!(!key.to_hex().contains(key.handle().as_str()));
+    /// ```
     pub fn handle(&self) -> SessionHandle {
         let mut hasher = Sha256::new();
         hasher.update(b"cloakroom/handle/v1\0");
@@ -166,12 +201,29 @@ pub struct SessionHandle(String);
 
 impl SessionHandle {
     /// The handle's text (32 hex digits).
+    ///
+    /// ```
+    /// use cloakroom::SessionId;
+    ///
+    /// let handle = SessionId::generate().store_key().handle();
+    /// assert!(handle.as_str().bytes().all(|c| c.is_ascii_hexdigit()));
+    /// assert_eq!(handle.to_string(), handle.as_str());
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// Wraps a handle received from a client. Any text is accepted; an unknown
     /// handle simply matches no session.
+    ///
+    /// ```
+    /// use cloakroom::{SessionHandle, SessionId};
+    ///
+    /// let handle = SessionId::generate().store_key().handle();
+    /// // What a "sign out this device" form posts back.
+    /// let posted = handle.as_str().to_owned();
+    /// assert_eq!(SessionHandle::from_client(posted), handle);
+    /// ```
     pub fn from_client(text: impl Into<String>) -> Self {
         Self(text.into())
     }

@@ -82,6 +82,16 @@ impl fmt::Debug for SessionLayer {
 impl SessionLayer {
     /// Starts a configuration with `secret` (at least 32 bytes) as the signing
     /// secret; finish it with [`SessionConfig::build`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cloakroom::SessionLayer;
+    ///
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec())
+    ///     .idle_timeout(Duration::from_secs(3600))
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
     pub fn builder(secret: impl Into<Vec<u8>>) -> SessionConfig {
         SessionConfig::new(secret)
     }
@@ -119,11 +129,32 @@ impl SessionLayer {
 
     /// The out-of-request API over the same store and secrets: sessions by ID, by
     /// user, counts.
+    ///
+    /// ```
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
+    /// let manager = layer.manager(); // keep it (e.g. in axum state) after `.layer(layer)`
+    /// let id = SessionId::generate();
+    /// assert_eq!(manager.verify_ticket(&manager.ticket(&id)), Some(id));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
     pub fn manager(&self) -> SessionManager {
         SessionManager::new(self.shared.clone())
     }
 
     /// The store this layer uses.
+    ///
+    /// ```
+    /// use cloakroom::{SessionLayer, SessionStore};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
+    /// let store = layer.store(); // the default MemoryStore
+    /// assert_eq!(store.count(std::time::SystemTime::now()).await?, 0);
+    /// # Ok::<(), cloakroom::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn store(&self) -> Arc<dyn SessionStore> {
         self.shared.store.clone()
     }
@@ -141,6 +172,25 @@ impl<S> Layer<S> for SessionLayer {
 }
 
 /// The service [`SessionLayer`] wraps around yours.
+///
+/// You rarely name it: `Router::layer` builds it. Any tower service answering
+/// `http::Response`s can be wrapped directly:
+///
+/// ```
+/// use axum::body::Body;
+/// use cloakroom::{SessionLayer, SessionService};
+/// use tower::{Layer, ServiceExt, service_fn};
+///
+/// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
+/// let hello = service_fn(|_request: http::Request<Body>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("hello")))
+/// });
+/// let service: SessionService<_> = layer.layer(hello);
+/// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let response = rt.block_on(service.oneshot(http::Request::new(Body::empty()))).unwrap();
+/// assert_eq!(response.status(), 200);
+/// # Ok::<(), cloakroom::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct SessionService<S> {
     inner: S,

@@ -30,8 +30,32 @@ use crate::session::{SCOPE_PREFIX, Session};
 /// ```
 pub trait SessionScope: Serialize + DeserializeOwned + Send + 'static {
     /// The scope's name; unique within the application.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # use cloakroom::SessionScope;
+    /// # #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    /// # struct Checkout { step: String }
+    /// # impl SessionScope for Checkout {
+    /// #     const NAME: &'static str = "checkout";
+    /// #     fn initial() -> Self { Checkout { step: "shipping".into() } }
+    /// # }
+    /// assert_eq!(Checkout::NAME, "checkout"); // stored under the session key `scope::checkout`
+    /// ```
     const NAME: &'static str;
     /// The state of a session that has not stored this scope yet.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # use cloakroom::SessionScope;
+    /// # #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    /// # struct Checkout { step: String }
+    /// # impl SessionScope for Checkout {
+    /// #     const NAME: &'static str = "checkout";
+    /// #     fn initial() -> Self { Checkout { step: "shipping".into() } }
+    /// # }
+    /// assert_eq!(Checkout::initial(), Checkout { step: "shipping".into() });
+    /// ```
     fn initial() -> Self;
 }
 
@@ -68,6 +92,32 @@ impl<T> fmt::Debug for Scoped<T> {
 
 impl<T: SessionScope> Scoped<T> {
     /// Wraps a session already at hand.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # use cloakroom::SessionScope;
+    /// # #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    /// # struct Checkout { step: String }
+    /// # impl SessionScope for Checkout {
+    /// #     const NAME: &'static str = "checkout";
+    /// #     fn initial() -> Self { Checkout { step: "shipping".into() } }
+    /// # }
+    /// use cloakroom::{Scoped, Session};
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     let checkout = Scoped::<Checkout>::of(session.clone());
+    ///     checkout.set(&Checkout { step: "payment".into() })?;
+    ///     assert!(session.contains("scope::checkout"));
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn of(session: Session) -> Self {
         Self {
             session,
@@ -80,16 +130,90 @@ impl<T: SessionScope> Scoped<T> {
     }
 
     /// The scope's state, or its initial state when none is stored.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # use cloakroom::SessionScope;
+    /// # #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    /// # struct Checkout { step: String }
+    /// # impl SessionScope for Checkout {
+    /// #     const NAME: &'static str = "checkout";
+    /// #     fn initial() -> Self { Checkout { step: "shipping".into() } }
+    /// # }
+    /// use cloakroom::Scoped;
+    ///
+    /// async fn handler(checkout: Scoped<Checkout>) -> Result<(), cloakroom::Error> {
+    ///     assert_eq!(checkout.get()?, Checkout::initial());
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn get(&self) -> Result<T, Error> {
         Ok(self.session.get(&Self::key())?.unwrap_or_else(T::initial))
     }
 
     /// Replaces the scope's state.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # use cloakroom::SessionScope;
+    /// # #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    /// # struct Checkout { step: String }
+    /// # impl SessionScope for Checkout {
+    /// #     const NAME: &'static str = "checkout";
+    /// #     fn initial() -> Self { Checkout { step: "shipping".into() } }
+    /// # }
+    /// use cloakroom::Scoped;
+    ///
+    /// async fn handler(checkout: Scoped<Checkout>) -> Result<(), cloakroom::Error> {
+    ///     checkout.set(&Checkout { step: "review".into() })?;
+    ///     assert_eq!(checkout.get()?.step, "review");
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn set(&self, value: &T) -> Result<(), Error> {
         self.session.insert_raw(Self::key(), value)
     }
 
     /// Changes the state in place and stores it; returns the new state.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # use cloakroom::SessionScope;
+    /// # #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    /// # struct Checkout { step: String }
+    /// # impl SessionScope for Checkout {
+    /// #     const NAME: &'static str = "checkout";
+    /// #     fn initial() -> Self { Checkout { step: "shipping".into() } }
+    /// # }
+    /// use cloakroom::Scoped;
+    ///
+    /// async fn handler(checkout: Scoped<Checkout>) -> Result<(), cloakroom::Error> {
+    ///     let next = checkout.update(|c| c.step = "payment".into())?;
+    ///     assert_eq!(next, checkout.get()?);
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn update(&self, f: impl FnOnce(&mut T)) -> Result<T, Error> {
         let mut value = self.get()?;
         f(&mut value);
@@ -98,6 +222,32 @@ impl<T: SessionScope> Scoped<T> {
     }
 
     /// Forgets the stored state: the scope is back to its initial state.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// # use cloakroom::SessionScope;
+    /// # #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    /// # struct Checkout { step: String }
+    /// # impl SessionScope for Checkout {
+    /// #     const NAME: &'static str = "checkout";
+    /// #     fn initial() -> Self { Checkout { step: "shipping".into() } }
+    /// # }
+    /// use cloakroom::Scoped;
+    ///
+    /// async fn handler(checkout: Scoped<Checkout>) -> Result<(), cloakroom::Error> {
+    ///     checkout.set(&Checkout { step: "payment".into() })?;
+    ///     checkout.reset(); // e.g. after the order was placed
+    ///     assert_eq!(checkout.get()?, Checkout::initial());
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn reset(&self) {
         self.session.remove_raw(&Self::key());
     }
@@ -141,6 +291,28 @@ impl<T> fmt::Debug for SessionData<T> {
 
 impl<T: Serialize + DeserializeOwned + Default> SessionData<T> {
     /// Wraps a session already at hand.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    /// struct Prefs { theme: Option<String>, visits: u64 }
+    ///
+    /// use cloakroom::{Session, SessionData};
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     let prefs = SessionData::<Prefs>::of(session.clone());
+    ///     prefs.update(|p| p.visits += 1)?;
+    ///     assert_eq!(session.get::<u64>("visits")?, Some(1)); // each field is a session key
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn of(session: Session) -> Self {
         Self {
             session,
@@ -149,6 +321,26 @@ impl<T: Serialize + DeserializeOwned + Default> SessionData<T> {
     }
 
     /// The session's data as a `T`: stored keys over the fields of `T::default()`.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    /// struct Prefs { theme: Option<String>, visits: u64 }
+    ///
+    /// use cloakroom::SessionData;
+    ///
+    /// async fn handler(prefs: SessionData<Prefs>) -> Result<(), cloakroom::Error> {
+    ///     assert_eq!(prefs.get()?, Prefs::default()); // nothing stored yet
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn get(&self) -> Result<T, Error> {
         let mut object = fields_of(&T::default())?;
         for key in self.session.keys() {
@@ -167,6 +359,29 @@ impl<T: Serialize + DeserializeOwned + Default> SessionData<T> {
 
     /// Stores `value`: fields that differ from the session are written, fields
     /// that no longer serialize (a skipped `None`) are removed.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    /// struct Prefs { theme: Option<String>, visits: u64 }
+    ///
+    /// use cloakroom::{Session, SessionData};
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     let prefs = SessionData::<Prefs>::of(session.clone());
+    ///     prefs.set(&Prefs { theme: Some("dark".into()), visits: 3 })?;
+    ///     assert_eq!(session.get::<String>("theme")?.as_deref(), Some("dark"));
+    ///     assert_eq!(prefs.get()?.visits, 3);
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn set(&self, value: &T) -> Result<(), Error> {
         let next = fields_of(value)?;
         let mut known = fields_of(&T::default())?;
@@ -183,6 +398,27 @@ impl<T: Serialize + DeserializeOwned + Default> SessionData<T> {
     }
 
     /// Changes the data in place and stores it; returns the new data.
+    ///
+    /// ```
+    /// # use serde::{Deserialize, Serialize};
+    /// #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    /// struct Prefs { theme: Option<String>, visits: u64 }
+    ///
+    /// use cloakroom::SessionData;
+    ///
+    /// async fn handler(prefs: SessionData<Prefs>) -> Result<(), cloakroom::Error> {
+    ///     let updated = prefs.update(|p| p.theme = Some("light".into()))?;
+    ///     assert_eq!(updated.theme.as_deref(), Some("light"));
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn update(&self, f: impl FnOnce(&mut T)) -> Result<T, Error> {
         let mut value = self.get()?;
         f(&mut value);

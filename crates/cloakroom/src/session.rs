@@ -16,6 +16,13 @@ use crate::store::{SessionMeta, StoreError, Touch, UserChange};
 use crate::ticket::VerifiedTicket;
 
 /// Keys that start with this prefix belong to [`Scoped`](crate::Scoped) slices.
+///
+/// ```
+/// use cloakroom::SCOPE_PREFIX;
+///
+/// assert_eq!(SCOPE_PREFIX, "scope::");
+/// // So `Session::insert("scope::checkout", ..)` fails with `Error::ReservedKey`.
+/// ```
 pub const SCOPE_PREFIX: &str = "scope::";
 
 /// The session of the current request.
@@ -310,12 +317,50 @@ impl Session {
 
     /// The session ID, or `None` for a new session that has not been given one yet
     /// (it gets one when first stored). Treat it as a secret.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     assert!(session.id().is_none());
+    ///     session.insert("visits", 1)?;
+    ///     session.save().await?;
+    ///     assert!(session.id().is_some());
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn id(&self) -> Option<SessionId> {
         self.state().id.clone()
     }
 
     /// The opaque handle of this session in per-user listings
     /// ([`SessionManager::list_user`](crate::SessionManager::list_user)), once stored.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.set_user("alice");
+    ///     session.save().await?;
+    ///     let handle = session.handle().expect("stored");
+    ///     assert_eq!(handle, session.id().unwrap().store_key().handle());
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn handle(&self) -> Option<SessionHandle> {
         let state = self.state();
         state
@@ -328,6 +373,25 @@ impl Session {
     /// The value under `key`, or `None` when there is none.
     ///
     /// Fails with [`Error::Deserialize`] when the stored value is not a `T`.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.insert("theme", "dark")?;
+    ///     assert_eq!(session.get::<String>("theme")?.as_deref(), Some("dark"));
+    ///     assert_eq!(session.get::<String>("missing")?, None);
+    ///     assert!(session.get::<u64>("theme").is_err()); // not a number
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let state = self.state();
         let Some(json) = state.data.get(key) else {
@@ -342,11 +406,46 @@ impl Session {
     }
 
     /// The value under `key`, or `fallback` when there is none.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     let cart: Vec<String> = session.get_or("cart", Vec::new())?;
+    ///     assert!(cart.is_empty());
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn get_or<T: DeserializeOwned>(&self, key: &str, fallback: T) -> Result<T, Error> {
         Ok(self.get(key)?.unwrap_or(fallback))
     }
 
     /// Sets `key` to `value`.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.insert("cart", ["apple", "pear"])?;
+    ///     assert_eq!(session.get::<Vec<String>>("cart")?.unwrap().len(), 2);
+    ///     assert!(session.insert("scope::checkout", 1).is_err()); // reserved for `Scoped`
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn insert(&self, key: impl Into<String>, value: impl Serialize) -> Result<(), Error> {
         let key = checked_key(key.into())?;
         let json = to_json(&key, &value)?;
@@ -357,6 +456,23 @@ impl Session {
     /// Replaces the value under `key` with `f(current)`, starting from
     /// `T::default()` when absent; returns the new value. `f` runs without any lock
     /// held, so it may use the session itself.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     assert_eq!(session.update("visits", |n: u64| n + 1)?, 1);
+    ///     assert_eq!(session.update("visits", |n: u64| n + 1)?, 2);
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn update<T, F>(&self, key: &str, f: F) -> Result<T, Error>
     where
         T: Serialize + DeserializeOwned + Default,
@@ -395,17 +511,71 @@ impl Session {
     }
 
     /// Removes `key`; returns whether it was there.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.insert("flash", "Saved!")?;
+    ///     assert!(session.remove("flash")?);
+    ///     assert!(!session.remove("flash")?);
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn remove(&self, key: &str) -> Result<bool, Error> {
         let key = checked_key(key.to_owned())?;
         Ok(self.state().delete(&key))
     }
 
     /// True when `key` holds a value.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     assert!(!session.contains("cart"));
+    ///     session.insert("cart", Vec::<String>::new())?;
+    ///     assert!(session.contains("cart"));
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn contains(&self, key: &str) -> bool {
         self.state().data.contains_key(key)
     }
 
     /// Every key of the session, sorted (scope keys included).
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.insert("theme", "dark")?;
+    ///     session.insert("cart", ["apple"])?;
+    ///     assert_eq!(session.keys(), ["cart", "theme"]);
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.state().data.keys().cloned().collect();
         keys.sort_unstable();
@@ -413,6 +583,26 @@ impl Session {
     }
 
     /// Removes every key (the session itself, its ID and user binding stay).
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.insert("theme", "dark")?;
+    ///     session.set_user("alice");
+    ///     session.clear();
+    ///     assert!(session.keys().is_empty());
+    ///     assert_eq!(session.user().as_deref(), Some("alice"));
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn clear(&self) {
         let mut state = self.state();
         state.data.clear();
@@ -423,12 +613,53 @@ impl Session {
 
     /// True when the session is not (yet) in the store: no valid ticket came with
     /// the request, or its session had expired or been destroyed.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     assert!(session.is_new()); // this request came without a ticket
+    ///     session.insert("visits", 1)?;
+    ///     session.save().await?;
+    ///     assert!(!session.is_new());
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn is_new(&self) -> bool {
         !self.state().persisted
     }
 
     /// Gives the session a new ID at commit, keeping its data; the old ID stops
     /// working. Call it when privileges change (after login) against fixation.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.insert("cart", ["apple"])?;
+    ///     session.save().await?;
+    ///     let before = session.id();
+    ///     session.regenerate(); // e.g. right after the password checked out
+    ///     session.save().await?;
+    ///     assert_ne!(session.id(), before);
+    ///     assert!(session.contains("cart"));
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn regenerate(&self) {
         self.state().pending.regenerate = true;
     }
@@ -437,6 +668,26 @@ impl Session {
     /// cookie is removed. The handle then stands for a new, empty anonymous
     /// session: writes after `destroy()` go to that one (a new ID and cookie), so a
     /// logout page can still leave a message.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.set_user("alice");
+    ///     session.save().await?;
+    ///     session.destroy(); // log out
+    ///     assert!(session.is_new() && session.user().is_none());
+    ///     session.insert("flash", "Signed out")?; // goes to a new anonymous session
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn destroy(&self) {
         let mut state = self.state();
         if state.persisted {
@@ -459,6 +710,26 @@ impl Session {
     }
 
     /// True once [`destroy`](Self::destroy) was called in this request.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.insert("visits", 1)?;
+    ///     session.save().await?;
+    ///     assert!(!session.is_destroyed());
+    ///     session.destroy();
+    ///     assert!(session.is_destroyed());
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn is_destroyed(&self) -> bool {
         self.state().pending.destroy.is_some()
     }
@@ -467,30 +738,119 @@ impl Session {
     /// committed. This request's uncommitted changes stay applied on top. If the
     /// session is gone meanwhile, it becomes a new anonymous session and the
     /// uncommitted changes are dropped.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.insert("draft", "unsaved text")?;
+    ///     session.reload().await?; // see what other requests committed meanwhile
+    ///     assert_eq!(session.get::<String>("draft")?.as_deref(), Some("unsaved text"));
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub async fn reload(&self) -> Result<(), Error> {
         self.inner.reload().await.map_err(Error::from)
     }
 
     /// Commits the changes so far, now. The layer still commits whatever the rest
     /// of the request changes.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.insert("order", 42)?;
+    ///     session.save().await?; // stored now, before e.g. a slow call elsewhere
+    ///     assert!(!session.is_new());
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub async fn save(&self) -> Result<(), Error> {
         self.inner.commit().await.map_err(Error::from)
     }
 
     /// Slides the idle deadline at commit (and re-sends the cookie), even when
     /// nothing else changed.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     // A "keep me signed in" ping from an open tab.
+    ///     session.touch();
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn touch(&self) {
         self.state().pending.touch = true;
     }
 
     /// Re-sends the cookie with a fresh `Max-Age` on this response; like
     /// [`touch`](Self::touch), it slides the idle deadline so the two agree.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.reset_max_age();
+    ///     session.save().await?;
+    ///     assert!(!session.is_new()); // a fresh session is stored so its cookie can be sent
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn reset_max_age(&self) {
         self.touch();
     }
 
     /// Binds the session to a user, for the per-user index (list the user's
     /// devices, revoke one, log out everywhere).
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.regenerate();
+    ///     session.set_user("alice");
+    ///     assert_eq!(session.user().as_deref(), Some("alice"));
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn set_user(&self, user: impl Into<String>) {
         let user = user.into();
         let mut state = self.state();
@@ -501,6 +861,24 @@ impl Session {
     }
 
     /// The user the session is bound to, if any.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     assert_eq!(session.user(), None);
+    ///     session.set_user("alice");
+    ///     assert_eq!(session.user().as_deref(), Some("alice"));
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn user(&self) -> Option<String> {
         let state = self.state();
         match &state.pending.user {
@@ -511,6 +889,24 @@ impl Session {
     }
 
     /// Removes the user binding.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     session.set_user("alice");
+    ///     session.clear_user();
+    ///     assert_eq!(session.user(), None);
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn clear_user(&self) {
         let mut state = self.state();
         if let Some(meta) = state.meta.as_mut() {
@@ -521,6 +917,26 @@ impl Session {
 
     /// The session's metadata as loaded (creation time, deadlines, user), or `None`
     /// for a new session.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
+    ///     assert!(session.meta().is_none());
+    ///     session.insert("visits", 1)?;
+    ///     session.save().await?;
+    ///     let meta = session.meta().expect("stored");
+    ///     assert!(meta.created_at < meta.expires_at());
+    ///     Ok(())
+    /// }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
+    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
+    /// # let request = http::Request::new(axum::body::Body::empty());
+    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    /// # assert_eq!(response.status(), 200);
+    /// # });
+    /// ```
     pub fn meta(&self) -> Option<SessionMeta> {
         self.state().meta.clone()
     }

@@ -78,6 +78,19 @@ pub struct MemoryStore {
 }
 
 /// Options of a [`MemoryStore`].
+///
+/// ```
+/// use std::time::Duration;
+/// use cloakroom::{ManualClock, MemoryStore};
+///
+/// let clock = ManualClock::new();
+/// let store = MemoryStore::builder()
+///     .purge_interval(Duration::from_secs(10))
+///     .max_sessions(100_000)
+///     .clock(clock.clone())
+///     .build();
+/// assert!(store.is_empty());
+/// ```
 #[derive(Debug)]
 pub struct MemoryStoreBuilder {
     purge_interval: Duration,
@@ -120,11 +133,25 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     /// A store with the default options: purge every 60 s, no cap.
+    ///
+    /// ```
+    /// use cloakroom::MemoryStore;
+    ///
+    /// let store = MemoryStore::new();
+    /// assert_eq!(store.len(), 0);
+    /// ```
     pub fn new() -> Self {
         Self::builder().build()
     }
 
     /// Starts a store with non-default options.
+    ///
+    /// ```
+    /// use cloakroom::MemoryStore;
+    ///
+    /// let store = MemoryStore::builder().max_sessions(1_000).build();
+    /// assert!(store.is_empty());
+    /// ```
     pub fn builder() -> MemoryStoreBuilder {
         MemoryStoreBuilder {
             purge_interval: DEFAULT_PURGE_INTERVAL,
@@ -134,11 +161,39 @@ impl MemoryStore {
     }
 
     /// The number of sessions held, expired ones not yet purged included.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = MemoryStore::new();
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// store.create(&SessionId::generate().store_key(), &SessionRecord::new(meta)).await?;
+    /// assert_eq!(store.len(), 1);
+    /// # Ok::<(), cloakroom::StoreError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.live.load(Ordering::Relaxed)
     }
 
     /// True when the store holds no session.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let (store, key) = (MemoryStore::new(), SessionId::generate().store_key());
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// store.create(&key, &SessionRecord::new(meta)).await?;
+    /// assert!(!store.is_empty());
+    /// store.delete(&key).await?;
+    /// assert!(store.is_empty());
+    /// # Ok::<(), cloakroom::StoreError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -258,12 +313,35 @@ impl MemoryStore {
 impl MemoryStoreBuilder {
     /// Time between two purges of expired sessions (default 60 s; values below
     /// 1 ms are raised to 1 ms).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cloakroom::MemoryStore;
+    ///
+    /// // Many short-lived sessions: give memory back sooner.
+    /// let store = MemoryStore::builder().purge_interval(Duration::from_secs(5)).build();
+    /// assert!(format!("{store:?}").contains("purge_interval: 5s"));
+    /// ```
     pub fn purge_interval(mut self, every: Duration) -> Self {
         self.purge_interval = every.max(Duration::from_millis(1));
         self
     }
 
     /// Refuse new sessions once this many are held (default: no cap).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore, StoreError};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let store = MemoryStore::builder().max_sessions(1).build();
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// let record = SessionRecord::new(meta);
+    /// assert!(store.create(&SessionId::generate().store_key(), &record).await.is_ok());
+    /// let full = store.create(&SessionId::generate().store_key(), &record).await;
+    /// assert!(matches!(full, Err(StoreError::Full { limit: 1 })));
+    /// # });
+    /// ```
     pub fn max_sessions(mut self, limit: usize) -> Self {
         self.max_sessions = Some(limit);
         self
@@ -271,12 +349,30 @@ impl MemoryStoreBuilder {
 
     /// The clock the purge task reads (default: the system clock). Give it the
     /// same clock as the layer when tests move time by hand.
+    ///
+    /// ```
+    /// use cloakroom::{ManualClock, MemoryStore, SessionLayer};
+    ///
+    /// let clock = ManualClock::new();
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec())
+    ///     .store(MemoryStore::builder().clock(clock.clone()).build())
+    ///     .clock(clock.clone())
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
     }
 
     /// Builds the store.
+    ///
+    /// ```
+    /// use cloakroom::MemoryStore;
+    ///
+    /// let store = MemoryStore::builder().build(); // same as MemoryStore::new()
+    /// assert!(store.is_empty());
+    /// ```
     pub fn build(self) -> MemoryStore {
         MemoryStore {
             inner: Arc::new(Inner {

@@ -34,6 +34,17 @@ pub struct SessionMeta {
 
 impl SessionMeta {
     /// Metadata of a session created at `now`.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::SessionMeta;
+    ///
+    /// let now = SystemTime::now();
+    /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(3600));
+    /// assert_eq!((meta.created_at, meta.last_seen), (now, now));
+    /// assert_eq!(meta.absolute_deadline, now + Duration::from_secs(3600));
+    /// assert_eq!(meta.user, None);
+    /// ```
     pub fn new(now: SystemTime, idle_timeout: Duration, absolute_timeout: Duration) -> Self {
         Self {
             created_at: now,
@@ -45,11 +56,30 @@ impl SessionMeta {
     }
 
     /// The earlier of the two deadlines.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::SessionMeta;
+    ///
+    /// let now = SystemTime::now();
+    /// let meta = SessionMeta::new(now, Duration::from_secs(3600), Duration::from_secs(60));
+    /// assert_eq!(meta.expires_at(), meta.absolute_deadline);
+    /// ```
     pub fn expires_at(&self) -> SystemTime {
         self.idle_deadline.min(self.absolute_deadline)
     }
 
     /// True when the session is dead at `now`.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::SessionMeta;
+    ///
+    /// let now = SystemTime::now();
+    /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(3600));
+    /// assert!(!meta.is_expired(now + Duration::from_secs(59)));
+    /// assert!(meta.is_expired(now + Duration::from_secs(60)));
+    /// ```
     pub fn is_expired(&self, now: SystemTime) -> bool {
         now >= self.expires_at()
     }
@@ -59,6 +89,19 @@ impl SessionMeta {
     /// under a longer idle timeout, brought in line with a shorter one) happens only
     /// while the session is still within the shorter timeout since `last_seen`.
     /// Returns whether it moved.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{SessionMeta, Touch};
+    ///
+    /// let now = SystemTime::now();
+    /// let mut meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(3600));
+    /// let later = now + Duration::from_secs(5);
+    /// let touch = Touch::new(later, later + Duration::from_secs(60));
+    /// assert!(!meta.apply_touch(&touch.min_step(Duration::from_secs(10)))); // 5 s: not worth a write
+    /// assert!(meta.apply_touch(&touch));
+    /// assert_eq!(meta.last_seen, later);
+    /// ```
     pub fn apply_touch(&mut self, touch: &Touch) -> bool {
         let step = match touch.idle_deadline.duration_since(self.idle_deadline) {
             Ok(forward) => forward,
@@ -103,6 +146,16 @@ pub struct SessionRecord {
 
 impl SessionRecord {
     /// An empty record with the given metadata.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{SessionMeta, SessionRecord};
+    ///
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// let record = SessionRecord::new(meta.clone());
+    /// assert!(record.data.is_empty());
+    /// assert_eq!(record.meta, meta);
+    /// ```
     pub fn new(meta: SessionMeta) -> Self {
         Self {
             data: HashMap::new(),
@@ -112,6 +165,20 @@ impl SessionRecord {
 
     /// Applies a change set in place: clear, then removals, then sets, then the user
     /// binding and the idle deadline. The caller has checked the session is live.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{ChangeSet, SessionMeta, SessionRecord, UserChange};
+    ///
+    /// let now = SystemTime::now();
+    /// let mut record = SessionRecord::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+    /// let mut changes = ChangeSet::new(now);
+    /// changes.set.push(("cart".into(), r#"["apple"]"#.into()));
+    /// changes.user = Some(UserChange::Bind("alice".into()));
+    /// record.apply(&changes);
+    /// assert_eq!(record.data["cart"], r#"["apple"]"#);
+    /// assert_eq!(record.meta.user.as_deref(), Some("alice"));
+    /// ```
     pub fn apply(&mut self, changes: &ChangeSet) {
         if changes.clear {
             self.data.clear();
@@ -167,6 +234,15 @@ pub struct Touch {
 
 impl Touch {
     /// A touch that always moves the deadline forward.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::Touch;
+    ///
+    /// let now = SystemTime::now();
+    /// let touch = Touch::new(now, now + Duration::from_secs(600));
+    /// assert_eq!(touch.min_step, Duration::ZERO);
+    /// ```
     pub fn new(now: SystemTime, idle_deadline: SystemTime) -> Self {
         Self {
             now,
@@ -176,6 +252,16 @@ impl Touch {
     }
 
     /// Sets the smallest step worth a write.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::Touch;
+    ///
+    /// let now = SystemTime::now();
+    /// // Write the deadline at most once a minute for a 30-minute idle timeout.
+    /// let touch = Touch::new(now, now + Duration::from_secs(1800)).min_step(Duration::from_secs(60));
+    /// assert_eq!(touch.min_step, Duration::from_secs(60));
+    /// ```
     pub fn min_step(mut self, min_step: Duration) -> Self {
         self.min_step = min_step;
         self
@@ -183,6 +269,21 @@ impl Touch {
 }
 
 /// A change to the session's user binding.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use cloakroom::{ChangeSet, SessionMeta, SessionRecord, UserChange};
+///
+/// let now = SystemTime::now();
+/// let mut record = SessionRecord::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+/// let mut changes = ChangeSet::new(now);
+/// changes.user = Some(UserChange::Bind("alice".into()));
+/// record.apply(&changes);
+/// assert_eq!(record.meta.user.as_deref(), Some("alice"));
+/// changes.user = Some(UserChange::Unbind);
+/// record.apply(&changes);
+/// assert_eq!(record.meta.user, None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserChange {
     /// Bind the session to this user (listed, revoked and destroyed with the user).
@@ -226,6 +327,17 @@ pub struct ChangeSet {
 
 impl ChangeSet {
     /// An empty change set at `now`.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::ChangeSet;
+    ///
+    /// let now = SystemTime::now();
+    /// let mut changes = ChangeSet::new(now);
+    /// changes.remove.push("flash".into());
+    /// changes.idle_deadline = Some(now + Duration::from_secs(60));
+    /// assert_eq!(changes.now, now);
+    /// ```
     pub fn new(now: SystemTime) -> Self {
         Self {
             now,
@@ -239,6 +351,17 @@ impl ChangeSet {
     }
 
     /// A change set that only slides the idle deadline.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{ChangeSet, Touch};
+    ///
+    /// let now = SystemTime::now();
+    /// let touch = Touch::new(now, now + Duration::from_secs(60));
+    /// let changes = ChangeSet::touch_only(&touch);
+    /// assert_eq!(changes.idle_deadline, Some(touch.idle_deadline));
+    /// assert!(changes.set.is_empty() && changes.remove.is_empty());
+    /// ```
     pub fn touch_only(touch: &Touch) -> Self {
         Self {
             idle_deadline: Some(touch.idle_deadline),
@@ -247,6 +370,18 @@ impl ChangeSet {
     }
 
     /// True when applying it would change nothing.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::ChangeSet;
+    ///
+    /// let now = SystemTime::now();
+    /// let mut changes = ChangeSet::new(now);
+    /// changes.absolute_deadline = Some(now + Duration::from_secs(600)); // informative only
+    /// assert!(changes.is_empty());
+    /// changes.clear = true;
+    /// assert!(!changes.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         !self.clear
             && self.set.is_empty()
@@ -272,6 +407,24 @@ impl fmt::Debug for ChangeSet {
 }
 
 /// What [`SessionStore::commit_or_create`](crate::SessionStore::commit_or_create) did.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use cloakroom::{ChangeSet, CommitOutcome, MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+/// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
+/// store.create(&key, &SessionRecord::new(meta.clone())).await?;
+/// let fresh_key = SessionId::generate().store_key();
+/// let fresh = SessionRecord::new(meta);
+/// match store.commit_or_create(&key, &ChangeSet::new(now), &fresh_key, &fresh).await? {
+///     CommitOutcome::Applied(expiry) => assert_eq!(expiry, Some(now + Duration::from_secs(60))),
+///     other => panic!("the session was live, got {other:?}"),
+/// }
+/// # Ok::<(), cloakroom::StoreError>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitOutcome {
     /// The session was live and the change set was applied to it; with the
@@ -285,6 +438,21 @@ pub enum CommitOutcome {
 }
 
 /// One of a user's live sessions, as the per-user index lists it.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+/// let mut record = SessionRecord::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+/// record.meta.user = Some("alice".into());
+/// store.create(&key, &record).await?;
+/// let listed = store.list_user("alice", now).await?;
+/// assert_eq!((listed[0].key, &listed[0].meta), (key, &record.meta));
+/// # Ok::<(), cloakroom::StoreError>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSession {
     /// The session's store key.
@@ -295,6 +463,16 @@ pub struct UserSession {
 
 impl UserSession {
     /// The opaque handle to show to the user and accept back for revocation.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{SessionId, SessionMeta, UserSession};
+    ///
+    /// let key = SessionId::generate().store_key();
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// let session = UserSession { key, meta };
+    /// assert_eq!(session.handle(), key.handle());
+    /// ```
     pub fn handle(&self) -> SessionHandle {
         self.key.handle()
     }

@@ -51,16 +51,165 @@ use crate::id::StoreKey;
 #[async_trait]
 pub trait SimpleStore: Send + Sync + fmt::Debug + 'static {
     /// The record under `key`, expired or not; `None` if there is none.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{SessionId, SessionMeta, SessionRecord, SimpleStore};
+    /// # mod my_store {
+    /// #     use std::{collections::HashMap, sync::Mutex};
+    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
+    /// #     #[derive(Debug, Default)]
+    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
+    /// #     #[async_trait::async_trait]
+    /// #     impl SimpleStore for MyStore {
+    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
+    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
+    /// #         }
+    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().insert(*key, record.clone());
+    /// #             Ok(())
+    /// #         }
+    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().remove(key);
+    /// #             Ok(())
+    /// #         }
+    /// #     }
+    /// # }
+    /// # use my_store::MyStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let (store, key) = (MyStore::default(), SessionId::generate().store_key());
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// let record = SessionRecord::new(meta);
+    /// assert_eq!(store.get(&key).await?, None);
+    /// store.set(&key, &record).await?;
+    /// assert_eq!(store.get(&key).await?, Some(record));
+    /// # Ok::<(), cloakroom::StoreError>(())
+    /// # }).unwrap();
+    /// ```
     async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError>;
 
     /// Writes the whole record under `key`, replacing any record there.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{SessionId, SessionMeta, SessionRecord, SimpleStore};
+    /// # mod my_store {
+    /// #     use std::{collections::HashMap, sync::Mutex};
+    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
+    /// #     #[derive(Debug, Default)]
+    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
+    /// #     #[async_trait::async_trait]
+    /// #     impl SimpleStore for MyStore {
+    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
+    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
+    /// #         }
+    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().insert(*key, record.clone());
+    /// #             Ok(())
+    /// #         }
+    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().remove(key);
+    /// #             Ok(())
+    /// #         }
+    /// #     }
+    /// # }
+    /// # use my_store::MyStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let (store, key) = (MyStore::default(), SessionId::generate().store_key());
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// let record = SessionRecord::new(meta);
+    /// store.set(&key, &record).await?;
+    /// let mut changed = record.clone();
+    /// changed.data.insert("theme".into(), r#""dark""#.into());
+    /// store.set(&key, &changed).await?; // replaces the first
+    /// assert_eq!(store.get(&key).await?, Some(changed));
+    /// # Ok::<(), cloakroom::StoreError>(())
+    /// # }).unwrap();
+    /// ```
     async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError>;
 
     /// Deletes the record under `key`, if any.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{SessionId, SessionMeta, SessionRecord, SimpleStore};
+    /// # mod my_store {
+    /// #     use std::{collections::HashMap, sync::Mutex};
+    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
+    /// #     #[derive(Debug, Default)]
+    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
+    /// #     #[async_trait::async_trait]
+    /// #     impl SimpleStore for MyStore {
+    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
+    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
+    /// #         }
+    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().insert(*key, record.clone());
+    /// #             Ok(())
+    /// #         }
+    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().remove(key);
+    /// #             Ok(())
+    /// #         }
+    /// #     }
+    /// # }
+    /// # use my_store::MyStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let (store, key) = (MyStore::default(), SessionId::generate().store_key());
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// let record = SessionRecord::new(meta);
+    /// store.set(&key, &record).await?;
+    /// store.destroy(&key).await?;
+    /// store.destroy(&key).await?; // nothing left: still fine
+    /// assert_eq!(store.get(&key).await?, None);
+    /// # Ok::<(), cloakroom::StoreError>(())
+    /// # }).unwrap();
+    /// ```
     async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError>;
 
     /// Writes new metadata for the record under `key`. The default reads the record
     /// and writes it back whole.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{SessionId, SessionMeta, SessionRecord, SimpleStore};
+    /// # mod my_store {
+    /// #     use std::{collections::HashMap, sync::Mutex};
+    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
+    /// #     #[derive(Debug, Default)]
+    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
+    /// #     #[async_trait::async_trait]
+    /// #     impl SimpleStore for MyStore {
+    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
+    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
+    /// #         }
+    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().insert(*key, record.clone());
+    /// #             Ok(())
+    /// #         }
+    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().remove(key);
+    /// #             Ok(())
+    /// #         }
+    /// #     }
+    /// # }
+    /// # use my_store::MyStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let (store, key) = (MyStore::default(), SessionId::generate().store_key());
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// let record = SessionRecord::new(meta);
+    /// store.set(&key, &record).await?;
+    /// let mut meta = record.meta.clone();
+    /// meta.user = Some("alice".into());
+    /// store.touch(&key, &meta).await?;
+    /// assert_eq!(store.get(&key).await?.unwrap().meta, meta);
+    /// # Ok::<(), cloakroom::StoreError>(())
+    /// # }).unwrap();
+    /// ```
     async fn touch(&self, key: &StoreKey, meta: &SessionMeta) -> Result<(), StoreError> {
         if let Some(mut record) = self.get(key).await? {
             record.meta = meta.clone();
@@ -71,6 +220,40 @@ pub trait SimpleStore: Send + Sync + fmt::Debug + 'static {
 
     /// Every record's key and metadata, for purging, counting and the per-user
     /// index. The default says the store cannot list its records.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use cloakroom::{SessionStore, SimpleStore, SimpleStoreAdapter, StoreError};
+    /// # mod my_store {
+    /// #     use std::{collections::HashMap, sync::Mutex};
+    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
+    /// #     #[derive(Debug, Default)]
+    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
+    /// #     #[async_trait::async_trait]
+    /// #     impl SimpleStore for MyStore {
+    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
+    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
+    /// #         }
+    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().insert(*key, record.clone());
+    /// #             Ok(())
+    /// #         }
+    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().remove(key);
+    /// #             Ok(())
+    /// #         }
+    /// #     }
+    /// # }
+    /// # use my_store::MyStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// // `MyStore` keeps the default: counting, purging and per-user listings fail.
+    /// assert!(matches!(MyStore::default().all().await, Err(StoreError::Unsupported(_))));
+    /// let adapter = SimpleStoreAdapter::new(MyStore::default());
+    /// assert!(adapter.count(SystemTime::now()).await.is_err());
+    /// # Ok::<(), cloakroom::StoreError>(())
+    /// # }).unwrap();
+    /// ```
     async fn all(&self) -> Result<Vec<(StoreKey, SessionMeta)>, StoreError> {
         Err(StoreError::Unsupported("listing sessions (SimpleStore::all)"))
     }
@@ -78,18 +261,121 @@ pub trait SimpleStore: Send + Sync + fmt::Debug + 'static {
 
 /// Makes a [`SimpleStore`] usable as a [`SessionStore`], with the last-writer-wins
 /// caveat described there.
+///
+/// With `MyStore` the store of the [`SimpleStore`] example:
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use cloakroom::{SessionId, SessionMeta, SessionRecord, SessionStore, SimpleStoreAdapter, Touch};
+/// # mod my_store {
+/// #     use std::{collections::HashMap, sync::Mutex};
+/// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
+/// #     #[derive(Debug, Default)]
+/// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
+/// #     #[async_trait::async_trait]
+/// #     impl SimpleStore for MyStore {
+/// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
+/// #             Ok(self.0.lock().unwrap().get(key).cloned())
+/// #         }
+/// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
+/// #             self.0.lock().unwrap().insert(*key, record.clone());
+/// #             Ok(())
+/// #         }
+/// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
+/// #             self.0.lock().unwrap().remove(key);
+/// #             Ok(())
+/// #         }
+/// #     }
+/// # }
+/// # use my_store::MyStore;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let (store, key) = (SimpleStoreAdapter::new(MyStore::default()), SessionId::generate().store_key());
+/// let now = SystemTime::now();
+/// let record = SessionRecord::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+/// assert!(store.create(&key, &record).await?);
+/// assert!(store.load(&key, &Touch::new(now, now + Duration::from_secs(60))).await?.is_some());
+/// # Ok::<(), cloakroom::StoreError>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct SimpleStoreAdapter<S> {
     inner: S,
 }
 
 impl<S: SimpleStore> SimpleStoreAdapter<S> {
-    /// Wraps `store`.
+    /// Wraps `store` (here `MyStore`, the store of the [`SimpleStore`] example).
+    ///
+    /// ```
+    /// # mod my_store {
+    /// #     use std::{collections::HashMap, sync::Mutex};
+    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
+    /// #     #[derive(Debug, Default)]
+    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
+    /// #     #[async_trait::async_trait]
+    /// #     impl SimpleStore for MyStore {
+    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
+    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
+    /// #         }
+    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().insert(*key, record.clone());
+    /// #             Ok(())
+    /// #         }
+    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().remove(key);
+    /// #             Ok(())
+    /// #         }
+    /// #     }
+    /// # }
+    /// # use my_store::MyStore;
+    /// use cloakroom::{SessionLayer, SimpleStoreAdapter};
+    ///
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec())
+    ///     .store(SimpleStoreAdapter::new(MyStore::default()))
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
     pub fn new(store: S) -> Self {
         Self { inner: store }
     }
 
     /// The wrapped store.
+    ///
+    /// With `MyStore` the store of the [`SimpleStore`] example:
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{SessionId, SessionMeta, SessionRecord, SessionStore, SimpleStoreAdapter};
+    /// # mod my_store {
+    /// #     use std::{collections::HashMap, sync::Mutex};
+    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
+    /// #     #[derive(Debug, Default)]
+    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
+    /// #     #[async_trait::async_trait]
+    /// #     impl SimpleStore for MyStore {
+    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
+    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
+    /// #         }
+    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().insert(*key, record.clone());
+    /// #             Ok(())
+    /// #         }
+    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
+    /// #             self.0.lock().unwrap().remove(key);
+    /// #             Ok(())
+    /// #         }
+    /// #     }
+    /// # }
+    /// # use my_store::MyStore;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let adapter = SimpleStoreAdapter::new(MyStore::default());
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// adapter.create(&SessionId::generate().store_key(), &SessionRecord::new(meta)).await?;
+    /// assert_eq!(adapter.get_ref().0.lock().unwrap().len(), 1);
+    /// # Ok::<(), cloakroom::StoreError>(())
+    /// # }).unwrap();
+    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }

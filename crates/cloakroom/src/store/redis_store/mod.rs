@@ -103,6 +103,20 @@ impl fmt::Debug for RedisStore {
 }
 
 /// Options of a [`RedisStore`], finished by one of the `connect`/`with_*` methods.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use cloakroom::RedisStore;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = RedisStore::builder()
+///     .prefix("shop:sessions:")
+///     .timeout(Duration::from_millis(500))
+///     .purge_interval(Some(Duration::from_secs(300)))
+///     .connect("redis://127.0.0.1:6379")
+///     .await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RedisStoreBuilder {
     prefix: String,
@@ -112,6 +126,14 @@ pub struct RedisStoreBuilder {
 
 impl RedisStore {
     /// Starts a store with non-default options.
+    ///
+    /// ```no_run
+    /// use cloakroom::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisStore::builder().prefix("myapp:").connect("redis://127.0.0.1:6379").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn builder() -> RedisStoreBuilder {
         RedisStoreBuilder {
             prefix: DEFAULT_PREFIX.to_owned(),
@@ -121,11 +143,28 @@ impl RedisStore {
     }
 
     /// Connects to one Redis server with the default options.
+    ///
+    /// ```no_run
+    /// use cloakroom::{RedisStore, SessionStore};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisStore::connect("redis://:password@127.0.0.1:6379/0").await?;
+    /// store.ping().await?; // e.g. in a health check
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Self::builder().connect(url).await
     }
 
     /// Connects to a Redis Cluster through any of its nodes, with the default options.
+    ///
+    /// ```no_run
+    /// use cloakroom::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisStore::connect_cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect_cluster<S: AsRef<str>>(nodes: impl IntoIterator<Item = S>) -> Result<Self, StoreError> {
         Self::builder().connect_cluster(nodes).await
     }
@@ -297,12 +336,33 @@ fn applied(reply: Option<(i64, String)>) -> Option<String> {
 impl RedisStoreBuilder {
     /// Prefix of every key (default `cloakroom:`). Must not contain `{` or `}`,
     /// which Redis Cluster reads as hash tags.
+    ///
+    /// ```no_run
+    /// use cloakroom::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Two applications sharing one Redis keep apart by prefix.
+    /// let store = RedisStore::builder().prefix("billing:sessions:").connect("redis://127.0.0.1:6379").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
     }
 
     /// How long one operation may take before it fails (default 2 s).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use cloakroom::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisStore::builder()
+    ///     .timeout(Duration::from_millis(250)) // fail fast: the layer answers 503
+    ///     .connect("redis://127.0.0.1:6379")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -325,6 +385,15 @@ impl RedisStoreBuilder {
     /// turns it off). Redis expires the sessions themselves by TTL; the task drops
     /// their entries from the sets `count` reads. It runs while any clone of the
     /// store lives, on the tokio runtime the store was built in.
+    ///
+    /// ```no_run
+    /// use cloakroom::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Another process already tidies the expiry sets: no task here.
+    /// let store = RedisStore::builder().purge_interval(None).connect("redis://127.0.0.1:6379").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn purge_interval(mut self, every: Option<Duration>) -> Self {
         self.purge_interval = every.filter(|d| !d.is_zero());
         self
@@ -347,6 +416,15 @@ impl RedisStoreBuilder {
 
     /// Connects to one Redis server (`redis://[user:password@]host:port[/db]`). The
     /// first connection is made now, so a wrong URL fails at startup.
+    ///
+    /// ```no_run
+    /// use cloakroom::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    /// let store = RedisStore::builder().connect(&url).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(self, url: &str) -> Result<RedisStore, StoreError> {
         self.check()?;
         let client = redis::Client::open(url).map_err(StoreError::unavailable)?;
@@ -363,6 +441,15 @@ impl RedisStoreBuilder {
     }
 
     /// Connects to a Redis Cluster through any of its nodes.
+    ///
+    /// ```no_run
+    /// use cloakroom::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let nodes = ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000", "redis://10.0.0.3:7000"];
+    /// let store = RedisStore::builder().prefix("myapp:").connect_cluster(nodes).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn connect_cluster<S: AsRef<str>>(
         self,
         nodes: impl IntoIterator<Item = S>,
@@ -383,11 +470,31 @@ impl RedisStoreBuilder {
     }
 
     /// Uses a connection manager the application already has.
+    ///
+    /// ```no_run
+    /// use cloakroom::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+    /// let manager = redis::aio::ConnectionManager::new(client).await?;
+    /// let store = RedisStore::builder().with_manager(manager.clone()); // the app keeps using `manager`
+    /// # Ok(()) }
+    /// ```
     pub fn with_manager(self, manager: ConnectionManager) -> RedisStore {
         self.finish(Connection::Single(manager))
     }
 
     /// Uses a cluster connection the application already has.
+    ///
+    /// ```no_run
+    /// use cloakroom::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = redis::cluster::ClusterClient::new(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])?;
+    /// let conn = client.get_async_connection().await?;
+    /// let store = RedisStore::builder().with_cluster(conn.clone());
+    /// # Ok(()) }
+    /// ```
     pub fn with_cluster(self, conn: ClusterConnection) -> RedisStore {
         self.finish(Connection::Cluster(conn))
     }
