@@ -156,10 +156,12 @@ impl RequestSession {
                 let moved = store.regenerate(&old, &new.store_key(), &changes).await?;
                 let mut state = self.state();
                 if moved {
-                    self.span.record(
-                        "renewed",
-                        tracing::field::display(self.shared.fingerprinter.fingerprint(&new)),
-                    );
+                    if !self.span.is_disabled() {
+                        self.span.record(
+                            "renewed",
+                            tracing::field::display(self.shared.fingerprinter.fingerprint(&new)),
+                        );
+                    }
                     tracing::info!("session regenerated");
                     if let Some(meta) = state.meta.as_mut() {
                         apply_meta(meta, &changes);
@@ -214,10 +216,12 @@ impl RequestSession {
     }
 
     fn created(&self, id: SessionId, record: SessionRecord) {
-        self.span.record(
-            "session",
-            tracing::field::display(self.shared.fingerprinter.fingerprint(&id)),
-        );
+        if !self.span.is_disabled() {
+            self.span.record(
+                "session",
+                tracing::field::display(self.shared.fingerprinter.fingerprint(&id)),
+            );
+        }
         tracing::debug!("session created");
         let mut state = self.state();
         state.id = Some(id);

@@ -229,10 +229,13 @@ where
         let (incoming, via_header) = read_ticket(&shared, request.headers());
         match &incoming {
             Incoming::Valid(ticket) => {
-                span.record(
-                    "session",
-                    tracing::field::display(shared.fingerprinter.fingerprint(&ticket.id)),
-                );
+                // The fingerprint costs an HMAC: only when someone listens.
+                if !span.is_disabled() {
+                    span.record(
+                        "session",
+                        tracing::field::display(shared.fingerprinter.fingerprint(&ticket.id)),
+                    );
+                }
             }
             Incoming::Invalid => tracing::debug!(parent: &span, "rejected a session ticket that did not verify"),
             Incoming::Absent => {}

@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use super::{ChangeSet, CommitOutcome, SessionRecord, SessionStore, StoreError, Touch, UserSession};
+use super::{
+    ChangeSet, CommitOutcome, SessionMeta, SessionRecord, SessionStore, StoreError, Touch, UserChange, UserSession,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::id::StoreKey;
 
@@ -21,13 +23,70 @@ use crate::id::StoreKey;
 /// lock, and one purge slice covers 1/128 of the sessions.
 const SHARDS: usize = 128;
 
+/// Most expired sessions a purge removes under one hold of a shard's lock.
+const PURGE_BATCH: usize = 256;
+
 /// How many passes "log out everywhere" makes over a user's index at most.
 const MAX_LOGOUT_PASSES: usize = 8;
 
 /// Default time between two purges of expired sessions.
 pub const DEFAULT_PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
-type Shard = HashMap<StoreKey, SessionRecord, BuildHasherDefault<KeyHasher>>;
+type Shard = HashMap<StoreKey, Stored, BuildHasherDefault<KeyHasher>>;
+
+/// A session as the memory store keeps it: like a [`SessionRecord`], but with its
+/// keys in an exactly sized vector instead of a hash map (a small session's map
+/// costs more than its data), turned into a record when loaded.
+struct Stored {
+    data: Vec<(String, String)>,
+    meta: SessionMeta,
+}
+
+impl Stored {
+    fn from_record(record: &SessionRecord) -> Self {
+        let mut data = Vec::with_capacity(record.data.len());
+        data.extend(record.data.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Self {
+            data,
+            meta: record.meta.clone(),
+        }
+    }
+
+    fn to_record(&self) -> SessionRecord {
+        SessionRecord {
+            data: self.data.iter().cloned().collect(),
+            meta: self.meta.clone(),
+        }
+    }
+
+    /// Applies a change set as [`SessionRecord::apply`] does.
+    fn apply(&mut self, changes: &ChangeSet) {
+        if changes.clear {
+            self.data.clear();
+        }
+        if !changes.remove.is_empty() {
+            self.data.retain(|(key, _)| !changes.remove.contains(key));
+        }
+        for (key, value) in &changes.set {
+            match self.data.iter_mut().find(|(k, _)| k == key) {
+                Some((_, stored)) => value.clone_into(stored),
+                None => {
+                    self.data.reserve_exact(1);
+                    self.data.push((key.clone(), value.clone()));
+                }
+            }
+        }
+        match &changes.user {
+            Some(UserChange::Bind(user)) => self.meta.user = Some(user.clone()),
+            Some(UserChange::Unbind) => self.meta.user = None,
+            None => {}
+        }
+        if let Some(deadline) = changes.idle_deadline {
+            self.meta.idle_deadline = deadline;
+            self.meta.last_seen = changes.now;
+        }
+    }
+}
 
 /// Store keys are SHA-256 digests, already uniform: hash by taking 8 of their bytes.
 #[derive(Default)]
@@ -248,26 +307,44 @@ impl MemoryStore {
         }
     }
 
-    /// Deletes the expired sessions of one shard; returns how many went.
-    fn purge_shard(&self, index: usize, now: SystemTime) -> usize {
-        let mut gone = Vec::new();
-        {
-            let mut shard = lock(&self.inner.shards[index]);
-            shard.retain(|key, record| {
-                let dead = record.meta.is_expired(now);
-                if dead {
-                    gone.push((*key, record.meta.user.take()));
+    /// Deletes the expired sessions of one shard; returns how many went. The
+    /// shard's lock is held for a scan, then for at most [`PURGE_BATCH`] removals
+    /// at a time; records are freed outside the lock and the task yields between
+    /// batches, so requests on the same thread keep being served.
+    async fn purge_shard(&self, index: usize, now: SystemTime) -> usize {
+        let dead: Vec<StoreKey> = lock(&self.inner.shards[index])
+            .iter()
+            .filter(|(_, record)| record.meta.is_expired(now))
+            .map(|(key, _)| *key)
+            .collect();
+        let mut purged = 0;
+        for batch in dead.chunks(PURGE_BATCH) {
+            let removed: Vec<Stored> = {
+                let mut shard = lock(&self.inner.shards[index]);
+                let mut removed = Vec::with_capacity(batch.len());
+                for key in batch {
+                    if shard.get(key).is_some_and(|r| r.meta.is_expired(now)) {
+                        let record = shard.remove(key).expect("checked above");
+                        if let Some(user) = &record.meta.user {
+                            self.unindex(user, key);
+                        }
+                        removed.push(record);
+                    }
                 }
-                !dead
-            });
+                removed
+            };
+            self.inner.live.fetch_sub(removed.len(), Ordering::Relaxed);
+            purged += removed.len();
+            drop(removed);
+            tokio::task::yield_now().await;
         }
-        self.inner.live.fetch_sub(gone.len(), Ordering::Relaxed);
-        for (key, user) in &gone {
-            if let Some(user) = user {
-                self.unindex(user, key);
+        if purged > 0 {
+            let mut shard = lock(&self.inner.shards[index]);
+            if shard.len() < shard.capacity() / 4 {
+                shard.shrink_to_fit();
             }
         }
-        gone.len()
+        purged
     }
 
     /// Applies a change set to a live session; returns its expiry afterwards, or
@@ -399,7 +476,7 @@ async fn purge_loop(weak: Weak<Inner>, shutdown: Arc<Notify>, every: Duration) {
             let Some(inner) = weak.upgrade() else { return };
             let store = MemoryStore { inner };
             let now = store.inner.clock.now();
-            store.purge_shard(index, now);
+            store.purge_shard(index, now).await;
             drop(store);
             tokio::task::yield_now().await;
         }
@@ -429,7 +506,7 @@ impl SessionStore for MemoryStore {
             return Ok(None);
         }
         record.meta.apply_touch(touch);
-        Ok(Some(record.clone()))
+        Ok(Some(record.to_record()))
     }
 
     async fn create(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
@@ -446,7 +523,7 @@ impl SessionStore for MemoryStore {
             }
             return Err(full);
         }
-        shard.insert(*key, record.clone());
+        shard.insert(*key, Stored::from_record(record));
         if let Some(user) = expired_user {
             self.unindex(&user, key);
         }
@@ -514,7 +591,7 @@ impl SessionStore for MemoryStore {
     async fn purge_expired(&self, now: SystemTime) -> Result<usize, StoreError> {
         let mut total = 0;
         for index in 0..SHARDS {
-            total += self.purge_shard(index, now);
+            total += self.purge_shard(index, now).await;
             tokio::task::yield_now().await;
         }
         Ok(total)
