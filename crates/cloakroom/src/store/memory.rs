@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use tokio::sync::Notify;
@@ -39,7 +39,82 @@ type Shard = HashMap<StoreKey, Stored, BuildHasherDefault<KeyHasher>>;
 /// costs more than its data), turned into a record when loaded.
 struct Stored {
     data: Vec<(String, String)>,
-    meta: SessionMeta,
+    meta: StoredMeta,
+}
+
+/// [`SessionMeta`] in whole milliseconds since the epoch (the precision every store
+/// keeps): half the size of four `SystemTime`s.
+struct StoredMeta {
+    created: u64,
+    seen: u64,
+    idle: u64,
+    absolute: u64,
+    user: Option<String>,
+}
+
+fn ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn time(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+impl StoredMeta {
+    fn from_meta(meta: &SessionMeta) -> Self {
+        Self {
+            created: ms(meta.created_at),
+            seen: ms(meta.last_seen),
+            idle: ms(meta.idle_deadline),
+            absolute: ms(meta.absolute_deadline),
+            user: meta.user.clone(),
+        }
+    }
+
+    fn to_meta(&self) -> SessionMeta {
+        SessionMeta {
+            created_at: time(self.created),
+            last_seen: time(self.seen),
+            idle_deadline: time(self.idle),
+            absolute_deadline: time(self.absolute),
+            user: self.user.clone(),
+        }
+    }
+
+    fn created_at(&self) -> SystemTime {
+        time(self.created)
+    }
+
+    fn expires_at(&self) -> SystemTime {
+        time(self.idle.min(self.absolute))
+    }
+
+    fn is_expired(&self, now: SystemTime) -> bool {
+        ms(now) >= self.idle.min(self.absolute)
+    }
+
+    /// [`SessionMeta::apply_touch`], in milliseconds.
+    fn apply_touch(&mut self, touch: &Touch) -> bool {
+        let (now, wanted) = (ms(touch.now), ms(touch.idle_deadline));
+        let step = if wanted >= self.idle {
+            wanted - self.idle
+        } else {
+            let asked = wanted.saturating_sub(now);
+            let unused = now.saturating_sub(self.seen);
+            if unused >= asked {
+                return false;
+            }
+            self.idle - wanted
+        };
+        let min_step = u64::try_from(touch.min_step.as_millis()).unwrap_or(u64::MAX);
+        let due = step != 0 && step >= min_step;
+        if due {
+            self.idle = wanted;
+            self.seen = now;
+        }
+        due
+    }
 }
 
 impl Stored {
@@ -48,14 +123,14 @@ impl Stored {
         data.extend(record.data.iter().map(|(k, v)| (k.clone(), v.clone())));
         Self {
             data,
-            meta: record.meta.clone(),
+            meta: StoredMeta::from_meta(&record.meta),
         }
     }
 
     fn to_record(&self) -> SessionRecord {
         SessionRecord {
             data: self.data.iter().cloned().collect(),
-            meta: self.meta.clone(),
+            meta: self.meta.to_meta(),
         }
     }
 
@@ -82,8 +157,8 @@ impl Stored {
             None => {}
         }
         if let Some(deadline) = changes.idle_deadline {
-            self.meta.idle_deadline = deadline;
-            self.meta.last_seen = changes.now;
+            self.meta.idle = ms(deadline);
+            self.meta.seen = ms(changes.now);
         }
     }
 }
@@ -609,7 +684,7 @@ impl SessionStore for MemoryStore {
                 Some(record) if !record.meta.is_expired(now) && record.meta.user.as_deref() == Some(user) => {
                     sessions.push(UserSession {
                         key,
-                        meta: record.meta.clone(),
+                        meta: record.meta.to_meta(),
                     });
                 }
                 // Dead or rebound: prune the index entry as we go.
@@ -634,7 +709,7 @@ impl SessionStore for MemoryStore {
                 let mut shard = self.shard(&key);
                 match shard.get(&key) {
                     Some(r) if r.meta.user.as_deref() == Some(user) => {
-                        if r.meta.created_at > started {
+                        if r.meta.created_at() > started {
                             continue; // a sign-in after the logout began
                         }
                         let record = shard.remove(&key).expect("checked above");
