@@ -1,7 +1,7 @@
 //! Turning what a request did to its session into store calls, and deciding what
 //! the response tells the client about its ticket.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::header::{CACHE_CONTROL, HeaderValue, SET_COOKIE, VARY};
 use http::response::Parts;
@@ -60,13 +60,6 @@ impl RequestSession {
     fn plan(&self, state: &mut State, pending: &Pending) -> Plan {
         let config = &self.shared.config;
         let now = self.now();
-        let mut changes = ChangeSet::new(now);
-        changes.clear = pending.clear;
-        changes.set = pending.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        changes.remove = pending.remove.iter().cloned().collect();
-        changes.user = pending.user.clone();
-        changes.idle_deadline = Some(now + config.idle_timeout);
-        changes.absolute_deadline = state.meta.as_ref().map(|meta| meta.absolute_deadline);
         let writes = pending.has_writes();
 
         if !state.loaded {
@@ -75,6 +68,7 @@ impl RequestSession {
                 return Plan::Nothing;
             }
             let fresh = SessionId::generate();
+            let changes = self.change_set(state, pending, now);
             let record = self.fresh_record(&changes);
             return match &self.incoming {
                 Incoming::Valid(ticket) if pending.destroy.is_none() => Plan::CommitOrCreate {
@@ -88,6 +82,7 @@ impl RequestSession {
         }
         if state.persisted {
             let key = state.id.as_ref().expect("a stored session has an ID").store_key();
+            let mut changes = self.change_set(state, pending, now);
             if pending.regenerate {
                 if changes.user.is_none() {
                     // Name the binding, so stores with a separate user index file the
@@ -108,14 +103,30 @@ impl RequestSession {
             return Plan::Nothing;
         }
         if writes || config.save_uninitialized || (pending.touch && pending.destroy.is_none()) {
-            let mut record = self.fresh_record(&changes);
+            let config = &self.shared.config;
+            let mut record = SessionRecord::new(SessionMeta::new(now, config.idle_timeout, config.absolute_timeout));
             record.data = state.data.clone();
+            if let Some(UserChange::Bind(user)) = &pending.user {
+                record.meta.user = Some(user.clone());
+            }
             return Plan::Create {
                 id: SessionId::generate(),
                 record,
             };
         }
         Plan::Nothing
+    }
+
+    /// The change set of what is pending, committed at `now`.
+    fn change_set(&self, state: &State, pending: &Pending, now: SystemTime) -> ChangeSet {
+        let mut changes = ChangeSet::new(now);
+        changes.clear = pending.clear;
+        changes.set = pending.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        changes.remove = pending.remove.iter().cloned().collect();
+        changes.user = pending.user.clone();
+        changes.idle_deadline = Some(now + self.shared.config.idle_timeout);
+        changes.absolute_deadline = state.meta.as_ref().map(|meta| meta.absolute_deadline);
+        changes
     }
 
     fn fresh_record(&self, changes: &ChangeSet) -> SessionRecord {
