@@ -108,7 +108,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore, Touch};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// store.create(&key, &SessionRecord::new(meta)).await?;
     /// let later = now + Duration::from_secs(10);
@@ -129,7 +129,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// assert!(store.create(&key, &SessionRecord::new(meta.clone())).await?);
     /// assert!(!store.create(&key, &SessionRecord::new(meta)).await?); // taken: unchanged
@@ -147,7 +147,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore, ChangeSet};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// store.create(&key, &SessionRecord::new(meta)).await?;
     /// let mut changes = ChangeSet::new(now);
@@ -171,7 +171,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore, ChangeSet, CommitOutcome};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// // The request's session (`key`) is gone: the fresh record is inserted instead.
     /// let fresh_key = SessionId::generate().store_key();
@@ -208,7 +208,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore, ChangeSet, Touch};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// store.create(&key, &SessionRecord::new(meta)).await?;
     /// let new = store.successor_id(&key).store_key();
@@ -245,7 +245,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// store.create(&key, &SessionRecord::new(meta)).await?;
     /// assert!(store.delete(&key).await?);
@@ -264,7 +264,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore, Touch};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// store.create(&key, &SessionRecord::new(meta)).await?;
     /// let later = now + Duration::from_secs(30);
@@ -285,7 +285,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// store.create(&key, &SessionRecord::new(meta)).await?;
     /// assert_eq!(store.purge_expired(now).await?, 0);
@@ -302,7 +302,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// let mut record = SessionRecord::new(meta);
     /// record.meta.user = Some("alice".into());
@@ -322,7 +322,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// let mut record = SessionRecord::new(meta);
     /// record.meta.user = Some("alice".into());
@@ -341,7 +341,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+    /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// store.create(&key, &SessionRecord::new(meta)).await?;
     /// assert_eq!(store.count(now).await?, 1);

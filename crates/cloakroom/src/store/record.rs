@@ -413,7 +413,7 @@ impl fmt::Debug for ChangeSet {
 /// use cloakroom::{ChangeSet, CommitOutcome, MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+/// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
 /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
 /// store.create(&key, &SessionRecord::new(meta.clone())).await?;
 /// let fresh_key = SessionId::generate().store_key();
@@ -444,7 +444,7 @@ pub enum CommitOutcome {
 /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), SystemTime::now());
+/// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
 /// let mut record = SessionRecord::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
 /// record.meta.user = Some("alice".into());
 /// store.create(&key, &record).await?;
