@@ -622,11 +622,7 @@ impl SessionStore for MemoryStore {
         if let Some(expiry) = self.apply_commit(key, changes) {
             return Ok(CommitOutcome::Applied(Some(expiry)));
         }
-        Ok(if self.create(fresh_key, fresh).await? {
-            CommitOutcome::Created
-        } else {
-            CommitOutcome::Dropped
-        })
+        Ok(CommitOutcome::of_fallback_create(self.create(fresh_key, fresh).await?))
     }
 
     async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {

@@ -191,11 +191,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         if self.commit(key, changes).await? {
             return Ok(CommitOutcome::Applied(None));
         }
-        Ok(if self.create(fresh_key, fresh).await? {
-            CommitOutcome::Created
-        } else {
-            CommitOutcome::Dropped
-        })
+        Ok(CommitOutcome::of_fallback_create(self.create(fresh_key, fresh).await?))
     }
 
     /// Moves the live session at `old` to `new`, applying `changes` on the way, in

@@ -437,6 +437,21 @@ pub enum CommitOutcome {
     Dropped,
 }
 
+impl CommitOutcome {
+    /// The outcome of the fallback insert, once the session was found gone:
+    /// `Created` when the insert took place, `Dropped` when the fresh key was taken.
+    ///
+    /// ```
+    /// use cloakroom::CommitOutcome;
+    ///
+    /// assert_eq!(CommitOutcome::of_fallback_create(true), CommitOutcome::Created);
+    /// assert_eq!(CommitOutcome::of_fallback_create(false), CommitOutcome::Dropped);
+    /// ```
+    pub fn of_fallback_create(created: bool) -> Self {
+        if created { Self::Created } else { Self::Dropped }
+    }
+}
+
 /// One of a user's live sessions, as the per-user index lists it.
 ///
 /// ```

@@ -548,11 +548,7 @@ impl SessionStore for RedisStore {
             if let Some(expiry) = self.commit_expiry(key, changes).await? {
                 return Ok(CommitOutcome::Applied(Some(expiry)));
             }
-            return Ok(if self.create(fresh_key, fresh).await? {
-                CommitOutcome::Created
-            } else {
-                CommitOutcome::Dropped
-            });
+            return Ok(CommitOutcome::of_fallback_create(self.create(fresh_key, fresh).await?));
         }
         let fields = record_fields(fresh);
         let mut invocation = scripts::COMMIT_OR_CREATE.prepare_invoke();
