@@ -81,9 +81,14 @@ impl RequestSession {
             };
         }
         if state.persisted {
+            if !(writes || pending.touch || pending.regenerate || config.resave) {
+                return Plan::Nothing;
+            }
             let key = state.id.as_ref().expect("a stored session has an ID").store_key();
             let mut changes = self.change_set(state, pending, now);
             if pending.regenerate {
+                // A new ticket goes out anyway: give it the whole idle timeout.
+                changes.idle_min_step = Duration::ZERO;
                 if changes.user.is_none() {
                     // Name the binding, so stores with a separate user index file the
                     // new key before the rename (log out everywhere cannot miss it).
@@ -97,10 +102,7 @@ impl RequestSession {
                     changes,
                 };
             }
-            if writes || pending.touch || config.resave {
-                return Plan::Commit { key, changes };
-            }
-            return Plan::Nothing;
+            return Plan::Commit { key, changes };
         }
         if writes || config.save_uninitialized || (pending.touch && pending.destroy.is_none()) {
             let config = &self.shared.config;
@@ -125,6 +127,10 @@ impl RequestSession {
         changes.remove = pending.remove.iter().cloned().collect();
         changes.user = pending.user.clone();
         changes.idle_deadline = Some(now + self.shared.config.idle_timeout);
+        // Slide as loads do, once per touch step; an explicit touch() slides now.
+        if !pending.touch {
+            changes.idle_min_step = self.shared.touch_step;
+        }
         changes.absolute_deadline = state.meta.as_ref().map(|meta| meta.absolute_deadline);
         changes
     }
@@ -155,10 +161,11 @@ impl RequestSession {
                 let applied = store.commit(&key, &changes).await?;
                 let mut state = self.state();
                 if applied {
-                    if let Some(meta) = state.meta.as_mut() {
-                        apply_meta(meta, &changes);
+                    let slid = state.meta.as_mut().is_some_and(|meta| apply_meta(meta, &changes));
+                    // The cookie follows the idle deadline when it moved.
+                    if slid {
+                        state.cookie = CookieAction::Set;
                     }
-                    state.cookie = CookieAction::Set;
                 } else {
                     self.lost(&mut state);
                 }
@@ -314,10 +321,22 @@ impl RequestSession {
     }
 }
 
-fn apply_meta(meta: &mut SessionMeta, changes: &ChangeSet) {
-    let mut record = SessionRecord::new(meta.clone());
-    record.apply(changes);
-    *meta = record.meta;
+/// Applies the change set's user binding and idle deadline to the request's view of
+/// the metadata, as the store did; returns whether the idle deadline moved.
+fn apply_meta(meta: &mut SessionMeta, changes: &ChangeSet) -> bool {
+    match &changes.user {
+        Some(UserChange::Bind(user)) => meta.user = Some(user.clone()),
+        Some(UserChange::Unbind) => meta.user = None,
+        None => {}
+    }
+    match changes.idle_deadline {
+        Some(deadline) if changes.slides(meta.idle_deadline) => {
+            meta.idle_deadline = deadline;
+            meta.last_seen = changes.now;
+            true
+        }
+        _ => false,
+    }
 }
 
 fn add_cache_headers(response: &mut Parts, vary_on: &str) {

@@ -98,6 +98,7 @@ macro_rules! store_conformance_tests {
             a_session_unused_past_its_idle_deadline_is_gone,
             touches_do_not_extend_a_session_past_its_absolute_deadline,
             commit_with_an_idle_deadline_slides_it,
+            commit_slides_the_idle_deadline_by_its_minimum_step_only,
             touch_slides_a_live_session_and_reports_a_missing_one,
             regenerate_moves_the_data_and_kills_the_old_key,
             regenerate_of_a_missing_session_creates_nothing,
@@ -476,6 +477,69 @@ pub async fn commit_with_an_idle_deadline_slides_it<S: SessionStore>(store: Arc<
     let loaded = peek(&*store, &k, later).await.unwrap();
     assert_eq!(loaded.meta.idle_deadline, later + IDLE);
     assert_eq!(loaded.meta.last_seen, later);
+}
+
+/// A commit moves the idle deadline only when that moves it by at least the change
+/// set's `idle_min_step`; its other changes apply either way. `commit_or_create`
+/// reports the expiry only when the deadline moved (or `None`, if the store cannot
+/// tell).
+///
+/// ```no_run
+/// use cloakroom::{MemoryStore, conformance};
+///
+/// conformance::run(
+///     || async { MemoryStore::new() },
+///     conformance::commit_slides_the_idle_deadline_by_its_minimum_step_only,
+/// );
+/// ```
+pub async fn commit_slides_the_idle_deadline_by_its_minimum_step_only<S: SessionStore>(store: Arc<S>) {
+    let now = now();
+    let (k, fresh) = (key(), key());
+    store.create(&k, &record(now, &[])).await.unwrap();
+    let step = Duration::from_secs(30);
+
+    let soon = now + Duration::from_secs(10);
+    let mut small = changes(soon, &[("a", "1")], &[]);
+    small.idle_deadline = Some(soon + IDLE);
+    small.idle_min_step = step;
+    let outcome = store
+        .commit_or_create(&k, &small, &fresh, &record(soon, &[]))
+        .await
+        .unwrap();
+    assert_eq!(outcome, CommitOutcome::Applied(None), "a 10 s move is below the step");
+    let loaded = peek(&*store, &k, soon).await.unwrap();
+    assert_eq!(data(&loaded), HashMap::from([("a", "1")]));
+    assert_eq!(loaded.meta.idle_deadline, now + IDLE, "the deadline stayed");
+    assert_eq!(loaded.meta.last_seen, now);
+    assert!(peek(&*store, &fresh, soon).await.is_none());
+
+    let later = now + Duration::from_secs(40);
+    let mut big = changes(later, &[("b", "2")], &[]);
+    big.idle_deadline = Some(later + IDLE);
+    big.idle_min_step = step;
+    let outcome = store
+        .commit_or_create(&k, &big, &fresh, &record(later, &[]))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, CommitOutcome::Applied(None) | CommitOutcome::Applied(Some(_))),
+        "{outcome:?}"
+    );
+    if let CommitOutcome::Applied(Some(expiry)) = outcome {
+        assert_eq!(expiry, later + IDLE);
+    }
+    let loaded = peek(&*store, &k, later).await.unwrap();
+    assert_eq!(data(&loaded), HashMap::from([("a", "1"), ("b", "2")]));
+    assert_eq!(loaded.meta.idle_deadline, later + IDLE, "a 40 s move is past the step");
+    assert_eq!(loaded.meta.last_seen, later);
+
+    let mut plain = changes(later + Duration::from_secs(5), &[], &["a"]);
+    plain.idle_deadline = Some(later + Duration::from_secs(5) + IDLE);
+    plain.idle_min_step = step;
+    assert!(store.commit(&k, &plain).await.unwrap());
+    let loaded = peek(&*store, &k, later).await.unwrap();
+    assert_eq!(data(&loaded), HashMap::from([("b", "2")]));
+    assert_eq!(loaded.meta.idle_deadline, later + IDLE, "commit keeps the step too");
 }
 
 /// `touch` slides a live session's idle deadline and reports a missing one.

@@ -4,20 +4,23 @@
 mod common;
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::{get, post};
-use cloakroom::{MemoryStore, Scoped, Session, SessionData, SessionScope};
+use cloakroom::{ManualClock, MemoryStore, Scoped, Session, SessionData, SessionScope};
 use common::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 #[tokio::test]
 async fn the_write_only_handle_costs_one_store_call_on_a_live_session() {
-    let store = CountingStore::new(MemoryStore::new());
-    let mut client = Client::new(app(config().store(store.clone()).build().unwrap()));
+    let clock = ManualClock::new();
+    let store = CountingStore::new(MemoryStore::builder().clock(clock.clone()).build());
+    let layer = config().clock(clock.clone()).store(store.clone()).build().unwrap();
+    let mut client = Client::new(app(layer));
     client.put("/set/a", json!(1)).await;
     let ticket = client.ticket.clone();
     store.calls.reset();
@@ -25,10 +28,16 @@ async fn the_write_only_handle_costs_one_store_call_on_a_live_session() {
     assert_eq!(reply.status, 200);
     assert_eq!(store.calls.total(), 1);
     assert_eq!(store.calls.commit_or_create.load(Ordering::SeqCst), 1);
+    assert!(reply.set_cookie().is_none(), "the deadline did not move: no cookie");
+
+    // Past the touch step (1/20 of the 24 h idle timeout), the write slides the
+    // deadline and the cookie follows with a full Max-Age.
+    clock.advance(Duration::from_secs(24 * 3600 / 20 + 1));
+    let reply = client.put("/write-only/theme", json!("light")).await;
     let cookie = reply.set_cookie().expect("the slid deadline re-sends the cookie");
     assert!(cookie.contains("Max-Age=86400;"), "{cookie}");
     assert_eq!(client.ticket, ticket, "same session, same ticket");
-    assert_eq!(client.get("/get/theme").await.json(), json!("dark"));
+    assert_eq!(client.get("/get/theme").await.json(), json!("light"));
     assert_eq!(client.get("/get/a").await.json(), json!(1));
 }
 

@@ -134,8 +134,9 @@ impl Stored {
         }
     }
 
-    /// Applies a change set as [`SessionRecord::apply`] does.
-    fn apply(&mut self, changes: &ChangeSet) {
+    /// Applies a change set as [`SessionRecord::apply`] does; returns whether the
+    /// idle deadline moved.
+    fn apply(&mut self, changes: &ChangeSet) -> bool {
         if changes.clear {
             self.data.clear();
         }
@@ -156,9 +157,13 @@ impl Stored {
             Some(UserChange::Unbind) => self.meta.user = None,
             None => {}
         }
-        if let Some(deadline) = changes.idle_deadline {
-            self.meta.idle = ms(deadline);
-            self.meta.seen = ms(changes.now);
+        match changes.idle_deadline {
+            Some(deadline) if changes.slides(time(self.meta.idle)) => {
+                self.meta.idle = ms(deadline);
+                self.meta.seen = ms(changes.now);
+                true
+            }
+            _ => false,
         }
     }
 }
@@ -422,9 +427,10 @@ impl MemoryStore {
         purged
     }
 
-    /// Applies a change set to a live session; returns its expiry afterwards, or
-    /// `None` (changing nothing) when it is absent or dead.
-    fn apply_commit(&self, key: &StoreKey, changes: &ChangeSet) -> Option<SystemTime> {
+    /// Applies a change set to a live session; returns `None` (changing nothing)
+    /// when it is absent or dead, else its expiry afterwards if the idle deadline
+    /// moved.
+    fn apply_commit(&self, key: &StoreKey, changes: &ChangeSet) -> Option<Option<SystemTime>> {
         let mut shard = self.shard(key);
         let record = shard.get_mut(key)?;
         if record.meta.is_expired(changes.now) {
@@ -434,10 +440,10 @@ impl MemoryStore {
             return None;
         }
         let before = changes.user.is_some().then(|| record.meta.user.clone());
-        record.apply(changes);
-        let after = record.meta.user.clone();
-        let expiry = record.meta.expires_at();
+        let slid = record.apply(changes);
+        let expiry = slid.then(|| record.meta.expires_at());
         if let Some(before) = before {
+            let after = record.meta.user.clone();
             self.reindex(key, before.as_deref(), after.as_deref());
         }
         Some(expiry)
@@ -620,7 +626,7 @@ impl SessionStore for MemoryStore {
         fresh: &SessionRecord,
     ) -> Result<CommitOutcome, StoreError> {
         if let Some(expiry) = self.apply_commit(key, changes) {
-            return Ok(CommitOutcome::Applied(Some(expiry)));
+            return Ok(CommitOutcome::Applied(expiry));
         }
         Ok(CommitOutcome::of_fallback_create(self.create(fresh_key, fresh).await?))
     }

@@ -194,7 +194,10 @@ impl SessionRecord {
             Some(UserChange::Unbind) => self.meta.user = None,
             None => {}
         }
-        if let Some(deadline) = changes.idle_deadline {
+        if let Some(deadline) = changes
+            .idle_deadline
+            .filter(|_| changes.slides(self.meta.idle_deadline))
+        {
             self.meta.idle_deadline = deadline;
             self.meta.last_seen = changes.now;
         }
@@ -317,8 +320,14 @@ pub struct ChangeSet {
     pub remove: Vec<String>,
     /// A change to the user binding.
     pub user: Option<UserChange>,
-    /// A new idle deadline (and `last_seen = now`).
+    /// A new idle deadline (and `last_seen = now`), applied only when it moves the
+    /// stored one by at least [`idle_min_step`](Self::idle_min_step).
     pub idle_deadline: Option<SystemTime>,
+    /// The smallest move of the idle deadline worth a write (zero: any move). The
+    /// layer sets its touch step here for ordinary writes, so a busy session's
+    /// deadline (and its TTL in Redis) is rewritten about once per step rather
+    /// than on every request.
+    pub idle_min_step: Duration,
     /// The session's absolute deadline as the committer knows it, if it does. Not
     /// applied: stores that index users by deadline use it to file a new binding
     /// before they apply the change set.
@@ -346,8 +355,36 @@ impl ChangeSet {
             remove: Vec::new(),
             user: None,
             idle_deadline: None,
+            idle_min_step: Duration::ZERO,
             absolute_deadline: None,
         }
+    }
+
+    /// True when applying this change set to a session whose idle deadline is
+    /// `current` moves that deadline: a new one is asked for and it differs from
+    /// `current` by at least [`idle_min_step`](Self::idle_min_step), either way.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::ChangeSet;
+    ///
+    /// let now = SystemTime::now();
+    /// let mut changes = ChangeSet::new(now);
+    /// assert!(!changes.slides(now)); // no deadline asked for
+    /// changes.idle_deadline = Some(now + Duration::from_secs(600));
+    /// changes.idle_min_step = Duration::from_secs(30);
+    /// assert!(!changes.slides(now + Duration::from_secs(590))); // 10 s: not worth a write
+    /// assert!(changes.slides(now + Duration::from_secs(500)));
+    /// ```
+    pub fn slides(&self, current: SystemTime) -> bool {
+        let Some(wanted) = self.idle_deadline else {
+            return false;
+        };
+        let step = match wanted.duration_since(current) {
+            Ok(forward) => forward,
+            Err(backward) => backward.duration(),
+        };
+        !step.is_zero() && step >= self.idle_min_step
     }
 
     /// A change set that only slides the idle deadline.
@@ -365,6 +402,7 @@ impl ChangeSet {
     pub fn touch_only(touch: &Touch) -> Self {
         Self {
             idle_deadline: Some(touch.idle_deadline),
+            idle_min_step: touch.min_step,
             ..Self::new(touch.now)
         }
     }
@@ -401,6 +439,7 @@ impl fmt::Debug for ChangeSet {
             .field("remove", &self.remove)
             .field("user", &self.user)
             .field("idle_deadline", &self.idle_deadline)
+            .field("idle_min_step", &self.idle_min_step)
             .field("absolute_deadline", &self.absolute_deadline)
             .finish()
     }
@@ -418,18 +457,27 @@ impl fmt::Debug for ChangeSet {
 /// store.create(&key, &SessionRecord::new(meta.clone())).await?;
 /// let fresh_key = SessionId::generate().store_key();
 /// let fresh = SessionRecord::new(meta);
-/// match store.commit_or_create(&key, &ChangeSet::new(now), &fresh_key, &fresh).await? {
-///     CommitOutcome::Applied(expiry) => assert_eq!(expiry, Some(now + Duration::from_secs(60))),
+/// let later = now + Duration::from_secs(10);
+/// let mut changes = ChangeSet::new(later);
+/// changes.idle_deadline = Some(later + Duration::from_secs(60));
+/// match store.commit_or_create(&key, &changes, &fresh_key, &fresh).await? {
+///     CommitOutcome::Applied(expiry) => assert_eq!(expiry, Some(later + Duration::from_secs(60))),
 ///     other => panic!("the session was live, got {other:?}"),
 /// }
+/// // Within the change set's minimum step: applied, the deadline stays.
+/// changes.idle_min_step = Duration::from_secs(5);
+/// let outcome = store.commit_or_create(&key, &changes, &fresh_key, &fresh).await?;
+/// assert_eq!(outcome, CommitOutcome::Applied(None));
 /// # Ok::<(), cloakroom::StoreError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitOutcome {
-    /// The session was live and the change set was applied to it; with the
-    /// session's expiry afterwards when the store can tell (the layer then re-sends
-    /// the cookie with a matching `Max-Age`).
+    /// The session was live and the change set was applied to it. When the commit
+    /// moved the idle deadline ([`ChangeSet::slides`]) and the store can tell, it
+    /// carries the session's expiry afterwards, and the layer re-sends the cookie
+    /// with a matching `Max-Age`; `None` when the deadline stayed (or the store
+    /// cannot tell), and the client keeps the cookie it has.
     Applied(Option<SystemTime>),
     /// The session was gone; the fresh record was inserted instead.
     Created,

@@ -293,6 +293,7 @@ impl RedisStore {
 fn push_changes(invocation: &mut ScriptInvocation<'_>, changes: &ChangeSet) {
     invocation.arg(if changes.clear { "1" } else { "0" });
     invocation.arg(changes.idle_deadline.map(|t| millis(t).to_string()).unwrap_or_default());
+    invocation.arg(u64::try_from(changes.idle_min_step.as_millis()).unwrap_or(u64::MAX));
     match &changes.user {
         Some(UserChange::Bind(user)) => invocation.arg("b").arg(user.as_str()),
         Some(UserChange::Unbind) => invocation.arg("u").arg(""),
@@ -309,8 +310,13 @@ fn push_changes(invocation: &mut ScriptInvocation<'_>, changes: &ChangeSet) {
 
 impl RedisStore {
     /// Files a new binding, applies the change set, fixes the user index; returns
-    /// the session's expiry afterwards, or `None` when the session is gone.
-    async fn commit_expiry(&self, key: &StoreKey, changes: &ChangeSet) -> Result<Option<SystemTime>, StoreError> {
+    /// `None` when the session is gone, else its expiry afterwards if the idle
+    /// deadline moved.
+    async fn commit_expiry(
+        &self,
+        key: &StoreKey,
+        changes: &ChangeSet,
+    ) -> Result<Option<Option<SystemTime>>, StoreError> {
         self.index_binding(key, changes).await?;
         let mut invocation = scripts::COMMIT.prepare_invoke();
         invocation
@@ -319,12 +325,12 @@ impl RedisStore {
             .arg(millis(changes.now))
             .arg(key.to_hex());
         push_changes(&mut invocation, changes);
-        let reply: Option<(i64, String, u64)> = self.invoke(invocation).await?;
+        let reply: Option<(i64, String, String)> = self.invoke(invocation).await?;
         let Some((_, previous, expiry)) = reply else {
             return Ok(None);
         };
         self.index_moved(key, key, &previous, changes).await?;
-        Ok(Some(from_millis(expiry)))
+        Ok(Some(expiry.parse().ok().map(from_millis)))
     }
 }
 
@@ -546,7 +552,7 @@ impl SessionStore for RedisStore {
         if self.conn.is_cluster() || binds {
             // Different hash slots, or index work: the two-step default.
             if let Some(expiry) = self.commit_expiry(key, changes).await? {
-                return Ok(CommitOutcome::Applied(Some(expiry)));
+                return Ok(CommitOutcome::Applied(expiry));
             }
             return Ok(CommitOutcome::of_fallback_create(self.create(fresh_key, fresh).await?));
         }

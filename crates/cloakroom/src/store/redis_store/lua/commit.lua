@@ -1,6 +1,7 @@
 -- KEYS: session, expiries. ARGV: now, member, then the change set (see apply).
--- Applies the change set to a live session. Returns {1, previous user or '', expiry}, or
--- nil when the session is absent or dead: a commit never recreates a session.
+-- Applies the change set to a live session. Returns {1, previous user or '', expiry
+-- or '' when the idle deadline stayed}, or nil when the session is absent or dead:
+-- a commit never recreates a session.
 local now = tonumber(ARGV[1])
 local m = live(KEYS[1], now)
 if not m then
@@ -8,7 +9,7 @@ if not m then
   return false
 end
 local previous = m[3] or ''
-apply(KEYS[1], m, ARGV[1], 3)
+if not apply(KEYS[1], m, ARGV[1], 3) then return {1, previous, ''} end
 local exp = expiry(m[1], m[2])
 redis.call('PEXPIREAT', KEYS[1], exp)
 redis.call('ZADD', KEYS[2], exp, ARGV[2])

@@ -1,13 +1,14 @@
 -- KEYS: session, expiries, fresh session, fresh expiries (standalone Redis only).
 -- ARGV: now, member, fresh member, fresh expiry, number of fresh field/value items,
 -- those items, then the change set (see apply).
--- Returns {1, expiry} when applied to the live session, {2, ''} when the fresh one
--- was created, {0, ''} when the session was gone and the fresh key taken.
+-- Returns {1, expiry} when applied to the live session ({1, ''} when its idle
+-- deadline stayed), {2, ''} when the fresh one was created, {0, ''} when the
+-- session was gone and the fresh key taken.
 local now = tonumber(ARGV[1])
 local nfresh = tonumber(ARGV[5])
 local m = live(KEYS[1], now)
 if m then
-  apply(KEYS[1], m, ARGV[1], 6 + nfresh)
+  if not apply(KEYS[1], m, ARGV[1], 6 + nfresh) then return {1, ''} end
   local exp = expiry(m[1], m[2])
   redis.call('PEXPIREAT', KEYS[1], exp)
   redis.call('ZADD', KEYS[2], exp, ARGV[2])

@@ -28,13 +28,15 @@ local function expiry(idle, abs)
 end
 
 -- Applies the change set found in ARGV from index `i`:
---   clear ('1'/'0'), idle deadline ('' = keep), user op ('', 'b' bind, 'u' unbind),
---   user, number of sets, number of removals, then field/value pairs, then fields.
--- `m` is what live() returned; its idle deadline is updated in place.
+--   clear ('1'/'0'), idle deadline ('' = keep), smallest move of the idle deadline
+--   worth a write, user op ('', 'b' bind, 'u' unbind), user, number of sets, number
+--   of removals, then field/value pairs, then fields.
+-- `m` is what live() returned; its idle deadline is updated in place. Returns true
+-- when the idle deadline moved (the caller then resets the TTL and expiry entry).
 local function apply(key, m, now, i)
-  local clear, idle, userop, user = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local nset, nrem = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
-  local p = i + 6
+  local clear, idle, step, userop, user = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local nset, nrem = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
+  local p = i + 7
   if clear == '1' then
     local del = {}
     for _, f in ipairs(redis.call('HKEYS', key)) do
@@ -58,9 +60,14 @@ local function apply(key, m, now, i)
     redis.call('HDEL', key, 'm:u')
   end
   if idle ~= '' then
-    redis.call('HSET', key, 'm:i', idle, 'm:s', now)
-    m[1] = idle
+    local move = math.abs(tonumber(idle) - tonumber(m[1]))
+    if move > 0 and move >= tonumber(step) then
+      redis.call('HSET', key, 'm:i', idle, 'm:s', now)
+      m[1] = idle
+      return true
+    end
   end
+  return false
 end
 
 -- Drops a session that is not live (expired or corrupt) with its expiry entry.

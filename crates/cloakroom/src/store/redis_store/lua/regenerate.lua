@@ -10,6 +10,7 @@ redis.call('RENAME', KEYS[1], KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[2])
 local previous = m[3] or ''
 apply(KEYS[2], m, ARGV[1], 4)
+-- The member changed: the expiry entry is re-filed whether or not the deadline moved.
 local exp = expiry(m[1], m[2])
 redis.call('PEXPIREAT', KEYS[2], exp)
 redis.call('ZADD', KEYS[4], exp, ARGV[3])
