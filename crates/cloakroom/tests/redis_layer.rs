@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::post;
-use cloakroom::{RedisStore, Session, SessionLayer};
+use cloakroom::{ManualClock, RedisStore, Session, SessionLayer};
 use cloakroom_testing::RedisServer;
 use common::*;
 use serde_json::json;
@@ -68,13 +68,13 @@ async fn each_request_kind_sends_the_documented_commands() {
     assert_eq!(new_session, ["EVALSHA"], "new session");
 
     let read = commands_of!(monitor, client.get("/get/a").await);
-    assert_eq!(read, ["EVALSHA"], "read-only request");
+    assert_eq!(read, ["HGETALL"], "read-only request: no script while no slide is due");
 
     let untouched = commands_of!(monitor, client.get("/noop").await);
     assert!(untouched.is_empty(), "a handler without a session: {untouched:?}");
 
     let write = commands_of!(monitor, client.put("/set/a", json!(2)).await);
-    assert_eq!(write, ["EVALSHA", "EVALSHA"], "write: the load, then the commit");
+    assert_eq!(write, ["HGETALL", "EVALSHA"], "write: the load, then the commit");
 
     let write_only = commands_of!(monitor, client.put("/write-only/b", json!(3)).await);
     assert_eq!(write_only, ["EVALSHA"], "write through the write-only handle");
@@ -82,27 +82,27 @@ async fn each_request_kind_sends_the_documented_commands() {
     let regenerate = commands_of!(monitor, client.post("/regenerate").await);
     assert_eq!(
         regenerate,
-        ["EVALSHA", "EVALSHA"],
+        ["HGETALL", "EVALSHA"],
         "regenerate: the load, then the rename"
     );
 
     let login = commands_of!(monitor, client.post("/login/alice").await);
     assert_eq!(
         login,
-        ["EVALSHA", "ZREMRANGEBYSCORE", "ZADD", "EVALSHA"],
+        ["HGETALL", "ZREMRANGEBYSCORE", "ZADD", "EVALSHA"],
         "login: load, index the user (one pipeline), regenerate"
     );
 
     let mut second = Client::new(app.clone());
     second.post("/login/alice").await;
     let logout = commands_of!(monitor, client.post("/destroy").await);
-    assert_eq!(logout, ["EVALSHA", "EVALSHA", "ZREM"], "logout: load, delete, unindex");
+    assert_eq!(logout, ["HGETALL", "EVALSHA", "ZREM"], "logout: load, delete, unindex");
 
     client.post("/login/alice").await;
     let logout_all = commands_of!(monitor, client.post("/logout-all").await);
     assert_eq!(
         logout_all,
-        ["EVALSHA", "ZRANGE", "EVALSHA", "EVALSHA", "ZREM", "ZRANGE", "EVALSHA"],
+        ["HGETALL", "ZRANGE", "EVALSHA", "EVALSHA", "ZREM", "ZRANGE", "EVALSHA"],
         "logout-all of 2 sessions: load, list, delete each, unindex, list again (empty), \
          then the destroy of the current one"
     );
@@ -111,6 +111,45 @@ async fn each_request_kind_sends_the_documented_commands() {
          write-only {write_only:?}\n regenerate {regenerate:?}\n login {login:?}\n logout {logout:?}\n \
          logout-all {logout_all:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_run_the_sliding_script_only_when_a_slide_is_due() {
+    let redis = RedisServer::start();
+    let clock = ManualClock::new();
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let idle = Duration::from_secs(2000);
+    let layer = config()
+        .clock(clock.clone())
+        .idle_timeout(idle)
+        .store(store)
+        .build()
+        .unwrap();
+    let mut client = Client::new(app(layer));
+    client.put("/set/a", json!(1)).await;
+    clock.advance(Duration::from_secs(101));
+    client.get("/get/a").await; // a first slide loads the script
+    let monitor = redis.monitor();
+
+    clock.advance(Duration::from_secs(99)); // under the touch step (idle / 20 = 100 s)
+    let quiet = commands_of!(monitor, client.get("/get/a").await);
+    assert_eq!(quiet, ["HGETALL"]);
+    clock.advance(Duration::from_secs(2));
+    let reply = client.get("/get/a").await;
+    let due = monitor.take();
+    assert_eq!(due, ["HGETALL", "EVALSHA"], "the read, then the slide");
+    assert_eq!(reply.json(), json!(1));
+    assert!(reply.set_cookie().is_some(), "the slid deadline re-sends the cookie");
+    assert_eq!(commands_of!(monitor, client.get("/get/a").await), ["HGETALL"]);
+
+    // A session dead by the layer's clock: the script drops it.
+    clock.advance(idle);
+    let reply = client.get("/get/a").await;
+    assert_eq!(monitor.take(), ["HGETALL", "EVALSHA"]);
+    assert_eq!(reply.json(), json!(null));
+    assert!(reply.removes_cookie());
+    let after = commands_of!(monitor, client.get("/get/a").await);
+    assert!(after.is_empty(), "the client holds no ticket now: {after:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

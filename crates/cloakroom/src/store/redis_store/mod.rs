@@ -1,5 +1,5 @@
-//! The Redis store: standalone Redis or Redis Cluster, one round trip per load and
-//! per commit (cargo feature `redis`).
+//! The Redis store: standalone Redis or Redis Cluster, one round trip per load
+//! (plain `HGETALL` unless a slide is due) and per commit (cargo feature `redis`).
 
 mod connection;
 mod layout;
@@ -37,9 +37,12 @@ const UNKNOWN_DEADLINE: Duration = Duration::from_secs(400 * 24 * 3600);
 ///
 /// - Each session is one hash keyed by the SHA-256 of its ID (never the ID), with
 ///   one field per session key; its TTL follows the earlier of its two deadlines.
-/// - A load is one round trip (a script that reads and slides the idle deadline
-///   when due); a commit is one round trip (a script that applies the change set
-///   only if the session still exists). Both are sent as EVALSHA and reloaded after
+/// - A load is one `HGETALL`, checked by the client; only when the idle deadline
+///   is due to slide (about once per touch step) or the session is dead does a
+///   second round trip run the script that slides or drops it atomically. A commit
+///   is one round trip: a script that applies the change set only if the session
+///   still exists, and rewrites the deadline and TTL only when the change set's
+///   minimum step is reached. Scripts are sent as EVALSHA and reloaded after
 ///   NOSCRIPT.
 /// - The per-user index (a sorted set per user) is written before a binding is
 ///   applied, so "log out everywhere" cannot miss a session; dead entries are
@@ -334,6 +337,23 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// Loads through the script: slides the idle deadline when due, drops a dead
+    /// session (and its expiry entry), in one atomic step.
+    async fn load_by_script(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
+        let mut invocation = scripts::LOAD.prepare_invoke();
+        invocation
+            .key(self.layout.session(key))
+            .key(self.layout.expiries(key))
+            .arg(millis(touch.now))
+            .arg(millis(touch.idle_deadline))
+            .arg(u64::try_from(touch.min_step.as_millis()).unwrap_or(u64::MAX))
+            .arg(key.to_hex());
+        let flat: Option<Vec<String>> = self.invoke(invocation).await?;
+        flat.map(decode).transpose()
+    }
+}
+
 /// Reads `{1, previous user}` or nil from a regenerate script.
 fn applied(reply: Option<(i64, String)>) -> Option<String> {
     reply.map(|(_, previous)| previous)
@@ -509,16 +529,21 @@ impl RedisStoreBuilder {
 #[async_trait]
 impl SessionStore for RedisStore {
     async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
-        let mut invocation = scripts::LOAD.prepare_invoke();
-        invocation
-            .key(self.layout.session(key))
-            .key(self.layout.expiries(key))
-            .arg(millis(touch.now))
-            .arg(millis(touch.idle_deadline))
-            .arg(u64::try_from(touch.min_step.as_millis()).unwrap_or(u64::MAX))
-            .arg(key.to_hex());
-        let flat: Option<Vec<String>> = self.invoke(invocation).await?;
-        flat.map(decode).transpose()
+        // Most loads change nothing: a plain HGETALL, checked here. The script (which
+        // slides the deadline, or drops a dead session, atomically) runs only when
+        // there is something to write: about once per touch step per session.
+        let mut cmd = redis::cmd("HGETALL");
+        cmd.arg(self.layout.session(key));
+        let flat: Vec<String> = self.query(cmd).await?;
+        if flat.is_empty() {
+            return Ok(None);
+        }
+        let record = decode(flat)?;
+        let mut meta = record.meta.clone();
+        if !meta.is_expired(touch.now) && !meta.apply_touch(touch) {
+            return Ok(Some(record));
+        }
+        self.load_by_script(key, touch).await
     }
 
     async fn create(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
