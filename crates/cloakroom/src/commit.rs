@@ -8,7 +8,7 @@ use http::response::Parts;
 
 use crate::id::{SessionId, StoreKey};
 use crate::session::{CookieAction, Incoming, Pending, RequestSession, State};
-use crate::store::{ChangeSet, CommitOutcome, SessionMeta, SessionRecord, StoreError, UserChange};
+use crate::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, StoreError, UserChange};
 
 /// The store work one commit needs, planned under the state lock and carried out
 /// after it is released.
@@ -30,8 +30,7 @@ enum Plan {
     CommitOrCreate {
         key: StoreKey,
         changes: ChangeSet,
-        fresh: SessionId,
-        record: SessionRecord,
+        fresh: FreshSession,
     },
 }
 
@@ -67,17 +66,18 @@ impl RequestSession {
             if !writes {
                 return Plan::Nothing;
             }
-            let fresh = SessionId::generate();
             let changes = self.change_set(state, pending, now);
-            let record = self.fresh_record(&changes);
+            let fresh = FreshSession::new(SessionMeta::new(now, config.idle_timeout, config.absolute_timeout));
             return match &self.incoming {
                 Incoming::Valid(ticket) if pending.destroy.is_none() => Plan::CommitOrCreate {
                     key: ticket.id.store_key(),
                     changes,
                     fresh,
-                    record,
                 },
-                _ => Plan::Create { id: fresh, record },
+                _ => Plan::Create {
+                    record: fresh.record(&changes),
+                    id: SessionId::generate(),
+                },
             };
         }
         if state.persisted {
@@ -135,17 +135,6 @@ impl RequestSession {
         changes
     }
 
-    fn fresh_record(&self, changes: &ChangeSet) -> SessionRecord {
-        let config = &self.shared.config;
-        let mut record = SessionRecord::new(SessionMeta::new(
-            changes.now,
-            config.idle_timeout,
-            config.absolute_timeout,
-        ));
-        record.apply(changes);
-        record
-    }
-
     async fn execute(&self, destroy: Option<StoreKey>, plan: Plan) -> Result<(), StoreError> {
         let store = &self.shared.store;
         if let Some(key) = destroy {
@@ -190,14 +179,7 @@ impl RequestSession {
                     self.lost(&mut state);
                 }
             }
-            Plan::CommitOrCreate {
-                key,
-                changes,
-                fresh,
-                record,
-            } => match store
-                .commit_or_create(&key, &changes, &fresh.store_key(), &record)
-                .await?
+            Plan::CommitOrCreate { key, changes, fresh } => match store.commit_or_create(&key, &changes, &fresh).await?
             {
                 CommitOutcome::Applied(expiry) => {
                     let mut state = self.state();
@@ -212,7 +194,10 @@ impl RequestSession {
                         state.cookie = CookieAction::Set;
                     }
                 }
-                CommitOutcome::Created => self.created(fresh, record),
+                CommitOutcome::Created => match fresh.id() {
+                    Some(id) => self.created(id.clone(), fresh.record(&changes)),
+                    None => tracing::warn!("the store reported a fresh session it never drew a key for"),
+                },
                 CommitOutcome::Dropped => {
                     tracing::warn!("a fresh session ID was already taken; the change set was dropped")
                 }

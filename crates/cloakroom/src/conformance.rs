@@ -27,7 +27,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::id::{SessionId, StoreKey};
-use crate::store::{ChangeSet, CommitOutcome, SessionMeta, SessionRecord, SessionStore, Touch, UserChange};
+use crate::store::{
+    ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, SessionStore, Touch, UserChange,
+};
 
 const IDLE: Duration = Duration::from_secs(60);
 const ABSOLUTE: Duration = Duration::from_secs(600);
@@ -132,6 +134,10 @@ fn now() -> SystemTime {
 
 fn key() -> StoreKey {
     SessionId::generate().store_key()
+}
+
+fn fresh_session(now: SystemTime) -> FreshSession {
+    FreshSession::new(SessionMeta::new(now, IDLE, ABSOLUTE))
 }
 
 /// A record created now, with the suite's timeouts, holding `data`.
@@ -494,7 +500,7 @@ pub async fn commit_with_an_idle_deadline_slides_it<S: SessionStore>(store: Arc<
 /// ```
 pub async fn commit_slides_the_idle_deadline_by_its_minimum_step_only<S: SessionStore>(store: Arc<S>) {
     let now = now();
-    let (k, fresh) = (key(), key());
+    let k = key();
     store.create(&k, &record(now, &[])).await.unwrap();
     let step = Duration::from_secs(30);
 
@@ -502,25 +508,18 @@ pub async fn commit_slides_the_idle_deadline_by_its_minimum_step_only<S: Session
     let mut small = changes(soon, &[("a", "1")], &[]);
     small.idle_deadline = Some(soon + IDLE);
     small.idle_min_step = step;
-    let outcome = store
-        .commit_or_create(&k, &small, &fresh, &record(soon, &[]))
-        .await
-        .unwrap();
+    let outcome = store.commit_or_create(&k, &small, &fresh_session(soon)).await.unwrap();
     assert_eq!(outcome, CommitOutcome::Applied(None), "a 10 s move is below the step");
     let loaded = peek(&*store, &k, soon).await.unwrap();
     assert_eq!(data(&loaded), HashMap::from([("a", "1")]));
     assert_eq!(loaded.meta.idle_deadline, now + IDLE, "the deadline stayed");
     assert_eq!(loaded.meta.last_seen, now);
-    assert!(peek(&*store, &fresh, soon).await.is_none());
 
     let later = now + Duration::from_secs(40);
     let mut big = changes(later, &[("b", "2")], &[]);
     big.idle_deadline = Some(later + IDLE);
     big.idle_min_step = step;
-    let outcome = store
-        .commit_or_create(&k, &big, &fresh, &record(later, &[]))
-        .await
-        .unwrap();
+    let outcome = store.commit_or_create(&k, &big, &fresh_session(later)).await.unwrap();
     assert!(
         matches!(outcome, CommitOutcome::Applied(None) | CommitOutcome::Applied(Some(_))),
         "{outcome:?}"
@@ -658,15 +657,11 @@ pub async fn delete_reports_whether_there_was_a_session<S: SessionStore>(store: 
 /// ```
 pub async fn commit_or_create_applies_to_a_live_session<S: SessionStore>(store: Arc<S>) {
     let now = now();
-    let (k, fresh) = (key(), key());
+    let k = key();
     store.create(&k, &record(now, &[("a", "1")])).await.unwrap();
+    let fresh = fresh_session(now);
     let outcome = store
-        .commit_or_create(
-            &k,
-            &changes(now, &[("b", "2")], &[]),
-            &fresh,
-            &record(now, &[("b", "2")]),
-        )
+        .commit_or_create(&k, &changes(now, &[("b", "2")], &[]), &fresh)
         .await
         .unwrap();
     assert!(matches!(outcome, CommitOutcome::Applied(_)), "{outcome:?}");
@@ -674,7 +669,9 @@ pub async fn commit_or_create_applies_to_a_live_session<S: SessionStore>(store: 
         data(&peek(&*store, &k, now).await.unwrap()),
         HashMap::from([("a", "1"), ("b", "2")])
     );
-    assert!(peek(&*store, &fresh, now).await.is_none());
+    if fresh.id().is_some() {
+        assert!(peek(&*store, &fresh.key(), now).await.is_none(), "no fresh session");
+    }
 }
 
 /// The write-only path creates a fresh session when the old one is gone.
@@ -686,22 +683,19 @@ pub async fn commit_or_create_applies_to_a_live_session<S: SessionStore>(store: 
 /// ```
 pub async fn commit_or_create_creates_a_fresh_session_when_gone<S: SessionStore>(store: Arc<S>) {
     let now = now();
-    let (k, fresh) = (key(), key());
+    let k = key();
+    let fresh = fresh_session(now);
     let outcome = store
-        .commit_or_create(
-            &k,
-            &changes(now, &[("b", "2")], &[]),
-            &fresh,
-            &record(now, &[("b", "2")]),
-        )
+        .commit_or_create(&k, &changes(now, &[("b", "2")], &[]), &fresh)
         .await
         .unwrap();
     assert_eq!(outcome, CommitOutcome::Created);
+    assert!(fresh.id().is_some(), "the store drew the fresh key");
     assert!(peek(&*store, &k, now).await.is_none(), "the gone session stays gone");
-    assert_eq!(
-        data(&peek(&*store, &fresh, now).await.unwrap()),
-        HashMap::from([("b", "2")])
-    );
+    let created = peek(&*store, &fresh.key(), now).await.unwrap();
+    assert_eq!(data(&created), HashMap::from([("b", "2")]));
+    assert_eq!(created.meta.created_at, now);
+    assert_eq!(created.meta.absolute_deadline, now + ABSOLUTE);
 }
 
 /// A user's sessions are listed together and deleted together; others are untouched.

@@ -76,8 +76,8 @@ pub use manager::{DeviceSession, SessionManager};
 pub use scope::{Scoped, SessionData, SessionScope};
 pub use session::{SCOPE_PREFIX, Session};
 pub use store::{
-    ChangeSet, CommitOutcome, MemoryStore, MemoryStoreBuilder, SessionMeta, SessionRecord, SessionStore, SimpleStore,
-    SimpleStoreAdapter, StoreError, Touch, UserChange, UserSession,
+    ChangeSet, CommitOutcome, FreshSession, MemoryStore, MemoryStoreBuilder, SessionMeta, SessionRecord, SessionStore,
+    SimpleStore, SimpleStoreAdapter, StoreError, Touch, UserChange, UserSession,
 };
 #[cfg(feature = "redis")]
 pub use store::{RedisStore, RedisStoreBuilder};

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use cloakroom::{
-    ChangeSet, CommitOutcome, MemoryStore, SessionManager, SessionRecord, SessionStore, StoreError, StoreKey, Touch,
-    UserSession,
+    ChangeSet, CommitOutcome, FreshSession, MemoryStore, SessionManager, SessionRecord, SessionStore, StoreError,
+    StoreKey, Touch, UserSession,
 };
 use cloakroom_demo::{DemoConfig, app};
 use http_body_util::{BodyExt, Full};
@@ -380,11 +380,10 @@ impl SessionStore for ProbeStore {
         &self,
         key: &StoreKey,
         changes: &ChangeSet,
-        fresh_key: &StoreKey,
-        fresh: &SessionRecord,
+        fresh: &FreshSession,
     ) -> Result<CommitOutcome, StoreError> {
         self.record("commit_or_create");
-        self.inner.commit_or_create(key, changes, fresh_key, fresh).await
+        self.inner.commit_or_create(key, changes, fresh).await
     }
 
     async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use super::{
-    ChangeSet, CommitOutcome, SessionMeta, SessionRecord, SessionStore, StoreError, Touch, UserChange, UserSession,
+    ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, SessionStore, StoreError, Touch, UserChange,
+    UserSession,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::id::StoreKey;
@@ -622,13 +623,14 @@ impl SessionStore for MemoryStore {
         &self,
         key: &StoreKey,
         changes: &ChangeSet,
-        fresh_key: &StoreKey,
-        fresh: &SessionRecord,
+        fresh: &FreshSession,
     ) -> Result<CommitOutcome, StoreError> {
         if let Some(expiry) = self.apply_commit(key, changes) {
             return Ok(CommitOutcome::Applied(expiry));
         }
-        Ok(CommitOutcome::of_fallback_create(self.create(fresh_key, fresh).await?))
+        Ok(CommitOutcome::of_fallback_create(
+            self.create(&fresh.key(), &fresh.record(changes)).await?,
+        ))
     }
 
     async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {

@@ -13,7 +13,7 @@ mod redis_store;
 mod simple;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
-pub use record::{ChangeSet, CommitOutcome, SessionMeta, SessionRecord, Touch, UserChange, UserSession};
+pub use record::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, Touch, UserChange, UserSession};
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisStore, RedisStoreBuilder};
 pub use simple::{SimpleStore, SimpleStoreAdapter};
@@ -161,23 +161,26 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError>;
 
     /// Applies `changes` to the session at `key` if it is live; otherwise inserts
-    /// `fresh` under `fresh_key` (insert-if-absent). One atomic step, used by the
-    /// write-only handle so its request makes one store call.
+    /// `fresh` (its [`record`](FreshSession::record) of `changes`, under its
+    /// [`key`](FreshSession::key), insert-if-absent). Used by the write-only handle,
+    /// which does not load the session first.
     ///
-    /// The default does it in two calls; stores with round trips should override it.
+    /// The default commits, then creates when the session was gone: one call in the
+    /// usual case. A store can override it to report the expiry when the commit slid
+    /// the idle deadline ([`CommitOutcome::Applied`]), or to do both steps in one
+    /// round trip (asking for `fresh.key()` up front draws the ID every time).
     ///
     /// ```
     /// # use std::time::{Duration, SystemTime};
-    /// use cloakroom::{MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore, ChangeSet, CommitOutcome};
+    /// use cloakroom::{ChangeSet, CommitOutcome, FreshSession, MemoryStore, SessionId, SessionMeta, SessionStore};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
-    /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// // The request's session (`key`) is gone: the fresh record is inserted instead.
-    /// let fresh_key = SessionId::generate().store_key();
-    /// let fresh = SessionRecord::new(meta);
-    /// let outcome = store.commit_or_create(&key, &ChangeSet::new(now), &fresh_key, &fresh).await?;
+    /// let fresh = FreshSession::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+    /// let outcome = store.commit_or_create(&key, &ChangeSet::new(now), &fresh).await?;
     /// assert_eq!(outcome, CommitOutcome::Created);
+    /// assert!(store.load(&fresh.key(), &cloakroom::Touch::new(now, now)).await?.is_some());
     /// # Ok::<(), cloakroom::StoreError>(())
     /// # }).unwrap();
     /// ```
@@ -185,13 +188,14 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         &self,
         key: &StoreKey,
         changes: &ChangeSet,
-        fresh_key: &StoreKey,
-        fresh: &SessionRecord,
+        fresh: &FreshSession,
     ) -> Result<CommitOutcome, StoreError> {
         if self.commit(key, changes).await? {
             return Ok(CommitOutcome::Applied(None));
         }
-        Ok(CommitOutcome::of_fallback_create(self.create(fresh_key, fresh).await?))
+        Ok(CommitOutcome::of_fallback_create(
+            self.create(&fresh.key(), &fresh.record(changes)).await?,
+        ))
     }
 
     /// Moves the live session at `old` to `new`, applying `changes` on the way, in

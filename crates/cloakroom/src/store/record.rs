@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use crate::id::{SessionHandle, StoreKey};
+use crate::id::{SessionHandle, SessionId, StoreKey};
 
 /// Everything a store keeps about one session besides its data.
 ///
@@ -445,29 +446,148 @@ impl fmt::Debug for ChangeSet {
     }
 }
 
+/// The session a write-only commit starts when the one it was meant for is gone.
+///
+/// Its ID is drawn the first time a store asks for its [`key`](Self::key), and its
+/// record is built only when a store asks for it: a commit that finds its session
+/// live (the usual case) costs no random draw, no hash and no record.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use cloakroom::{ChangeSet, FreshSession, SessionMeta};
+///
+/// let now = SystemTime::now();
+/// let fresh = FreshSession::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+/// assert!(fresh.id().is_none());
+/// let key = fresh.key(); // draws the ID
+/// assert_eq!(fresh.id().map(|id| id.store_key()), Some(key));
+/// assert_eq!(fresh.key(), key, "drawn once");
+///
+/// let mut changes = ChangeSet::new(now);
+/// changes.set.push(("theme".into(), r#""dark""#.into()));
+/// assert_eq!(fresh.record(&changes).data["theme"], r#""dark""#);
+/// ```
+pub struct FreshSession {
+    meta: SessionMeta,
+    drawn: OnceLock<(SessionId, StoreKey)>,
+}
+
+impl FreshSession {
+    /// A fresh session with this metadata (usually [`SessionMeta::new`] at the
+    /// commit's time) and no ID yet.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{FreshSession, SessionMeta};
+    ///
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// assert_eq!(FreshSession::new(meta.clone()).meta(), &meta);
+    /// ```
+    pub fn new(meta: SessionMeta) -> Self {
+        Self {
+            meta,
+            drawn: OnceLock::new(),
+        }
+    }
+
+    /// The store key to insert the fresh session under; the first call draws its ID.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{FreshSession, SessionMeta};
+    ///
+    /// let fresh = FreshSession::new(SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(60)));
+    /// assert_eq!(fresh.key(), fresh.key());
+    /// ```
+    pub fn key(&self) -> StoreKey {
+        self.drawn
+            .get_or_init(|| {
+                let id = SessionId::generate();
+                let key = id.store_key();
+                (id, key)
+            })
+            .1
+    }
+
+    /// The record to insert: the fresh metadata with `changes` applied.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{ChangeSet, FreshSession, SessionMeta, UserChange};
+    ///
+    /// let now = SystemTime::now();
+    /// let fresh = FreshSession::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+    /// let mut changes = ChangeSet::new(now);
+    /// changes.user = Some(UserChange::Bind("alice".into()));
+    /// assert_eq!(fresh.record(&changes).meta.user.as_deref(), Some("alice"));
+    /// ```
+    pub fn record(&self, changes: &ChangeSet) -> SessionRecord {
+        let mut record = SessionRecord::new(self.meta.clone());
+        record.apply(changes);
+        record
+    }
+
+    /// The fresh session's metadata before any change set.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{FreshSession, SessionMeta};
+    ///
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// assert_eq!(FreshSession::new(meta).meta().user, None);
+    /// ```
+    pub fn meta(&self) -> &SessionMeta {
+        &self.meta
+    }
+
+    /// The ID, once [`key`](Self::key) has drawn it.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{FreshSession, SessionMeta};
+    ///
+    /// let fresh = FreshSession::new(SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(60)));
+    /// assert!(fresh.id().is_none());
+    /// fresh.key();
+    /// assert!(fresh.id().is_some());
+    /// ```
+    pub fn id(&self) -> Option<&SessionId> {
+        self.drawn.get().map(|(id, _)| id)
+    }
+}
+
+impl fmt::Debug for FreshSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FreshSession")
+            .field("meta", &self.meta)
+            .field("drawn", &self.drawn.get().map(|(_, key)| key))
+            .finish()
+    }
+}
+
 /// What [`SessionStore::commit_or_create`](crate::SessionStore::commit_or_create) did.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use cloakroom::{ChangeSet, CommitOutcome, MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
+/// use cloakroom::{ChangeSet, CommitOutcome, FreshSession, MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::whole_millis(SystemTime::now()));
 /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
 /// store.create(&key, &SessionRecord::new(meta.clone())).await?;
-/// let fresh_key = SessionId::generate().store_key();
-/// let fresh = SessionRecord::new(meta);
+/// let fresh = FreshSession::new(meta);
 /// let later = now + Duration::from_secs(10);
 /// let mut changes = ChangeSet::new(later);
 /// changes.idle_deadline = Some(later + Duration::from_secs(60));
-/// match store.commit_or_create(&key, &changes, &fresh_key, &fresh).await? {
+/// match store.commit_or_create(&key, &changes, &fresh).await? {
 ///     CommitOutcome::Applied(expiry) => assert_eq!(expiry, Some(later + Duration::from_secs(60))),
 ///     other => panic!("the session was live, got {other:?}"),
 /// }
 /// // Within the change set's minimum step: applied, the deadline stays.
 /// changes.idle_min_step = Duration::from_secs(5);
-/// let outcome = store.commit_or_create(&key, &changes, &fresh_key, &fresh).await?;
+/// let outcome = store.commit_or_create(&key, &changes, &fresh).await?;
 /// assert_eq!(outcome, CommitOutcome::Applied(None));
+/// assert!(fresh.id().is_none(), "no fresh ID was drawn");
 /// # Ok::<(), cloakroom::StoreError>(())
 /// # }).unwrap();
 /// ```

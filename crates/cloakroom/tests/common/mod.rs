@@ -13,8 +13,8 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::{get, post, put};
 use cloakroom::{
-    ChangeSet, CommitOutcome, MemoryStore, Session, SessionConfig, SessionLayer, SessionRecord, SessionStore,
-    SessionWriter, SignedIn, StoreError, StoreKey, Touch, UserSession,
+    ChangeSet, CommitOutcome, FreshSession, MemoryStore, Session, SessionConfig, SessionLayer, SessionRecord,
+    SessionStore, SessionWriter, SignedIn, StoreError, StoreKey, Touch, UserSession,
 };
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -276,11 +276,10 @@ impl SessionStore for CountingStore {
         &self,
         key: &StoreKey,
         changes: &ChangeSet,
-        fresh_key: &StoreKey,
-        fresh: &SessionRecord,
+        fresh: &FreshSession,
     ) -> Result<CommitOutcome, StoreError> {
         self.call(&self.calls.commit_or_create)?;
-        self.inner.commit_or_create(key, changes, fresh_key, fresh).await
+        self.inner.commit_or_create(key, changes, fresh).await
     }
     async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
         self.call(&self.calls.regenerate)?;

@@ -18,7 +18,9 @@ use redis::{Cmd, FromRedisValue, RedisError, ScriptInvocation, Value};
 
 use self::connection::Connection;
 use self::layout::{Layout, data_field, decode, from_millis, millis, record_fields};
-use super::{ChangeSet, CommitOutcome, SessionRecord, SessionStore, StoreError, Touch, UserChange, UserSession};
+use super::{
+    ChangeSet, CommitOutcome, FreshSession, SessionRecord, SessionStore, StoreError, Touch, UserChange, UserSession,
+};
 use crate::id::{SessionId, StoreKey};
 
 /// Default prefix of every key the store writes.
@@ -570,37 +572,16 @@ impl SessionStore for RedisStore {
         &self,
         key: &StoreKey,
         changes: &ChangeSet,
-        fresh_key: &StoreKey,
-        fresh: &SessionRecord,
+        fresh: &FreshSession,
     ) -> Result<CommitOutcome, StoreError> {
-        let binds = changes.user.is_some() || fresh.meta.user.is_some();
-        if self.conn.is_cluster() || binds {
-            // Different hash slots, or index work: the two-step default.
-            if let Some(expiry) = self.commit_expiry(key, changes).await? {
-                return Ok(CommitOutcome::Applied(expiry));
-            }
-            return Ok(CommitOutcome::of_fallback_create(self.create(fresh_key, fresh).await?));
+        // One round trip while the session lives; a second one creates the fresh
+        // session in the rare case it is gone.
+        if let Some(expiry) = self.commit_expiry(key, changes).await? {
+            return Ok(CommitOutcome::Applied(expiry));
         }
-        let fields = record_fields(fresh);
-        let mut invocation = scripts::COMMIT_OR_CREATE.prepare_invoke();
-        invocation
-            .key(self.layout.session(key))
-            .key(self.layout.expiries(key))
-            .key(self.layout.session(fresh_key))
-            .key(self.layout.expiries(fresh_key))
-            .arg(millis(changes.now))
-            .arg(key.to_hex())
-            .arg(fresh_key.to_hex())
-            .arg(millis(fresh.meta.expires_at()))
-            .arg(fields.len())
-            .arg(fields);
-        push_changes(&mut invocation, changes);
-        let (outcome, expiry): (i64, String) = self.invoke(invocation).await?;
-        Ok(match outcome {
-            1 => CommitOutcome::Applied(expiry.parse().ok().map(from_millis)),
-            2 => CommitOutcome::Created,
-            _ => CommitOutcome::Dropped,
-        })
+        Ok(CommitOutcome::of_fallback_create(
+            self.create(&fresh.key(), &fresh.record(changes)).await?,
+        ))
     }
 
     fn successor_id(&self, old: &StoreKey) -> SessionId {

@@ -14,7 +14,5 @@ pub(super) static LOAD: LazyLock<Script> = LazyLock::new(|| with_common(include_
 pub(super) static CREATE: LazyLock<Script> = LazyLock::new(|| with_common(include_str!("lua/create.lua")));
 pub(super) static COMMIT: LazyLock<Script> = LazyLock::new(|| with_common(include_str!("lua/commit.lua")));
 pub(super) static REGENERATE: LazyLock<Script> = LazyLock::new(|| with_common(include_str!("lua/regenerate.lua")));
-pub(super) static COMMIT_OR_CREATE: LazyLock<Script> =
-    LazyLock::new(|| with_common(include_str!("lua/commit_or_create.lua")));
 pub(super) static DELETE: LazyLock<Script> = LazyLock::new(|| with_common(include_str!("lua/delete.lua")));
 pub(super) static PURGE: LazyLock<Script> = LazyLock::new(|| with_common(include_str!("lua/purge.lua")));
