@@ -293,7 +293,10 @@ impl RequestSession {
             };
             let value = HeaderValue::from_str(&value).expect("tickets are base64url");
             response.headers.insert(header.clone(), value);
-            add_cache_headers(response, header.as_str());
+            add_cache_headers(
+                response,
+                HeaderValue::from_str(header.as_str()).expect("header names are valid values"),
+            );
             return;
         }
         let cookie = match (action, ticket) {
@@ -302,7 +305,7 @@ impl RequestSession {
             _ => return,
         };
         response.headers.append(SET_COOKIE, cookie);
-        add_cache_headers(response, "cookie");
+        add_cache_headers(response, HeaderValue::from_static("cookie"));
     }
 }
 
@@ -324,11 +327,8 @@ fn apply_meta(meta: &mut SessionMeta, changes: &ChangeSet) -> bool {
     }
 }
 
-fn add_cache_headers(response: &mut Parts, vary_on: &str) {
-    response.headers.append(
-        VARY,
-        HeaderValue::from_str(vary_on).expect("header names are valid values"),
-    );
+fn add_cache_headers(response: &mut Parts, vary_on: HeaderValue) {
+    response.headers.append(VARY, vary_on);
     if !response.headers.contains_key(CACHE_CONTROL) {
         response
             .headers

@@ -148,14 +148,21 @@ impl CookieAttributes {
     }
 
     fn render(&self, value: &str, max_age: Option<u64>) -> HeaderValue {
-        use std::fmt::Write as _;
-        let mut out = String::with_capacity(160);
-        let _ = write!(out, "{}={}; Path={}", self.name, value, self.path);
+        let mut out = String::with_capacity(
+            self.name.len() + value.len() + self.path.len() + self.domain.as_ref().map_or(0, |d| d.len() + 9) + 70,
+        );
+        out.push_str(&self.name);
+        out.push('=');
+        out.push_str(value);
+        out.push_str("; Path=");
+        out.push_str(&self.path);
         if let Some(domain) = &self.domain {
-            let _ = write!(out, "; Domain={domain}");
+            out.push_str("; Domain=");
+            out.push_str(domain);
         }
         if let Some(secs) = max_age {
-            let _ = write!(out, "; Max-Age={secs}");
+            out.push_str("; Max-Age=");
+            push_decimal(&mut out, secs);
         }
         if self.secure {
             out.push_str("; Secure");
@@ -163,10 +170,28 @@ impl CookieAttributes {
         if self.http_only {
             out.push_str("; HttpOnly");
         }
-        let _ = write!(out, "; SameSite={}", self.same_site.as_str());
-        // Every part was validated when the layer was built.
-        HeaderValue::from_str(&out).expect("cookie attributes are validated at build time")
+        out.push_str("; SameSite=");
+        out.push_str(self.same_site.as_str());
+        // Every part was validated when the layer was built; the buffer becomes the
+        // header value without a copy.
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(out.into_bytes()))
+            .expect("cookie attributes are validated at build time")
     }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
 }
 
 #[cfg(test)]
@@ -266,6 +291,15 @@ mod tests {
             attrs.removal().to_str().unwrap(),
             "sid=; Path=/app; Domain=example.com; Max-Age=0; Secure; HttpOnly; SameSite=Strict"
         );
+    }
+
+    #[test]
+    fn max_age_is_written_in_decimal() {
+        for n in [0, 7, 10, 86_400, u64::MAX] {
+            let mut out = String::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
     }
 
     #[test]

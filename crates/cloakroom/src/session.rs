@@ -172,7 +172,11 @@ impl State {
 
     fn write(&mut self, key: String, json: String) {
         self.pending.remove.remove(&key);
-        self.data.insert(key.clone(), json.clone());
+        // Before the load (the write-only handle), the view is built by the load
+        // from the store's data and the pending changes: no copy needed here.
+        if self.loaded {
+            self.data.insert(key.clone(), json.clone());
+        }
         self.pending.set.insert(key, json);
     }
 
