@@ -342,8 +342,8 @@ impl SessionConfig {
     }
 
     /// Re-send the cookie with a fresh `Max-Age` on every response that loaded a
-    /// live session (default false: it is re-sent when the session is written or its
-    /// idle deadline slides).
+    /// live session (default false: it is re-sent when the session's idle deadline
+    /// slides, about once per 1/20 of the idle timeout while it is in use).
     ///
     /// ```
     /// use cloakroom::SessionConfig;
@@ -405,8 +405,9 @@ impl SessionConfig {
         self
     }
 
-    /// Commit (and slide the idle deadline) after every request that loaded a live
-    /// session, even when nothing changed (default false).
+    /// Commit after every request that loaded a live session, even when nothing
+    /// changed (default false). The commit slides the idle deadline when it is due
+    /// (by at least 1/20 of the idle timeout), like a load.
     ///
     /// ```
     /// use cloakroom::SessionConfig;

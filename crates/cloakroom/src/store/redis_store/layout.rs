@@ -2,7 +2,7 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `{prefix}{TT}:s:{KEY}` | hash | one session: `m:c` created, `m:s` last seen, `m:i` idle deadline, `m:a` absolute deadline, `m:u` user (times in ms since the epoch), and `d:{name}` per session key (JSON) |
+//! | `{prefix}{TT}:s:{KEY}` | hash | one session: `m` = `created:seen:idle:absolute` (ms since the epoch, one field so a read returns few elements), `m:u` user, and `d:{name}` per session key (JSON) |
 //! | `{prefix}{TT}:expiries` | sorted set | members `{KEY}` scored by their expiry (ms), for counting and purging |
 //! | `{prefix}user:{U}` | sorted set | a user's sessions: members `{KEY}` scored by absolute deadline |
 //!
@@ -69,19 +69,30 @@ pub(super) fn from_millis(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
+/// The `m` field: "created:seen:idle:absolute", each in ms since the epoch.
+fn packed_meta(meta: &SessionMeta) -> String {
+    format!(
+        "{}:{}:{}:{}",
+        millis(meta.created_at),
+        millis(meta.last_seen),
+        millis(meta.idle_deadline),
+        millis(meta.absolute_deadline)
+    )
+}
+
+/// Reads an `m` field back into (created, seen, idle, absolute).
+fn unpack_meta(text: &str) -> Option<[SystemTime; 4]> {
+    let mut parts = text.split(':').map(|part| part.parse::<u64>().ok().map(from_millis));
+    let times = [parts.next()??, parts.next()??, parts.next()??, parts.next()??];
+    parts.next().is_none().then_some(times)
+}
+
 /// The hash fields of a new record, flattened as field, value, field, value...
 pub(super) fn record_fields(record: &SessionRecord) -> Vec<String> {
     let meta = &record.meta;
-    let mut fields = Vec::with_capacity(10 + record.data.len() * 2);
-    for (field, time) in [
-        ("m:c", meta.created_at),
-        ("m:s", meta.last_seen),
-        ("m:i", meta.idle_deadline),
-        ("m:a", meta.absolute_deadline),
-    ] {
-        fields.push(field.to_owned());
-        fields.push(millis(time).to_string());
-    }
+    let mut fields = Vec::with_capacity(4 + record.data.len() * 2);
+    fields.push("m".to_owned());
+    fields.push(packed_meta(meta));
     if let Some(user) = &meta.user {
         fields.push("m:u".to_owned());
         fields.push(user.clone());
@@ -97,39 +108,67 @@ pub(super) fn data_field(key: &str) -> String {
     format!("d:{key}")
 }
 
-/// Rebuilds a record from a flat field/value list (HGETALL).
+/// Rebuilds a record from a flat field/value list (HGETALL, or HMGET of `m` and
+/// `m:u` with the names put back).
 pub(super) fn decode(flat: Vec<String>) -> Result<SessionRecord, StoreError> {
     let mut data = HashMap::with_capacity(flat.len() / 2);
-    let (mut created, mut seen, mut idle, mut absolute, mut user) = (None, None, None, None, None);
+    let (mut times, mut user) = (None, None);
     let mut items = flat.into_iter();
     while let (Some(field), Some(value)) = (items.next(), items.next()) {
         if let Some(key) = field.strip_prefix("d:") {
             data.insert(key.to_owned(), value);
             continue;
         }
-        let time = || value.parse::<u64>().map(from_millis).ok();
         match field.as_str() {
-            "m:c" => created = time(),
-            "m:s" => seen = time(),
-            "m:i" => idle = time(),
-            "m:a" => absolute = time(),
+            "m" => times = unpack_meta(&value),
             "m:u" => user = Some(value),
             _ => {}
         }
     }
-    let (Some(created_at), Some(idle_deadline), Some(absolute_deadline)) = (created, idle, absolute) else {
+    let Some([created_at, last_seen, idle_deadline, absolute_deadline]) = times else {
         return Err(StoreError::Corrupt(
-            "a Redis session hash lacks its timestamps".to_owned(),
+            "a Redis session hash lacks readable metadata (field m)".to_owned(),
         ));
     };
     Ok(SessionRecord {
         data,
         meta: SessionMeta {
             created_at,
-            last_seen: seen.unwrap_or(created_at),
+            last_seen,
             idle_deadline,
             absolute_deadline,
             user,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_through_their_hash_fields() {
+        let now = from_millis(1_795_448_134_509);
+        let mut record = SessionRecord::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+        record.meta.user = Some("alice".into());
+        record.data.insert("cart".into(), r#"["apple"]"#.into());
+        let fields = record_fields(&record);
+        assert_eq!(
+            fields[..2],
+            [
+                "m".to_owned(),
+                "1795448134509:1795448134509:1795448194509:1795448734509".to_owned()
+            ]
+        );
+        assert_eq!(decode(fields).unwrap(), record);
+    }
+
+    #[test]
+    fn unreadable_metadata_is_a_corrupt_record() {
+        for bad in ["", "1:2:3", "1:2:3:4:5", "1:2:x:4", "-1:2:3:4"] {
+            let flat = vec!["m".to_owned(), bad.to_owned()];
+            assert!(matches!(decode(flat), Err(StoreError::Corrupt(_))), "{bad:?}");
+        }
+        assert!(decode(vec!["d:a".into(), "1".into()]).is_err());
+    }
 }

@@ -665,8 +665,7 @@ impl SessionStore for RedisStore {
             .iter()
             .map(|key| {
                 let mut cmd = redis::cmd("HMGET");
-                cmd.arg(self.layout.session(key))
-                    .arg(&["m:c", "m:s", "m:i", "m:a", "m:u"]);
+                cmd.arg(self.layout.session(key)).arg(&["m", "m:u"]);
                 cmd
             })
             .collect();
@@ -674,7 +673,7 @@ impl SessionStore for RedisStore {
         let mut sessions = Vec::new();
         let mut dead = Vec::new();
         for (key, fields) in keys.into_iter().zip(metas) {
-            let flat: Vec<String> = ["m:c", "m:s", "m:i", "m:a", "m:u"]
+            let flat: Vec<String> = ["m", "m:u"]
                 .iter()
                 .zip(fields)
                 .filter_map(|(name, value)| value.map(|v| [(*name).to_owned(), v]))
