@@ -39,6 +39,10 @@ const CREATE_ATTEMPTS: usize = 3;
 
 impl RequestSession {
     /// Commits what the request changed so far. Safe to call more than once.
+    ///
+    /// Planning is synchronous; the store work (a large future) is boxed and only
+    /// when there is some, so a request with nothing to commit carries and moves a
+    /// small future.
     pub(crate) async fn commit(&self) -> Result<(), StoreError> {
         let (destroy, plan, taken) = {
             let mut state = self.state();
@@ -46,7 +50,10 @@ impl RequestSession {
             let plan = self.plan(&mut state, &taken);
             (taken.destroy, plan, taken)
         };
-        let result = self.execute(destroy, plan).await;
+        if destroy.is_none() && matches!(plan, Plan::Nothing) {
+            return Ok(());
+        }
+        let result = Box::pin(self.execute(destroy, plan)).await;
         if result.is_err() {
             let mut state = self.state();
             let newer = std::mem::take(&mut state.pending);
@@ -249,7 +256,6 @@ impl RequestSession {
     pub(crate) fn finish(&self, response: &mut Parts) {
         let shared = &self.shared;
         let state = self.state();
-        let now = self.now();
         let live_and_loaded = state.loaded && state.persisted;
         let action = match state.cookie {
             CookieAction::Keep if live_and_loaded => {
@@ -270,14 +276,20 @@ impl RequestSession {
             (CookieAction::Remove, Incoming::Absent) => CookieAction::Keep,
             (action, _) => action,
         };
+        let via_header = self.via_header && shared.header.is_some();
+        if matches!(action, CookieAction::Keep) && !via_header {
+            return; // the client's cookie stands: nothing to write
+        }
         let ticket = match (action, &state.id) {
             (CookieAction::Set, Some(id)) => Some(shared.signer.sign(id)),
             (CookieAction::Set, None) => return,
             _ => None,
         };
         let max_age = match state.meta.as_ref().map(SessionMeta::expires_at).or(state.expires_at) {
-            Some(expiry) => expiry.duration_since(now).unwrap_or(Duration::ZERO),
-            None => shared.config.idle_timeout,
+            Some(expiry) if matches!(action, CookieAction::Set) => {
+                expiry.duration_since(self.now()).unwrap_or(Duration::ZERO)
+            }
+            _ => shared.config.idle_timeout,
         };
         drop(state);
 
