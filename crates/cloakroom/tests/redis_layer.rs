@@ -153,6 +153,25 @@ async fn reads_run_the_sliding_script_only_when_a_slide_is_due() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_flushed_from_redis_are_loaded_again() {
+    let redis = RedisServer::start();
+    let mut client = Client::new(app(redis_layer(&redis, Duration::from_secs(2)).await));
+    client.put("/set/a", json!(1)).await;
+    client.put("/write-only/b", json!(2)).await;
+    redis.command("SCRIPT FLUSH");
+    let monitor = redis.monitor();
+    let reply = client.put("/write-only/b", json!(3)).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        monitor.take(),
+        ["EVALSHA", "SCRIPT", "EVALSHA"],
+        "NOSCRIPT, load, again"
+    );
+    assert_eq!(client.get("/get/b").await.json(), json!(3));
+    assert_eq!(client.get("/get/a").await.json(), json!(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_survive_a_restart_of_the_app() {
     let redis = RedisServer::start();
     let mut client = Client::new(app(redis_layer(&redis, Duration::from_secs(2)).await));

@@ -128,7 +128,17 @@ fn number(text: &str) -> Fallible<usize> {
 
 /// Commands cloakroom sends only from inside its Lua scripts on the benchmarked
 /// routes (its plain load is `HGETALL`).
-const SCRIPT_ONLY_COMMANDS: &[&str] = &["hmget", "hset", "hdel", "pexpireat", "zadd", "zrem", "exists", "del", "rename"];
+const SCRIPT_ONLY_COMMANDS: &[&str] = &[
+    "hmget",
+    "hset",
+    "hdel",
+    "pexpireat",
+    "zadd",
+    "zrem",
+    "exists",
+    "del",
+    "rename",
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

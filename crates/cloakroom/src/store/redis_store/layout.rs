@@ -14,9 +14,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use redis::{RedisWrite, ToRedisArgs};
 use sha2::{Digest, Sha256};
 
-use crate::id::{StoreKey, hex};
+use crate::id::{StoreKey, hex, push_hex};
 use crate::store::{SessionMeta, SessionRecord, StoreError};
 
 /// Key names for one prefix.
@@ -35,11 +36,22 @@ impl Layout {
     }
 
     pub(super) fn session(&self, key: &StoreKey) -> String {
-        format!("{}{{{}}}:s:{}", self.prefix, Self::tag(key), key.to_hex())
+        let mut name = String::with_capacity(self.prefix.len() + 72);
+        name.push_str(&self.prefix);
+        name.push('{');
+        push_hex(&mut name, &key.0[..1]);
+        name.push_str("}:s:");
+        push_hex(&mut name, &key.0);
+        name
     }
 
     pub(super) fn expiries(&self, key: &StoreKey) -> String {
-        self.expiries_of_tag(&Self::tag(key))
+        let mut name = String::with_capacity(self.prefix.len() + 14);
+        name.push_str(&self.prefix);
+        name.push('{');
+        push_hex(&mut name, &key.0[..1]);
+        name.push_str("}:expiries");
+        name
     }
 
     pub(super) fn expiries_of_tag(&self, tag: &str) -> String {
@@ -108,6 +120,20 @@ pub(super) fn data_field(key: &str) -> String {
     format!("d:{key}")
 }
 
+/// The hash field of a session key (`d:{key}`) as a command argument, written
+/// straight into the command.
+pub(super) struct DataField<'a>(pub(super) &'a str);
+
+impl ToRedisArgs for DataField<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        use std::io::Write as _;
+        let mut arg = out.writer_for_next_arg();
+        // Writing into the command's buffer cannot fail.
+        let _ = arg.write_all(b"d:");
+        let _ = arg.write_all(self.0.as_bytes());
+    }
+}
+
 /// Rebuilds a record from a flat field/value list (HGETALL, or HMGET of `m` and
 /// `m:u` with the names put back).
 pub(super) fn decode(flat: Vec<String>) -> Result<SessionRecord, StoreError> {
@@ -161,6 +187,23 @@ mod tests {
             ]
         );
         assert_eq!(decode(fields).unwrap(), record);
+    }
+
+    #[test]
+    fn key_names_carry_the_hash_tag() {
+        let layout = Layout::new("app:".into());
+        let key = StoreKey([0xab; 32]);
+        assert_eq!(layout.session(&key), format!("app:{{ab}}:s:{}", "ab".repeat(32)));
+        assert_eq!(layout.expiries(&key), "app:{ab}:expiries");
+        assert_eq!(layout.expiries(&key), layout.expiries_of_tag(&Layout::tag(&key)));
+    }
+
+    #[test]
+    fn data_fields_are_written_as_one_argument() {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(DataField("cart")).arg("1");
+        let packed = cmd.get_packed_command();
+        assert_eq!(packed, b"*3\r\n$4\r\nHSET\r\n$6\r\nd:cart\r\n$1\r\n1\r\n");
     }
 
     #[test]

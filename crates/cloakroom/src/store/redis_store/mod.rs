@@ -14,10 +14,11 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, FromRedisValue, RedisError, ScriptInvocation, Value};
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
 
 use self::connection::Connection;
-use self::layout::{Layout, data_field, decode, from_millis, millis, record_fields};
+use self::layout::{DataField, Layout, decode, from_millis, millis, record_fields};
+use self::scripts::ScriptCall;
 use super::{
     ChangeSet, CommitOutcome, FreshSession, SessionRecord, SessionStore, StoreError, Touch, UserChange, UserSession,
 };
@@ -188,9 +189,20 @@ impl RedisStore {
         }
     }
 
-    async fn invoke<T: FromRedisValue>(&self, invocation: ScriptInvocation<'_>) -> Result<T, StoreError> {
+    /// Runs a script call; when Redis does not know the script (a restart, `SCRIPT
+    /// FLUSH`), loads it and tries once more.
+    async fn invoke<T: FromRedisValue>(&self, call: ScriptCall) -> Result<T, StoreError> {
         let mut conn = self.conn.clone();
-        self.run(async move { invocation.invoke_async(&mut conn).await }).await
+        self.run(async move {
+            match call.cmd.query_async(&mut conn).await {
+                Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                    call.script.script.load_async(&mut conn).await?;
+                    call.cmd.query_async(&mut conn).await
+                }
+                other => other,
+            }
+        })
+        .await
     }
 
     async fn query<T: FromRedisValue>(&self, cmd: Cmd) -> Result<T, StoreError> {
@@ -295,9 +307,12 @@ impl RedisStore {
     }
 }
 
-fn push_changes(invocation: &mut ScriptInvocation<'_>, changes: &ChangeSet) {
+fn push_changes(invocation: &mut ScriptCall, changes: &ChangeSet) {
     invocation.arg(if changes.clear { "1" } else { "0" });
-    invocation.arg(changes.idle_deadline.map(|t| millis(t).to_string()).unwrap_or_default());
+    match changes.idle_deadline {
+        Some(deadline) => invocation.arg(millis(deadline)),
+        None => invocation.arg(""),
+    };
     invocation.arg(u64::try_from(changes.idle_min_step.as_millis()).unwrap_or(u64::MAX));
     match &changes.user {
         Some(UserChange::Bind(user)) => invocation.arg("b").arg(user.as_str()),
@@ -306,10 +321,10 @@ fn push_changes(invocation: &mut ScriptInvocation<'_>, changes: &ChangeSet) {
     };
     invocation.arg(changes.set.len()).arg(changes.remove.len());
     for (key, value) in &changes.set {
-        invocation.arg(data_field(key)).arg(value.as_str());
+        invocation.arg(DataField(key)).arg(value.as_str());
     }
     for key in &changes.remove {
-        invocation.arg(data_field(key));
+        invocation.arg(DataField(key));
     }
 }
 
@@ -323,7 +338,7 @@ impl RedisStore {
         changes: &ChangeSet,
     ) -> Result<Option<Option<SystemTime>>, StoreError> {
         self.index_binding(key, changes).await?;
-        let mut invocation = scripts::COMMIT.prepare_invoke();
+        let mut invocation = scripts::COMMIT.call();
         invocation
             .key(self.layout.session(key))
             .key(self.layout.expiries(key))
@@ -343,7 +358,7 @@ impl RedisStore {
     /// Loads through the script: slides the idle deadline when due, drops a dead
     /// session (and its expiry entry), in one atomic step.
     async fn load_by_script(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
-        let mut invocation = scripts::LOAD.prepare_invoke();
+        let mut invocation = scripts::LOAD.call();
         invocation
             .key(self.layout.session(key))
             .key(self.layout.expiries(key))
@@ -553,7 +568,7 @@ impl SessionStore for RedisStore {
             self.index_add(user, key, record.meta.absolute_deadline, record.meta.created_at)
                 .await?;
         }
-        let mut invocation = scripts::CREATE.prepare_invoke();
+        let mut invocation = scripts::CREATE.call();
         invocation
             .key(self.layout.session(key))
             .key(self.layout.expiries(key))
@@ -605,7 +620,7 @@ impl SessionStore for RedisStore {
             ));
         }
         self.index_binding(new, changes).await?;
-        let mut invocation = scripts::REGENERATE.prepare_invoke();
+        let mut invocation = scripts::REGENERATE.call();
         invocation
             .key(self.layout.session(old))
             .key(self.layout.session(new))
@@ -623,7 +638,7 @@ impl SessionStore for RedisStore {
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
-        let mut invocation = scripts::DELETE.prepare_invoke();
+        let mut invocation = scripts::DELETE.call();
         invocation
             .key(self.layout.session(key))
             .key(self.layout.expiries(key))
@@ -639,7 +654,7 @@ impl SessionStore for RedisStore {
     async fn purge_expired(&self, now: SystemTime) -> Result<usize, StoreError> {
         let mut purged = 0;
         for tag in Layout::tags() {
-            let mut invocation = scripts::PURGE.prepare_invoke();
+            let mut invocation = scripts::PURGE.call();
             invocation
                 .key(self.layout.expiries_of_tag(&tag))
                 .arg(millis(now))
@@ -704,7 +719,7 @@ impl SessionStore for RedisStore {
                 let Some(key) = StoreKey::from_hex(&member) else {
                     continue;
                 };
-                let mut invocation = scripts::DELETE.prepare_invoke();
+                let mut invocation = scripts::DELETE.call();
                 invocation
                     .key(self.layout.session(&key))
                     .key(self.layout.expiries(&key))
