@@ -104,6 +104,30 @@ impl SessionMeta {
     /// assert_eq!(meta.last_seen, later);
     /// ```
     pub fn apply_touch(&mut self, touch: &Touch) -> bool {
+        let due = self.touch_due(touch);
+        if due {
+            self.idle_deadline = touch.idle_deadline;
+            self.last_seen = touch.now;
+        }
+        due
+    }
+
+    /// Whether [`apply_touch`](Self::apply_touch) would move the idle deadline,
+    /// without moving it.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{SessionMeta, Touch};
+    ///
+    /// let now = SystemTime::now();
+    /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(3600));
+    /// let later = now + Duration::from_secs(5);
+    /// let touch = Touch::new(later, later + Duration::from_secs(60));
+    /// assert!(!meta.touch_due(&touch.min_step(Duration::from_secs(10))));
+    /// assert!(meta.touch_due(&touch));
+    /// assert_eq!(meta.last_seen, now, "nothing moved");
+    /// ```
+    pub fn touch_due(&self, touch: &Touch) -> bool {
         let step = match touch.idle_deadline.duration_since(self.idle_deadline) {
             Ok(forward) => forward,
             Err(backward) => {
@@ -115,12 +139,7 @@ impl SessionMeta {
                 backward.duration()
             }
         };
-        let due = !step.is_zero() && step >= touch.min_step;
-        if due {
-            self.idle_deadline = touch.idle_deadline;
-            self.last_seen = touch.now;
-        }
-        due
+        !step.is_zero() && step >= touch.min_step
     }
 }
 

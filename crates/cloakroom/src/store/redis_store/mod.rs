@@ -556,8 +556,7 @@ impl SessionStore for RedisStore {
             return Ok(None);
         }
         let record = decode(flat)?;
-        let mut meta = record.meta.clone();
-        if !meta.is_expired(touch.now) && !meta.apply_touch(touch) {
+        if !record.meta.is_expired(touch.now) && !record.meta.touch_due(touch) {
             return Ok(Some(record));
         }
         self.load_by_script(key, touch).await
