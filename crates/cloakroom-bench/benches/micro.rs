@@ -17,7 +17,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
-use cloakroom::{ChangeSet, MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore, StoreKey, Touch};
+use cloakroom::{ChangeSet, MemoryStore, SessionId, SessionRecord, SessionStore, StoreKey, Touch};
 use cloakroom_bench::apps::{self, IDLE_TIMEOUT, PROFILE};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
@@ -84,12 +84,7 @@ fn now() -> SystemTime {
 
 /// A record holding the seed data every benchmarked session has (~100 bytes).
 fn seeded_record(now: SystemTime) -> SessionRecord {
-    let mut record = SessionRecord::new(SessionMeta::new(now, IDLE_TIMEOUT, cloakroom::DEFAULT_ABSOLUTE_TIMEOUT));
-    record.data.insert("counter".into(), "1".into());
-    record
-        .data
-        .insert("profile".into(), serde_json::to_string(PROFILE).unwrap());
-    record
+    apps::seeded_record(now, IDLE_TIMEOUT)
 }
 
 /// The change set the layer commits for a handler that set `last = 42`.
@@ -145,19 +140,12 @@ fn filled_cloakroom(n: usize) -> (MemoryStore, Vec<StoreKey>) {
 
 fn filled_tower(n: usize) -> (tower_sessions::MemoryStore, Vec<tower_sessions::session::Record>) {
     use tower_sessions::SessionStore as _;
-    use tower_sessions::session::{Id, Record};
     let store = tower_sessions::MemoryStore::default();
     let expiry = tower_sessions::cookie::time::OffsetDateTime::now_utc()
         + tower_sessions::cookie::time::Duration::seconds(IDLE_TIMEOUT.as_secs() as i64);
     let mut records = Vec::with_capacity(n);
     for _ in 0..n {
-        let mut record = Record {
-            id: Id::default(),
-            data: Default::default(),
-            expiry_date: expiry,
-        };
-        record.data.insert("counter".into(), 1u64.into());
-        record.data.insert("profile".into(), PROFILE.into());
+        let mut record = apps::seeded_tower_record(expiry);
         ready(store.create(&mut record)).unwrap();
         // What `save` writes back: the record with one more key.
         record.data.insert("last".into(), 42u64.into());
@@ -217,17 +205,7 @@ fn layers(c: &mut Criterion) {
         .build()
         .expect("a runtime");
     let mut group = c.benchmark_group("layer");
-    let apps = [
-        (apps::Lib::Floor, apps::floor()),
-        (
-            apps::Lib::Cloakroom,
-            apps::cloakroom(apps::cloakroom_config().build().expect("valid configuration")),
-        ),
-        (
-            apps::Lib::TowerSessions,
-            apps::tower(tower_sessions::MemoryStore::default()),
-        ),
-    ];
+    let apps = apps::Lib::ALL.map(|lib| (lib, apps::in_memory(lib)));
     for (route, fresh) in [
         ("/read", false),
         ("/write", false),
@@ -239,13 +217,11 @@ fn layers(c: &mut Criterion) {
             if route == "/write-load" && *lib != apps::Lib::Cloakroom {
                 continue;
             }
-            let cookie = rt.block_on(apps::call(app, "/setup", None)).cookie;
-            // The floor gets a cookie of the same length (hyper parses the same bytes).
-            let cookie = match lib {
-                apps::Lib::Floor => Some(format!("sid={}", "x".repeat(87))),
-                _ => cookie,
+            let cookie = if fresh {
+                None
+            } else {
+                rt.block_on(apps::session_cookie(*lib, app))
             };
-            let cookie = if fresh { None } else { cookie };
             let name = format!("{}/{}", &route[1..], lib.name());
             group.bench_function(name, |b| {
                 b.iter(|| {

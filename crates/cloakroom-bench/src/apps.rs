@@ -18,13 +18,13 @@
 //! `HttpOnly`, `SameSite=Lax`) and the same 24 h idle expiry.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::get;
-use cloakroom::{SameSite, Session, SessionConfig, SessionLayer, SessionWriter};
+use cloakroom::{SameSite, Session, SessionConfig, SessionLayer, SessionMeta, SessionRecord, SessionWriter};
 use tower::ServiceExt as _;
 use tower_sessions::cookie::SameSite as TowerSameSite;
 use tower_sessions::cookie::time::Duration as TowerDuration;
@@ -64,6 +64,14 @@ pub enum Lib {
 }
 
 impl Lib {
+    /// Every library, floor first.
+    pub const ALL: [Lib; 3] = [Lib::Floor, Lib::Cloakroom, Lib::TowerSessions];
+
+    /// The library with this [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<Lib> {
+        Self::ALL.into_iter().find(|lib| lib.name() == name)
+    }
+
     /// The name used in tables.
     pub fn name(self) -> &'static str {
         match self {
@@ -71,6 +79,47 @@ impl Lib {
             Lib::Cloakroom => "cloakroom",
             Lib::TowerSessions => "tower-sessions",
         }
+    }
+}
+
+/// A cloakroom session as the benchmarks seed it: `counter` and `profile`, ~100 bytes.
+pub fn seeded_record(now: SystemTime, idle: Duration) -> SessionRecord {
+    let mut record = SessionRecord::new(SessionMeta::new(now, idle, cloakroom::DEFAULT_ABSOLUTE_TIMEOUT));
+    record.data.insert("counter".into(), "1".into());
+    record
+        .data
+        .insert("profile".into(), serde_json::to_string(PROFILE).expect("a string"));
+    record
+}
+
+/// The same session for tower-sessions, expiring at `expiry`, under a fresh ID.
+pub fn seeded_tower_record(expiry: tower_sessions::cookie::time::OffsetDateTime) -> tower_sessions::session::Record {
+    let mut record = tower_sessions::session::Record {
+        id: tower_sessions::session::Id::default(),
+        data: Default::default(),
+        expiry_date: expiry,
+    };
+    record.data.insert("counter".into(), 1u64.into());
+    record.data.insert("profile".into(), PROFILE.into());
+    record
+}
+
+/// The application of `lib` over its memory store, for in-process runs.
+pub fn in_memory(lib: Lib) -> Router {
+    match lib {
+        Lib::Floor => floor(),
+        Lib::Cloakroom => cloakroom(cloakroom_config().build().expect("valid configuration")),
+        Lib::TowerSessions => tower(tower_sessions::MemoryStore::default()),
+    }
+}
+
+/// The cookie (`name=value`) an in-process request to an existing-session route of
+/// `app` sends: the one `/setup` set, or for the floor a cookie of the same length
+/// (hyper parses the same bytes).
+pub async fn session_cookie(lib: Lib, app: &Router) -> Option<String> {
+    match lib {
+        Lib::Floor => Some(format!("{COOKIE_NAME}={}", "x".repeat(87))),
+        _ => call(app, "/setup", None).await.cookie,
     }
 }
 

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::serve::ListenerExt as _;
-use cloakroom::{Clock as _, ManualClock, MemoryStore, SessionId, SessionMeta, SessionRecord, SessionStore};
-use cloakroom_bench::apps::{self, Lib, PROFILE};
+use cloakroom::{Clock as _, ManualClock, MemoryStore, SessionId, SessionStore};
+use cloakroom_bench::apps::{self, Lib};
 use cloakroom_bench::stats::{Spread, kilo, ratios};
 use cloakroom_bench::wrk::{Load, Report};
 use cloakroom_testing::RedisServer;
@@ -674,7 +674,7 @@ fn rss_child(args: &[String]) -> Fallible<()> {
         "cloakroom" => {
             let store = MemoryStore::new();
             let now = cloakroom::whole_millis(SystemTime::now());
-            let record = seeded_record(now, apps::IDLE_TIMEOUT);
+            let record = apps::seeded_record(now, apps::IDLE_TIMEOUT);
             before = resident()?;
             rt.block_on(async {
                 for _ in 0..n {
@@ -689,19 +689,12 @@ fn rss_child(args: &[String]) -> Fallible<()> {
         "tower-sessions" => {
             use tower_sessions::SessionStore as _;
             use tower_sessions::cookie::time::{Duration as TimeDuration, OffsetDateTime};
-            use tower_sessions::session::{Id, Record};
             let store = tower_sessions::MemoryStore::default();
             let expiry = OffsetDateTime::now_utc() + TimeDuration::seconds(apps::IDLE_TIMEOUT.as_secs() as i64);
             before = resident()?;
             rt.block_on(async {
                 for _ in 0..n {
-                    let mut record = Record {
-                        id: Id::default(),
-                        data: Default::default(),
-                        expiry_date: expiry,
-                    };
-                    record.data.insert("counter".into(), 1u64.into());
-                    record.data.insert("profile".into(), PROFILE.into());
+                    let mut record = apps::seeded_tower_record(expiry);
                     store.create(&mut record).await.expect("create");
                 }
             });
@@ -716,16 +709,6 @@ fn rss_child(args: &[String]) -> Fallible<()> {
 
 fn resident() -> Fallible<u64> {
     cloakroom_bench::resident_kib("self").ok_or_else(|| "no VmRSS in /proc/self/status".to_owned())
-}
-
-/// A session as the benchmarks seed it: `counter` and `profile`, ~100 bytes.
-fn seeded_record(now: SystemTime, idle: Duration) -> SessionRecord {
-    let mut record = SessionRecord::new(SessionMeta::new(now, idle, cloakroom::DEFAULT_ABSOLUTE_TIMEOUT));
-    record.data.insert("counter".into(), "1".into());
-    record
-        .data
-        .insert("profile".into(), serde_json::to_string(PROFILE).expect("a string"));
-    record
 }
 
 /// RSS growth (KiB) of each store holding `opts.sessions` sessions, per repeat.
@@ -848,7 +831,7 @@ fn purge(rt: &Runtime, opts: &Options) -> Fallible<Vec<PurgeRound>> {
             let cookie = cookie.ok_or("/setup sent no cookie")?;
             // 1M sessions that expire after 60 s of the manual clock.
             let now = cloakroom::whole_millis(clock.now());
-            let record = seeded_record(now, Duration::from_secs(60));
+            let record = apps::seeded_record(now, Duration::from_secs(60));
             let started = Instant::now();
             rt.block_on(async {
                 for _ in 0..opts.sessions {

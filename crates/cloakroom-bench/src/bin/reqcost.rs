@@ -23,25 +23,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let (app, floor) = match lib.as_str() {
-        "floor" => (apps::floor(), true),
-        "cloakroom" => (
-            apps::cloakroom(apps::cloakroom_config().build().expect("valid configuration")),
-            false,
-        ),
-        "tower-sessions" => (apps::tower(tower_sessions::MemoryStore::default()), false),
-        other => {
-            eprintln!("reqcost: unknown library {other:?}");
-            std::process::exit(2);
-        }
+    let Some(lib) = apps::Lib::from_name(lib) else {
+        eprintln!("reqcost: unknown library {lib:?}");
+        std::process::exit(2);
     };
+    let app = apps::in_memory(lib);
     let path = format!("/{route}");
-    let cookie = runtime.block_on(apps::call(&app, "/setup", None)).cookie;
-    let cookie = match (route.as_str(), floor) {
-        ("new", _) => None,
-        // The floor gets a cookie of the same length (the same bytes to parse).
-        (_, true) => Some(format!("sid={}", "x".repeat(87))),
-        _ => cookie,
+    let cookie = match route.as_str() {
+        "new" => None,
+        _ => runtime.block_on(apps::session_cookie(lib, &app)),
     };
     runtime.block_on(async {
         for _ in 0..count {

@@ -628,9 +628,7 @@ impl SessionStore for MemoryStore {
         if let Some(expiry) = self.apply_commit(key, changes) {
             return Ok(CommitOutcome::Applied(expiry));
         }
-        Ok(CommitOutcome::of_fallback_create(
-            self.create(&fresh.key(), &fresh.record(changes)).await?,
-        ))
+        fresh.insert_into(self, changes).await
     }
 
     async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {

@@ -193,9 +193,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         if self.commit(key, changes).await? {
             return Ok(CommitOutcome::Applied(None));
         }
-        Ok(CommitOutcome::of_fallback_create(
-            self.create(&fresh.key(), &fresh.record(changes)).await?,
-        ))
+        fresh.insert_into(self, changes).await
     }
 
     /// Moves the live session at `old` to `new`, applying `changes` on the way, in

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
+use super::{SessionStore, StoreError};
 use crate::id::{SessionHandle, SessionId, StoreKey};
 
 /// Everything a store keeps about one session besides its data.
@@ -546,6 +547,37 @@ impl FreshSession {
         record
     }
 
+    /// The second half of [`commit_or_create`](crate::SessionStore::commit_or_create),
+    /// once the session was found gone: inserts the fresh record of `changes` into
+    /// `store` (insert-if-absent). `Created` when it went in, `Dropped` when the fresh
+    /// key was taken.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::{ChangeSet, CommitOutcome, FreshSession, MemoryStore, SessionMeta, SessionStore, Touch};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let (store, now) = (MemoryStore::new(), cloakroom::whole_millis(SystemTime::now()));
+    /// let fresh = FreshSession::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+    /// let changes = ChangeSet::new(now);
+    /// assert_eq!(fresh.insert_into(&store, &changes).await?, CommitOutcome::Created);
+    /// assert!(store.load(&fresh.key(), &Touch::new(now, now)).await?.is_some());
+    /// assert_eq!(fresh.insert_into(&store, &changes).await?, CommitOutcome::Dropped, "the key is taken now");
+    /// # Ok::<(), cloakroom::StoreError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn insert_into<S: SessionStore + ?Sized>(
+        &self,
+        store: &S,
+        changes: &ChangeSet,
+    ) -> Result<CommitOutcome, StoreError> {
+        Ok(if store.create(&self.key(), &self.record(changes)).await? {
+            CommitOutcome::Created
+        } else {
+            CommitOutcome::Dropped
+        })
+    }
+
     /// The fresh session's metadata before any change set.
     ///
     /// ```
@@ -622,21 +654,6 @@ pub enum CommitOutcome {
     Created,
     /// The session was gone and the fresh key was taken; nothing was written.
     Dropped,
-}
-
-impl CommitOutcome {
-    /// The outcome of the fallback insert, once the session was found gone:
-    /// `Created` when the insert took place, `Dropped` when the fresh key was taken.
-    ///
-    /// ```
-    /// use cloakroom::CommitOutcome;
-    ///
-    /// assert_eq!(CommitOutcome::of_fallback_create(true), CommitOutcome::Created);
-    /// assert_eq!(CommitOutcome::of_fallback_create(false), CommitOutcome::Dropped);
-    /// ```
-    pub fn of_fallback_create(created: bool) -> Self {
-        if created { Self::Created } else { Self::Dropped }
-    }
 }
 
 /// One of a user's live sessions, as the per-user index lists it.

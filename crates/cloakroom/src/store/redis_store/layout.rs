@@ -36,21 +36,25 @@ impl Layout {
     }
 
     pub(super) fn session(&self, key: &StoreKey) -> String {
-        let mut name = String::with_capacity(self.prefix.len() + 72);
-        name.push_str(&self.prefix);
-        name.push('{');
-        push_hex(&mut name, &key.0[..1]);
-        name.push_str("}:s:");
+        let mut name = self.tagged(key, 68);
+        name.push_str(":s:");
         push_hex(&mut name, &key.0);
         name
     }
 
     pub(super) fn expiries(&self, key: &StoreKey) -> String {
-        let mut name = String::with_capacity(self.prefix.len() + 14);
+        let mut name = self.tagged(key, 9);
+        name.push_str(":expiries");
+        name
+    }
+
+    /// `{prefix}{TT}` for `key`, with room for `more` bytes after it.
+    fn tagged(&self, key: &StoreKey, more: usize) -> String {
+        let mut name = String::with_capacity(self.prefix.len() + 4 + more);
         name.push_str(&self.prefix);
         name.push('{');
         push_hex(&mut name, &key.0[..1]);
-        name.push_str("}:expiries");
+        name.push('}');
         name
     }
 

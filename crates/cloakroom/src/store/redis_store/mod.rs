@@ -245,12 +245,7 @@ impl RedisStore {
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let index = self.layout.user(user);
-        let mut pipe = redis::pipe();
-        pipe.cmd("ZREMRANGEBYSCORE")
-            .arg(&index)
-            .arg("-inf")
-            .arg(millis(now))
-            .ignore();
+        let mut pipe = pruning_pipe(&index, now);
         pipe.cmd("ZADD")
             .arg(&index)
             .arg(millis(absolute))
@@ -305,6 +300,18 @@ impl RedisStore {
         }
         Ok(())
     }
+}
+
+/// A pipeline that starts by dropping the user-index entries past their absolute
+/// deadline at `now`; the caller adds what it came for.
+fn pruning_pipe(index: &str, now: SystemTime) -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.cmd("ZREMRANGEBYSCORE")
+        .arg(index)
+        .arg("-inf")
+        .arg(millis(now))
+        .ignore();
+    pipe
 }
 
 fn push_changes(invocation: &mut ScriptCall, changes: &ChangeSet) {
@@ -593,9 +600,7 @@ impl SessionStore for RedisStore {
         if let Some(expiry) = self.commit_expiry(key, changes).await? {
             return Ok(CommitOutcome::Applied(expiry));
         }
-        Ok(CommitOutcome::of_fallback_create(
-            self.create(&fresh.key(), &fresh.record(changes)).await?,
-        ))
+        fresh.insert_into(self, changes).await
     }
 
     fn successor_id(&self, old: &StoreKey) -> SessionId {
@@ -665,12 +670,7 @@ impl SessionStore for RedisStore {
 
     async fn list_user(&self, user: &str, now: SystemTime) -> Result<Vec<UserSession>, StoreError> {
         let index = self.layout.user(user);
-        let mut pipe = redis::pipe();
-        pipe.cmd("ZREMRANGEBYSCORE")
-            .arg(&index)
-            .arg("-inf")
-            .arg(millis(now))
-            .ignore();
+        let mut pipe = pruning_pipe(&index, now);
         pipe.cmd("ZRANGE").arg(&index).arg(0).arg(-1);
         let mut conn = self.conn.clone();
         let (members,): (Vec<String>,) = self.run(async move { pipe.query_async(&mut conn).await }).await?;
