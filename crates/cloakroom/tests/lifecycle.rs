@@ -137,20 +137,7 @@ async fn a_request_that_commits_after_logout_does_not_resurrect_the_session() {
 async fn a_hundred_concurrent_requests_writing_different_keys_keep_every_key() {
     let mut client = Client::new(app(config().build().unwrap()));
     client.put("/set/start", json!(0)).await;
-    let cookie = format!("sid={}", client.ticket.clone().unwrap());
-    let tasks: Vec<_> = (0..100)
-        .map(|i| {
-            let app = client.app.clone();
-            let cookie = cookie.clone();
-            tokio::spawn(async move {
-                let reply = send(&app, "PUT", &format!("/set/k{i}"), Some(&cookie), Some(json!(i))).await;
-                assert_eq!(reply.status, 200);
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    write_keys_concurrently(&client, 100).await;
     let keys = client.get("/keys").await.json();
     assert_eq!(keys.as_array().unwrap().len(), 101, "{keys}");
 }

@@ -188,21 +188,7 @@ async fn concurrent_writes_on_redis_keep_every_key_and_logout_is_final() {
     let redis = RedisServer::start();
     let mut client = Client::new(app(redis_layer(&redis, Duration::from_secs(2)).await));
     client.put("/set/start", json!(0)).await;
-    let cookie = format!("sid={}", client.ticket.clone().unwrap());
-    let tasks: Vec<_> = (0..100)
-        .map(|i| {
-            let app = client.app.clone();
-            let cookie = cookie.clone();
-            tokio::spawn(async move {
-                send(&app, "PUT", &format!("/set/k{i}"), Some(&cookie), Some(json!(i)))
-                    .await
-                    .status
-            })
-        })
-        .collect();
-    for task in tasks {
-        assert_eq!(task.await.unwrap(), 200);
-    }
+    let cookie = write_keys_concurrently(&client, 100).await;
     assert_eq!(client.get("/keys").await.json().as_array().unwrap().len(), 101);
     client.post("/destroy").await;
     let late = send(&client.app, "PUT", "/set/late", Some(&cookie), Some(json!(1))).await;

@@ -130,6 +130,27 @@ impl Reply {
     }
 }
 
+/// Sends `n` concurrent `PUT /set/k{i}` requests on the client's session (each
+/// must answer 200); returns the cookie pair they sent.
+pub async fn write_keys_concurrently(client: &Client, n: usize) -> String {
+    let cookie = format!("sid={}", client.ticket.clone().expect("a session"));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let app = client.app.clone();
+            let cookie = cookie.clone();
+            tokio::spawn(async move {
+                send(&app, "PUT", &format!("/set/k{i}"), Some(&cookie), Some(Value::from(i)))
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    cookie
+}
+
 /// Sends one request with an optional raw `Cookie` header.
 pub async fn send(app: &Router, method: &str, uri: &str, cookie: Option<&str>, body: Option<Value>) -> Reply {
     let mut request = Request::builder().method(method).uri(uri);
