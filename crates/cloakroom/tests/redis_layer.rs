@@ -74,10 +74,18 @@ async fn each_request_kind_sends_the_documented_commands() {
     assert!(untouched.is_empty(), "a handler without a session: {untouched:?}");
 
     let write = commands_of!(monitor, client.put("/set/a", json!(2)).await);
-    assert_eq!(write, ["HGETALL", "EVALSHA"], "write: the load, then the commit");
+    assert_eq!(
+        write,
+        ["HGETALL", "HSET", "PEXPIRE", "HGET"],
+        "write: the load, then the commit (one pipeline, no script)"
+    );
 
     let write_only = commands_of!(monitor, client.put("/write-only/b", json!(3)).await);
-    assert_eq!(write_only, ["EVALSHA"], "write through the write-only handle");
+    assert_eq!(
+        write_only,
+        ["HSET", "PEXPIRE", "HGET"],
+        "write through the write-only handle: one pipeline"
+    );
 
     let regenerate = commands_of!(monitor, client.post("/regenerate").await);
     assert_eq!(
@@ -153,22 +161,86 @@ async fn reads_run_the_sliding_script_only_when_a_slide_is_due() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_run_a_script_only_when_a_slide_is_due_or_the_session_is_gone() {
+    let redis = RedisServer::start();
+    let clock = ManualClock::new();
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let idle = Duration::from_secs(2000);
+    let layer = config()
+        .clock(clock.clone())
+        .idle_timeout(idle)
+        .store(store)
+        .build()
+        .unwrap();
+    let mut client = Client::new(app(layer));
+    client.put("/set/a", json!(1)).await;
+    clock.advance(Duration::from_secs(101));
+    client.put("/write-only/b", json!(1)).await; // a first slide loads the script
+    let monitor = redis.monitor();
+
+    clock.advance(Duration::from_secs(99)); // under the touch step (idle / 20 = 100 s)
+    let quiet = commands_of!(monitor, client.put("/write-only/b", json!(2)).await);
+    assert_eq!(quiet, ["HSET", "PEXPIRE", "HGET"]);
+    clock.advance(Duration::from_secs(2));
+    let reply = client.put("/write-only/b", json!(3)).await;
+    assert_eq!(
+        monitor.take(),
+        ["HSET", "PEXPIRE", "HGET", "EVALSHA"],
+        "the write, then the slide"
+    );
+    assert!(reply.set_cookie().is_some(), "the slid deadline re-sends the cookie");
+    let quiet = commands_of!(monitor, client.put("/write-only/b", json!(4)).await);
+    assert_eq!(quiet, ["HSET", "PEXPIRE", "HGET"]);
+    assert_eq!(client.get("/get/b").await.json(), json!(4));
+
+    // Dead by the layer's clock: the script drops it; the write goes to a fresh session.
+    clock.advance(idle);
+    let old_ticket = client.ticket.clone();
+    let _ = monitor.take();
+    let reply = client.put("/write-only/b", json!(5)).await;
+    assert_eq!(
+        monitor.take(),
+        ["HSET", "PEXPIRE", "HGET", "EVALSHA", "EVALSHA"],
+        "the write, the script that drops the dead session, the create of the fresh one"
+    );
+    assert_ne!(reply.ticket(), None);
+    assert_ne!(client.ticket, old_ticket, "a fresh session");
+    assert_eq!(client.get("/get/b").await.json(), json!(5));
+    assert_eq!(
+        client.get("/get/a").await.json(),
+        json!(null),
+        "nothing of the dead session"
+    );
+    assert_eq!(
+        session_hashes(&redis).len(),
+        1,
+        "only the fresh session is left in Redis"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_flushed_from_redis_are_loaded_again() {
     let redis = RedisServer::start();
     let mut client = Client::new(app(redis_layer(&redis, Duration::from_secs(2)).await));
     client.put("/set/a", json!(1)).await;
-    client.put("/write-only/b", json!(2)).await;
+    client.post("/regenerate").await;
     redis.command("SCRIPT FLUSH");
     let monitor = redis.monitor();
-    let reply = client.put("/write-only/b", json!(3)).await;
+    let reply = client.post("/regenerate").await;
     assert_eq!(reply.status, 200);
     assert_eq!(
         monitor.take(),
-        ["EVALSHA", "SCRIPT", "EVALSHA"],
-        "NOSCRIPT, load, again"
+        ["HGETALL", "EVALSHA", "SCRIPT", "EVALSHA"],
+        "the load, then NOSCRIPT, load, again"
     );
-    assert_eq!(client.get("/get/b").await.json(), json!(3));
     assert_eq!(client.get("/get/a").await.json(), json!(1));
+    let mut other = Client::new(client.app.clone());
+    assert_eq!(
+        other.put("/set/c", json!(3)).await.status,
+        200,
+        "a new session after the flush"
+    );
+    assert_eq!(other.get("/get/c").await.json(), json!(3));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,6 +273,29 @@ async fn concurrent_writes_on_redis_keep_every_key_and_logout_is_final() {
         send(&client.app, "GET", "/get/k1", Some(&cookie), None).await.json(),
         json!(null)
     );
+    // The write-only handle writes before it knows the session is gone: what it
+    // wrote under the destroyed key is removed, and the write goes to a fresh session.
+    let late = send(&client.app, "PUT", "/write-only/late", Some(&cookie), Some(json!(2))).await;
+    let fresh = format!("sid={}", late.ticket().expect("a fresh session's ticket"));
+    assert_ne!(fresh, cookie);
+    assert_eq!(
+        send(&client.app, "GET", "/get/late", Some(&fresh), None).await.json(),
+        json!(2)
+    );
+    for hash in session_hashes(&redis) {
+        let has_meta = redis.command(&format!("HEXISTS {hash} m"));
+        assert_eq!(has_meta.trim(), ":1", "{hash} holds data without a session");
+    }
+}
+
+/// The session hashes in `redis` (keys `...:s:...`).
+fn session_hashes(redis: &RedisServer) -> Vec<String> {
+    redis
+        .command("KEYS *:s:*")
+        .split("\r\n")
+        .filter(|line| !line.is_empty() && !line.starts_with(['*', '$']))
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

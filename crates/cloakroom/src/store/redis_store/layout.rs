@@ -97,7 +97,7 @@ fn packed_meta(meta: &SessionMeta) -> String {
 }
 
 /// Reads an `m` field back into (created, seen, idle, absolute).
-fn unpack_meta(text: &str) -> Option<[SystemTime; 4]> {
+pub(super) fn unpack_meta(text: &str) -> Option<[SystemTime; 4]> {
     let mut parts = text.split(':').map(|part| part.parse::<u64>().ok().map(from_millis));
     let times = [parts.next()??, parts.next()??, parts.next()??, parts.next()??];
     parts.next().is_none().then_some(times)
@@ -139,10 +139,11 @@ impl ToRedisArgs for DataField<'_> {
 }
 
 /// Rebuilds a record from a flat field/value list (HGETALL, or HMGET of `m` and
-/// `m:u` with the names put back).
-pub(super) fn decode(flat: Vec<String>) -> Result<SessionRecord, StoreError> {
+/// `m:u` with the names put back). `None` when there is no `m` field: no session,
+/// only data a late write left under a gone session's key (see `plain_write`).
+pub(super) fn decode(flat: Vec<String>) -> Result<Option<SessionRecord>, StoreError> {
     let mut data = HashMap::with_capacity(flat.len() / 2);
-    let (mut times, mut user) = (None, None);
+    let (mut times, mut user, mut has_meta) = (None, None, false);
     let mut items = flat.into_iter();
     while let (Some(field), Some(value)) = (items.next(), items.next()) {
         if let Some(key) = field.strip_prefix("d:") {
@@ -150,17 +151,23 @@ pub(super) fn decode(flat: Vec<String>) -> Result<SessionRecord, StoreError> {
             continue;
         }
         match field.as_str() {
-            "m" => times = unpack_meta(&value),
+            "m" => {
+                has_meta = true;
+                times = unpack_meta(&value);
+            }
             "m:u" => user = Some(value),
             _ => {}
         }
+    }
+    if !has_meta {
+        return Ok(None);
     }
     let Some([created_at, last_seen, idle_deadline, absolute_deadline]) = times else {
         return Err(StoreError::Corrupt(
             "a Redis session hash lacks readable metadata (field m)".to_owned(),
         ));
     };
-    Ok(SessionRecord {
+    Ok(Some(SessionRecord {
         data,
         meta: SessionMeta {
             created_at,
@@ -169,7 +176,7 @@ pub(super) fn decode(flat: Vec<String>) -> Result<SessionRecord, StoreError> {
             absolute_deadline,
             user,
         },
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -190,7 +197,7 @@ mod tests {
                 "1795448134509:1795448134509:1795448194509:1795448734509".to_owned()
             ]
         );
-        assert_eq!(decode(fields).unwrap(), record);
+        assert_eq!(decode(fields).unwrap(), Some(record));
     }
 
     #[test]
@@ -211,11 +218,15 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_metadata_is_a_corrupt_record() {
+    fn unreadable_metadata_is_a_corrupt_record_and_missing_metadata_no_record() {
         for bad in ["", "1:2:3", "1:2:3:4:5", "1:2:x:4", "-1:2:3:4"] {
             let flat = vec!["m".to_owned(), bad.to_owned()];
             assert!(matches!(decode(flat), Err(StoreError::Corrupt(_))), "{bad:?}");
         }
-        assert!(decode(vec!["d:a".into(), "1".into()]).is_err());
+        assert_eq!(
+            decode(vec!["d:a".into(), "1".into()]).unwrap(),
+            None,
+            "data without metadata is no session"
+        );
     }
 }

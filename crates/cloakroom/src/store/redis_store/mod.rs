@@ -3,6 +3,7 @@
 
 mod connection;
 mod layout;
+mod plain_write;
 mod scripts;
 
 use std::fmt;
@@ -18,6 +19,7 @@ use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind, Value};
 
 use self::connection::Connection;
 use self::layout::{DataField, Layout, decode, from_millis, millis, record_fields};
+use self::plain_write::Written;
 use self::scripts::ScriptCall;
 use super::{
     ChangeSet, CommitOutcome, FreshSession, SessionRecord, SessionStore, StoreError, Touch, UserChange, UserSession,
@@ -344,6 +346,33 @@ impl RedisStore {
         key: &StoreKey,
         changes: &ChangeSet,
     ) -> Result<Option<Option<SystemTime>>, StoreError> {
+        if plain_write::applies(changes) {
+            return self.commit_plain(key, changes).await;
+        }
+        self.commit_by_script(key, changes).await
+    }
+
+    /// A commit without a script (see `plain_write`): one pipeline, and the commit
+    /// script with nothing to write only when the session is not in steady use.
+    async fn commit_plain(
+        &self,
+        key: &StoreKey,
+        changes: &ChangeSet,
+    ) -> Result<Option<Option<SystemTime>>, StoreError> {
+        let pipe = plain_write::pipeline(&self.layout.session(key), changes);
+        let mut conn = self.conn.clone();
+        let replies = self.run(async move { pipe.query_async(&mut conn).await }).await?;
+        match plain_write::outcome(replies, changes)? {
+            Written::Done => Ok(Some(None)),
+            Written::Settle => self.commit_by_script(key, &plain_write::settling(changes)).await,
+        }
+    }
+
+    async fn commit_by_script(
+        &self,
+        key: &StoreKey,
+        changes: &ChangeSet,
+    ) -> Result<Option<Option<SystemTime>>, StoreError> {
         self.index_binding(key, changes).await?;
         let mut invocation = scripts::COMMIT.call();
         invocation
@@ -374,7 +403,7 @@ impl RedisStore {
             .arg(u64::try_from(touch.min_step.as_millis()).unwrap_or(u64::MAX))
             .arg(key.to_hex());
         let flat: Option<Vec<String>> = self.invoke(invocation).await?;
-        flat.map(decode).transpose()
+        Ok(flat.map(decode).transpose()?.flatten())
     }
 }
 
@@ -562,7 +591,9 @@ impl SessionStore for RedisStore {
         if flat.is_empty() {
             return Ok(None);
         }
-        let record = decode(flat)?;
+        let Some(record) = decode(flat)? else {
+            return Ok(None);
+        };
         if !record.meta.is_expired(touch.now) && !record.meta.touch_due(touch) {
             return Ok(Some(record));
         }
@@ -694,7 +725,7 @@ impl SessionStore for RedisStore {
                 .flatten()
                 .collect();
             match decode(flat) {
-                Ok(record) if !record.meta.is_expired(now) && record.meta.user.as_deref() == Some(user) => {
+                Ok(Some(record)) if !record.meta.is_expired(now) && record.meta.user.as_deref() == Some(user) => {
                     sessions.push(UserSession { key, meta: record.meta });
                 }
                 _ => dead.push(key.to_hex()),

@@ -9,7 +9,12 @@ local at
 for i = 1, #h, 2 do
   if h[i] == 'm' then at = i + 1 break end
 end
-local m = at and parse_meta(h[at], false)
+if not at then
+  -- Data without metadata: a late write to a gone session left it. No session.
+  drop(KEYS[1], KEYS[2], ARGV[4])
+  return false
+end
+local m = parse_meta(h[at], false)
 if not m then return redis.error_reply('cloakroom: session record without readable metadata') end
 local idle = tonumber(m[3])
 if now >= idle or now >= tonumber(m[4]) then
