@@ -1,5 +1,6 @@
 //! The Redis store: standalone Redis or Redis Cluster, one round trip per load
-//! (plain `HGETALL` unless a slide is due) and per commit (cargo feature `redis`).
+//! (plain `HGETALL` unless a slide is due) and per commit (a plain pipeline for
+//! writes that only set or only remove keys, else a script) (cargo feature `redis`).
 
 mod connection;
 mod layout;
@@ -44,8 +45,11 @@ const UNKNOWN_DEADLINE: Duration = Duration::from_secs(400 * 24 * 3600);
 ///   one field per session key; its TTL follows the earlier of its two deadlines.
 /// - A load is one `HGETALL`, checked by the client; only when the idle deadline
 ///   is due to slide (about once per touch step) or the session is dead does a
-///   second round trip run the script that slides or drops it atomically. A commit
-///   is one round trip: a script that applies the change set only if the session
+///   second round trip run the script that slides or drops it atomically.
+/// - A commit that only sets or only removes keys is one pipeline of plain
+///   commands (`HSET` or `HDEL`, a TTL guard, `HGET` of the metadata); the commit
+///   script follows only when a slide is due or the session turned out to be gone.
+///   Other commits are one script that applies the change set only if the session
 ///   still exists, and rewrites the deadline and TTL only when the change set's
 ///   minimum step is reached. Scripts are sent as EVALSHA and reloaded after
 ///   NOSCRIPT.
