@@ -29,6 +29,8 @@ use tower::ServiceExt as _;
 use tower_sessions::cookie::SameSite as TowerSameSite;
 use tower_sessions::cookie::time::Duration as TowerDuration;
 use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_redis_store::fred::clients::Client as FredClient;
+use tower_sessions_redis_store::fred::prelude::{ClientLike as _, Config as FredConfig};
 
 /// The signing secret of every cloakroom layer here.
 pub const SECRET: &[u8] = b"cloakroom-bench-signing-secret-0123456789";
@@ -110,6 +112,33 @@ pub fn in_memory(lib: Lib) -> Router {
         Lib::Floor => floor(),
         Lib::Cloakroom => cloakroom(cloakroom_config().build().expect("valid configuration")),
         Lib::TowerSessions => tower(tower_sessions::MemoryStore::default()),
+    }
+}
+
+/// The clients both libraries use for the Redis server at `url`: cloakroom's
+/// `RedisStore` (redis-rs, one multiplexed connection) and the fred client behind
+/// tower-sessions' Redis store (one client, which pipelines).
+pub async fn redis_clients(url: &str) -> Result<(cloakroom::RedisStore, FredClient), String> {
+    let cloakroom = cloakroom::RedisStore::connect(url)
+        .await
+        .map_err(|e| format!("cloakroom RedisStore: {e}"))?;
+    let config = FredConfig::from_url(url).map_err(|e| format!("fred config: {e}"))?;
+    let fred = FredClient::new(config, None, None, None);
+    fred.init().await.map_err(|e| format!("fred connect: {e}"))?;
+    Ok((cloakroom, fred))
+}
+
+/// The application of `lib` over Redis, through clients from [`redis_clients`].
+pub fn over_redis(lib: Lib, store: &cloakroom::RedisStore, fred: &FredClient) -> Router {
+    match lib {
+        Lib::Floor => floor(),
+        Lib::Cloakroom => cloakroom(
+            cloakroom_config()
+                .store(store.clone())
+                .build()
+                .expect("valid configuration"),
+        ),
+        Lib::TowerSessions => tower(tower_sessions_redis_store::RedisStore::new(fred.clone())),
     }
 }
 
@@ -311,6 +340,16 @@ mod tests {
         let layer = cloakroom_config().build().unwrap();
         check_existing_session_routes(&cloakroom(layer), Lib::Cloakroom).await;
         check_existing_session_routes(&tower(tower_sessions::MemoryStore::default()), Lib::TowerSessions).await;
+    }
+
+    #[tokio::test]
+    async fn over_redis_both_libraries_serve_every_route_the_same_way() {
+        let server = cloakroom_testing::RedisServer::start_with(&["--appendonly", "no"]);
+        let (store, fred) = redis_clients(&server.url()).await.unwrap();
+        check_existing_session_routes(&over_redis(Lib::Cloakroom, &store, &fred), Lib::Cloakroom).await;
+        check_existing_session_routes(&over_redis(Lib::TowerSessions, &store, &fred), Lib::TowerSessions).await;
+        let keys = server.command("DBSIZE");
+        assert_ne!(keys.trim(), ":0", "the sessions went to Redis");
     }
 
     #[tokio::test]

@@ -31,7 +31,6 @@ use cloakroom_bench::stats::{Spread, kilo, ratios};
 use cloakroom_bench::wrk::{Load, Report};
 use cloakroom_testing::RedisServer;
 use tokio::runtime::Runtime;
-use tower_sessions_redis_store::fred::prelude::{ClientLike as _, Config as FredConfig};
 
 type Fallible<T> = Result<T, String>;
 
@@ -355,15 +354,7 @@ impl RedisSide {
         if !config.contains("no") {
             return Err(format!("Redis kept its append-only file: {config}"));
         }
-        let cloakroom = rt
-            .block_on(cloakroom::RedisStore::connect(&url))
-            .map_err(|e| format!("cloakroom RedisStore: {e}"))?;
-        let fred = rt.block_on(async {
-            let config = FredConfig::from_url(&url).map_err(|e| format!("fred config: {e}"))?;
-            let client = tower_sessions_redis_store::fred::clients::Client::new(config, None, None, None);
-            client.init().await.map_err(|e| format!("fred connect: {e}"))?;
-            Ok::<_, String>(client)
-        })?;
+        let (cloakroom, fred) = rt.block_on(apps::redis_clients(&url))?;
         let pid = std::fs::read_to_string(server.dir().join("redis.pid"))
             .map_err(|e| format!("Redis pid file: {e}"))?
             .trim()
@@ -394,15 +385,7 @@ fn build_app(variant: &Variant, store: StoreKind, redis: Option<&RedisSide>) -> 
         (lib, StoreKind::Redis) => {
             let redis = redis.ok_or("no Redis")?;
             redis.flush();
-            match lib {
-                Lib::Cloakroom => apps::cloakroom(
-                    apps::cloakroom_config()
-                        .store(redis.cloakroom.clone())
-                        .build()
-                        .map_err(|e| e.to_string())?,
-                ),
-                _ => apps::tower(tower_sessions_redis_store::RedisStore::new(redis.fred.clone())),
-            }
+            apps::over_redis(lib, &redis.cloakroom, &redis.fred)
         }
     })
 }
