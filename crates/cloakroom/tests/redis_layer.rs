@@ -39,6 +39,22 @@ fn app_with_logout_all(layer: SessionLayer) -> Router {
         .layer(layer)
 }
 
+/// A client of the test app over `redis` with a manual clock and the given idle
+/// timeout, holding a session with `a = 1`.
+async fn client_on_a_manual_clock(redis: &RedisServer, idle: Duration) -> (Client, ManualClock) {
+    let clock = ManualClock::new();
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let layer = config()
+        .clock(clock.clone())
+        .idle_timeout(idle)
+        .store(store)
+        .build()
+        .unwrap();
+    let mut client = Client::new(app(layer));
+    client.put("/set/a", json!(1)).await;
+    (client, clock)
+}
+
 /// Runs `request` once to load the scripts, then again under MONITOR.
 macro_rules! commands_of {
     ($monitor:expr, $request:expr) => {{
@@ -124,17 +140,8 @@ async fn each_request_kind_sends_the_documented_commands() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_run_the_sliding_script_only_when_a_slide_is_due() {
     let redis = RedisServer::start();
-    let clock = ManualClock::new();
-    let store = RedisStore::connect(&redis.url()).await.unwrap();
     let idle = Duration::from_secs(2000);
-    let layer = config()
-        .clock(clock.clone())
-        .idle_timeout(idle)
-        .store(store)
-        .build()
-        .unwrap();
-    let mut client = Client::new(app(layer));
-    client.put("/set/a", json!(1)).await;
+    let (mut client, clock) = client_on_a_manual_clock(&redis, idle).await;
     clock.advance(Duration::from_secs(101));
     client.get("/get/a").await; // a first slide loads the script
     let monitor = redis.monitor();
@@ -163,17 +170,8 @@ async fn reads_run_the_sliding_script_only_when_a_slide_is_due() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_run_a_script_only_when_a_slide_is_due_or_the_session_is_gone() {
     let redis = RedisServer::start();
-    let clock = ManualClock::new();
-    let store = RedisStore::connect(&redis.url()).await.unwrap();
     let idle = Duration::from_secs(2000);
-    let layer = config()
-        .clock(clock.clone())
-        .idle_timeout(idle)
-        .store(store)
-        .build()
-        .unwrap();
-    let mut client = Client::new(app(layer));
-    client.put("/set/a", json!(1)).await;
+    let (mut client, clock) = client_on_a_manual_clock(&redis, idle).await;
     clock.advance(Duration::from_secs(101));
     client.put("/write-only/b", json!(1)).await; // a first slide loads the script
     let monitor = redis.monitor();
