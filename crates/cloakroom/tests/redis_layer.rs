@@ -55,7 +55,7 @@ async fn client_on_a_manual_clock(redis: &RedisServer, idle: Duration) -> (Clien
     (client, clock)
 }
 
-/// Runs `request` once to load the scripts, then again under MONITOR.
+/// The commands `request` sends: what MONITOR saw before it is dropped first.
 macro_rules! commands_of {
     ($monitor:expr, $request:expr) => {{
         let _ = $monitor.take();
