@@ -342,9 +342,9 @@ fn push_changes(invocation: &mut ScriptCall, changes: &ChangeSet) {
 }
 
 impl RedisStore {
-    /// Files a new binding, applies the change set, fixes the user index; returns
-    /// `None` when the session is gone, else its expiry afterwards if the idle
-    /// deadline moved.
+    /// Commits `changes` to the session at `key`, without a script when the change
+    /// set allows it; returns `None` when the session is gone, else its expiry
+    /// afterwards if the idle deadline moved.
     async fn commit_expiry(
         &self,
         key: &StoreKey,
@@ -372,6 +372,8 @@ impl RedisStore {
         }
     }
 
+    /// The commit script: files a new binding, applies the change set, fixes the
+    /// user index; answers as [`commit_expiry`](Self::commit_expiry) does.
     async fn commit_by_script(
         &self,
         key: &StoreKey,
