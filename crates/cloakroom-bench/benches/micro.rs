@@ -17,7 +17,8 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
-use cloakroom::{ChangeSet, MemoryStore, SessionId, SessionRecord, SessionStore, StoreKey, Touch};
+use cloakroom::store::{ChangeSet, SessionRecord, SessionStore, StoreKey, Touch};
+use cloakroom::{MemoryStore, SessionId};
 use cloakroom_bench::apps::{self, IDLE_TIMEOUT, PROFILE};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
@@ -79,7 +80,7 @@ fn tickets(c: &mut Criterion) {
 }
 
 fn now() -> SystemTime {
-    cloakroom::whole_millis(SystemTime::now())
+    cloakroom::clock::whole_millis(SystemTime::now())
 }
 
 /// A record holding the seed data every benchmarked session has (~100 bytes).

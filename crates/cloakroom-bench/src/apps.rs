@@ -24,7 +24,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::get;
-use cloakroom::{SameSite, Session, SessionConfig, SessionLayer, SessionMeta, SessionRecord, SessionWriter};
+use cloakroom::store::{SessionMeta, SessionRecord};
+use cloakroom::{SameSite, Session, SessionConfig, SessionLayer, SessionWriter};
 use tower::ServiceExt as _;
 use tower_sessions::cookie::SameSite as TowerSameSite;
 use tower_sessions::cookie::time::Duration as TowerDuration;
@@ -86,7 +87,11 @@ impl Lib {
 
 /// A cloakroom session as the benchmarks seed it: `counter` and `profile`, ~100 bytes.
 pub fn seeded_record(now: SystemTime, idle: Duration) -> SessionRecord {
-    let mut record = SessionRecord::new(SessionMeta::new(now, idle, cloakroom::DEFAULT_ABSOLUTE_TIMEOUT));
+    let mut record = SessionRecord::new(SessionMeta::new(
+        now,
+        idle,
+        cloakroom::SessionConfig::DEFAULT_ABSOLUTE_TIMEOUT,
+    ));
     record.data.insert("counter".into(), "1".into());
     record
         .data

@@ -141,7 +141,7 @@ impl DemoConfig {
     /// configuration. Fails, naming `SESSION_STORE`, when the store cannot be
     /// reached (the URL itself is not repeated: it may hold a password).
     pub async fn connect_store(mut self) -> Result<Self, ConfigError> {
-        let unreachable = |err: cloakroom::StoreError| ConfigError::Variable {
+        let unreachable = |err: cloakroom::store::StoreError| ConfigError::Variable {
             name: "SESSION_STORE",
             problem: format!("names a store that cannot be reached: {}", redact(&err.to_string())),
         };

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use cloakroom::ManualClock;
+use cloakroom::clock::ManualClock;
 use common::{Client, ProbeStore, TestServer, cookie_attributes};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;

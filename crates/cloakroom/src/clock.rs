@@ -1,14 +1,25 @@
-//! Where "now" comes from: the system clock, or a clock a test moves by hand.
+//! Where "now" comes from: the system clock, or a clock a test moves by hand; and
+//! the whole milliseconds every store keeps times in.
+//!
+//! ```
+//! use std::time::Duration;
+//! use cloakroom::clock::{Clock, ManualClock};
+//!
+//! let clock = ManualClock::new();
+//! let start = clock.now();
+//! clock.advance(Duration::from_secs(61)); // a session with a 60 s idle timeout is dead now
+//! assert_eq!(clock.now().duration_since(start).unwrap(), Duration::from_secs(61));
+//! ```
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of the current time. The layer and the memory store read it for every
 /// deadline, so tests can expire sessions without sleeping.
 ///
 /// ```
-/// use cloakroom::{Clock, SystemClock};
+/// use cloakroom::clock::{Clock, SystemClock};
 ///
 /// let now = SystemClock.now();
 /// assert!(now > std::time::UNIX_EPOCH);
@@ -17,7 +28,7 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time.
     ///
     /// ```
-    /// use cloakroom::{Clock, ManualClock};
+    /// use cloakroom::clock::{Clock, ManualClock};
     /// use std::time::UNIX_EPOCH;
     ///
     /// let clock = ManualClock::at(UNIX_EPOCH);
@@ -30,23 +41,39 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 /// the layer computes compare equal to the ones a store hands back.
 ///
 /// ```
-/// use cloakroom::whole_millis;
+/// use cloakroom::clock::whole_millis;
 /// use std::time::{Duration, UNIX_EPOCH};
 ///
 /// let t = UNIX_EPOCH + Duration::from_nanos(1_500_999_999);
 /// assert_eq!(whole_millis(t), UNIX_EPOCH + Duration::from_millis(1_500));
 /// ```
 pub fn whole_millis(time: SystemTime) -> SystemTime {
-    match time.duration_since(std::time::UNIX_EPOCH) {
-        Ok(since) => std::time::UNIX_EPOCH + Duration::from_millis(since.as_millis() as u64),
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(_) => from_millis(to_millis(time)),
         Err(_) => time,
     }
+}
+
+/// Milliseconds since the epoch (0 before it, saturating far after it): how stores
+/// write a time down.
+pub(crate) fn to_millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, duration_millis)
+}
+
+/// The time `ms` milliseconds after the epoch.
+pub(crate) fn from_millis(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// A duration in whole milliseconds, saturating.
+pub(crate) fn duration_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The operating system's wall clock (the default).
 ///
 /// ```
-/// use cloakroom::{Clock, SystemClock};
+/// use cloakroom::clock::{Clock, SystemClock};
 ///
 /// let (a, b) = (SystemClock.now(), SystemClock.now());
 /// assert!(b >= a);
@@ -64,7 +91,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use cloakroom::{Clock, ManualClock};
+/// use cloakroom::clock::{Clock, ManualClock};
 ///
 /// let clock = ManualClock::new();
 /// let before = clock.now();
@@ -80,8 +107,8 @@ impl ManualClock {
     /// A clock set to the current system time.
     ///
     /// ```
-    /// use cloakroom::{Clock, ManualClock};
-    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::clock::{Clock, ManualClock};
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
     ///
     /// let clock = ManualClock::new();
     /// let drift = SystemTime::now().duration_since(clock.now()).unwrap_or_default();
@@ -94,7 +121,7 @@ impl ManualClock {
     /// A clock set to `time`.
     ///
     /// ```
-    /// use cloakroom::{Clock, ManualClock};
+    /// use cloakroom::clock::{Clock, ManualClock};
     /// use std::time::{Duration, UNIX_EPOCH};
     ///
     /// let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
@@ -109,7 +136,7 @@ impl ManualClock {
     /// Moves the clock forward by `by`. Clones move with it.
     ///
     /// ```
-    /// use cloakroom::{Clock, ManualClock};
+    /// use cloakroom::clock::{Clock, ManualClock};
     /// use std::time::{Duration, UNIX_EPOCH};
     ///
     /// let clock = ManualClock::at(UNIX_EPOCH);

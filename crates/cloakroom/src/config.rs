@@ -1,49 +1,22 @@
 //! Configuration: the builder behind [`SessionLayer::builder`](crate::SessionLayer::builder)
-//! and [`SessionConfig::from_env`].
+//! and [`SessionConfig::from_env`], and the checks `build()` runs. It does not build
+//! the layer: `layer.rs` turns a checked configuration into one.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum_core::response::{IntoResponse, Response};
-use http::{HeaderName, StatusCode};
+use axum_core::response::Response;
+use http::HeaderName;
 
 use crate::clock::{Clock, SystemClock};
 use crate::cookie::{SameSite, is_valid_attribute_value, is_valid_cookie_name};
 use crate::error::Error;
-use crate::layer::SessionLayer;
-use crate::store::{MemoryStore, SessionStore, StoreError};
+use crate::response::{StoreErrorResponder, default_store_error_response};
+use crate::store::{SessionStore, StoreError};
 use crate::ticket::MIN_SECRET_LEN;
 
-/// Default idle timeout: 24 hours.
-///
-/// ```
-/// use std::time::Duration;
-///
-/// assert_eq!(cloakroom::DEFAULT_IDLE_TIMEOUT, Duration::from_secs(24 * 60 * 60));
-/// ```
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
-/// Default absolute timeout: 7 days.
-///
-/// ```
-/// use std::time::Duration;
-///
-/// assert_eq!(cloakroom::DEFAULT_ABSOLUTE_TIMEOUT, Duration::from_secs(7 * 24 * 60 * 60));
-/// ```
-pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// Builds the response sent when the store fails.
-///
-/// ```
-/// use std::sync::Arc;
-/// use cloakroom::{StoreError, StoreErrorResponder, default_store_error_response};
-///
-/// let respond: StoreErrorResponder = Arc::new(default_store_error_response);
-/// assert_eq!(respond(&StoreError::Unsupported("counting")).status(), 503);
-/// ```
-pub type StoreErrorResponder = Arc<dyn Fn(&StoreError) -> Response + Send + Sync>;
-
-/// Every option of a [`SessionLayer`]; checked as a whole by [`build`](Self::build).
+/// Every option of a [`SessionLayer`](crate::SessionLayer); checked as a whole by [`build`](Self::build).
 ///
 /// | option | default |
 /// | --- | --- |
@@ -57,7 +30,7 @@ pub type StoreErrorResponder = Arc<dyn Fn(&StoreError) -> Response + Send + Sync
 /// | [`resave`](Self::resave) | false |
 /// | [`secure`](Self::secure) / [`http_only`](Self::http_only) / [`same_site`](Self::same_site) / [`path`](Self::path) / [`domain`](Self::domain) | true / true / Lax / `/` / none |
 /// | [`header`](Self::header) | off (cookie only) |
-/// | [`store`](Self::store) | [`MemoryStore`] |
+/// | [`store`](Self::store) | [`MemoryStore`](crate::MemoryStore) |
 ///
 /// ```
 /// use std::time::Duration;
@@ -116,27 +89,29 @@ impl fmt::Debug for SessionConfig {
     }
 }
 
-/// The default answer to a store failure: 503 `{"error":"session store unavailable"}`.
-///
-/// ```
-/// use cloakroom::{StoreError, default_store_error_response};
-///
-/// let response = default_store_error_response(&StoreError::Full { limit: 10 });
-/// assert_eq!(response.status(), 503);
-/// assert_eq!(response.headers()["content-type"], "application/json");
-/// ```
-pub fn default_store_error_response(_: &StoreError) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(http::header::CONTENT_TYPE, "application/json")],
-        r#"{"error":"session store unavailable"}"#,
-    )
-        .into_response()
-}
-
 impl SessionConfig {
+    /// Default idle timeout: 24 hours.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cloakroom::SessionConfig;
+    ///
+    /// assert_eq!(SessionConfig::DEFAULT_IDLE_TIMEOUT, Duration::from_secs(24 * 60 * 60));
+    /// ```
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+    /// Default absolute timeout: 7 days.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cloakroom::SessionConfig;
+    ///
+    /// assert_eq!(SessionConfig::DEFAULT_ABSOLUTE_TIMEOUT, Duration::from_secs(7 * 24 * 60 * 60));
+    /// ```
+    pub const DEFAULT_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
     /// A configuration with every default and `secret` as the signing secret.
-    /// Same as [`SessionLayer::builder`].
+    /// Same as [`SessionLayer::builder`](crate::SessionLayer::builder).
     ///
     /// ```
     /// use cloakroom::SessionConfig;
@@ -148,8 +123,8 @@ impl SessionConfig {
         Self {
             secrets: vec![secret.into()],
             cookie_name: "sid".to_owned(),
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            absolute_timeout: DEFAULT_ABSOLUTE_TIMEOUT,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            absolute_timeout: Self::DEFAULT_ABSOLUTE_TIMEOUT,
             rolling: false,
             persistent: true,
             save_uninitialized: false,
@@ -359,15 +334,11 @@ impl SessionConfig {
     /// False for a browser-session cookie without `Max-Age` (default true).
     ///
     /// ```
-    /// # use axum::{Router, body::Body, routing::get};
-    /// # use tower::ServiceExt as _;
-    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
-    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
-    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
-    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
-    /// # }
     /// use cloakroom::SessionConfig;
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
+    /// // The Set-Cookie a layer sends with a ticket: its attributes at work.
+    /// let set_cookie = |layer: SessionLayer| layer.manager().set_cookie(&SessionId::generate()).to_str().unwrap().to_owned();
     ///
     /// let config = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!");
     /// assert!(set_cookie(config.clone().build()?).contains("; Max-Age="));
@@ -423,15 +394,11 @@ impl SessionConfig {
     /// `Secure` cookie attribute (default true). `APP_ENV=production` refuses false.
     ///
     /// ```
-    /// # use axum::{Router, body::Body, routing::get};
-    /// # use tower::ServiceExt as _;
-    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
-    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
-    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
-    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
-    /// # }
     /// use cloakroom::SessionConfig;
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
+    /// // The Set-Cookie a layer sends with a ticket: its attributes at work.
+    /// let set_cookie = |layer: SessionLayer| layer.manager().set_cookie(&SessionId::generate()).to_str().unwrap().to_owned();
     ///
     /// // Plain-HTTP local development only.
     /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").secure(false).build()?;
@@ -446,15 +413,11 @@ impl SessionConfig {
     /// `HttpOnly` cookie attribute (default true).
     ///
     /// ```
-    /// # use axum::{Router, body::Body, routing::get};
-    /// # use tower::ServiceExt as _;
-    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
-    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
-    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
-    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
-    /// # }
     /// use cloakroom::SessionConfig;
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
+    /// // The Set-Cookie a layer sends with a ticket: its attributes at work.
+    /// let set_cookie = |layer: SessionLayer| layer.manager().set_cookie(&SessionId::generate()).to_str().unwrap().to_owned();
     ///
     /// let config = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!");
     /// assert!(set_cookie(config.clone().build()?).contains("; HttpOnly"));
@@ -469,15 +432,11 @@ impl SessionConfig {
     /// `SameSite` cookie attribute (default Lax). `None` requires `Secure`.
     ///
     /// ```
-    /// # use axum::{Router, body::Body, routing::get};
-    /// # use tower::ServiceExt as _;
-    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
-    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
-    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
-    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
-    /// # }
     /// use cloakroom::{SameSite, SessionConfig};
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
+    /// // The Set-Cookie a layer sends with a ticket: its attributes at work.
+    /// let set_cookie = |layer: SessionLayer| layer.manager().set_cookie(&SessionId::generate()).to_str().unwrap().to_owned();
     ///
     /// let config = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!");
     /// assert!(set_cookie(config.clone().same_site(SameSite::Strict).build()?).ends_with("; SameSite=Strict"));
@@ -492,15 +451,11 @@ impl SessionConfig {
     /// `Path` cookie attribute (default `/`).
     ///
     /// ```
-    /// # use axum::{Router, body::Body, routing::get};
-    /// # use tower::ServiceExt as _;
-    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
-    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
-    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
-    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
-    /// # }
     /// use cloakroom::SessionConfig;
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
+    /// // The Set-Cookie a layer sends with a ticket: its attributes at work.
+    /// let set_cookie = |layer: SessionLayer| layer.manager().set_cookie(&SessionId::generate()).to_str().unwrap().to_owned();
     ///
     /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").path("/app").build()?;
     /// assert!(set_cookie(layer).contains("; Path=/app;"));
@@ -514,15 +469,11 @@ impl SessionConfig {
     /// `Domain` cookie attribute (default none: host-only).
     ///
     /// ```
-    /// # use axum::{Router, body::Body, routing::get};
-    /// # use tower::ServiceExt as _;
-    /// # fn set_cookie(layer: cloakroom::SessionLayer) -> String {
-    /// #     let app = Router::new().route("/", get(|s: cloakroom::Session| async move { s.insert("k", 1) }));
-    /// #     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    /// #     let response = rt.block_on(app.layer(layer).oneshot(http::Request::new(Body::empty()))).unwrap();
-    /// #     response.headers()["set-cookie"].to_str().unwrap().to_owned()
-    /// # }
     /// use cloakroom::SessionConfig;
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
+    /// // The Set-Cookie a layer sends with a ticket: its attributes at work.
+    /// let set_cookie = |layer: SessionLayer| layer.manager().set_cookie(&SessionId::generate()).to_str().unwrap().to_owned();
     ///
     /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!")
     ///     .domain(Some("example.com".into()))
@@ -559,7 +510,7 @@ impl SessionConfig {
         self
     }
 
-    /// The store (default: a new [`MemoryStore`]).
+    /// The store (default: a new [`MemoryStore`](crate::MemoryStore)).
     ///
     /// ```
     /// use cloakroom::{MemoryStore, SessionConfig};
@@ -578,7 +529,8 @@ impl SessionConfig {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use cloakroom::{MemoryStore, SessionConfig, SessionStore};
+    /// use cloakroom::{MemoryStore, SessionConfig};
+    /// use cloakroom::store::SessionStore;
     ///
     /// let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
     /// let site = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").shared_store(store.clone()).build()?;
@@ -594,7 +546,9 @@ impl SessionConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use cloakroom::{Clock, ManualClock, SessionConfig, SessionId, SessionMeta, SessionRecord, SessionStore};
+    /// use cloakroom::{SessionConfig, SessionId};
+    /// use cloakroom::clock::{Clock, ManualClock};
+    /// use cloakroom::store::{SessionMeta, SessionRecord, SessionStore};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let clock = ManualClock::new();
@@ -630,21 +584,8 @@ impl SessionConfig {
         self
     }
 
-    /// Checks every option and builds the layer.
-    ///
-    /// ```
-    /// use cloakroom::{Error, SessionConfig};
-    ///
-    /// assert!(SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().is_ok());
-    /// let err = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").path("app").build().unwrap_err();
-    /// assert!(matches!(err, Error::Config { option: "path", .. }));
-    /// ```
-    pub fn build(self) -> Result<SessionLayer, Error> {
-        self.validate()?;
-        Ok(SessionLayer::from_config(self))
-    }
-
-    fn validate(&self) -> Result<(), Error> {
+    /// Checks every option together; each error names its option and the fix.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.secrets.is_empty() {
             return Err(Error::config("secret", "at least one secret is required"));
         }
@@ -722,10 +663,6 @@ impl SessionConfig {
             }
         }
         Ok(())
-    }
-
-    pub(crate) fn store_or_default(&self) -> Arc<dyn SessionStore> {
-        self.store.clone().unwrap_or_else(|| Arc::new(MemoryStore::new()))
     }
 }
 

@@ -41,7 +41,7 @@ impl SameSite {
 
 /// What the request's `Cookie` headers held under the session cookie's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CookieTicket {
+pub(crate) enum CookieTicket {
     /// No cookie of that name.
     Absent,
     /// A cookie of that name that verified.
@@ -55,7 +55,7 @@ pub enum CookieTicket {
 /// Never panics, whatever the headers hold: non-UTF-8 bytes, thousands of cookies,
 /// huge values. Only values of exactly a ticket's length reach the signer, at most
 /// [`MAX_CANDIDATES`] of them; the first that verifies wins.
-pub fn find_ticket(headers: &HeaderMap, name: &str, signer: &TicketSigner) -> CookieTicket {
+pub(crate) fn find_ticket(headers: &HeaderMap, name: &str, signer: &TicketSigner) -> CookieTicket {
     let mut seen = false;
     let mut tried = 0;
     for header in headers.get_all(COOKIE) {
@@ -101,7 +101,7 @@ fn trim(bytes: &[u8]) -> &[u8] {
 }
 
 /// True when `name` is a valid cookie name (an RFC 6265 token).
-pub fn is_valid_cookie_name(name: &str) -> bool {
+pub(crate) fn is_valid_cookie_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
@@ -109,32 +109,32 @@ pub fn is_valid_cookie_name(name: &str) -> bool {
 }
 
 /// True when `value` can stand in a cookie attribute (Path, Domain) unquoted.
-pub fn is_valid_attribute_value(value: &str) -> bool {
+pub(crate) fn is_valid_attribute_value(value: &str) -> bool {
     value.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b';')
 }
 
 /// The attributes every `Set-Cookie` of one layer shares.
 #[derive(Debug, Clone)]
-pub struct CookieAttributes {
+pub(crate) struct CookieAttributes {
     /// Cookie name.
-    pub name: String,
+    pub(crate) name: String,
     /// `Path` attribute.
-    pub path: String,
+    pub(crate) path: String,
     /// `Domain` attribute, if any.
-    pub domain: Option<String>,
+    pub(crate) domain: Option<String>,
     /// `Secure` flag.
-    pub secure: bool,
+    pub(crate) secure: bool,
     /// `HttpOnly` flag.
-    pub http_only: bool,
+    pub(crate) http_only: bool,
     /// `SameSite` attribute.
-    pub same_site: SameSite,
+    pub(crate) same_site: SameSite,
     /// False for a browser-session cookie (no `Max-Age`).
-    pub persistent: bool,
+    pub(crate) persistent: bool,
 }
 
 impl CookieAttributes {
     /// `Set-Cookie` carrying `ticket`, living `max_age` when persistent.
-    pub fn set(&self, ticket: &str, max_age: Duration) -> HeaderValue {
+    pub(crate) fn set(&self, ticket: &str, max_age: Duration) -> HeaderValue {
         // Round to the nearest second: the deadline was computed a moment ago.
         let max_age = self
             .persistent
@@ -143,7 +143,7 @@ impl CookieAttributes {
     }
 
     /// `Set-Cookie` that removes the cookie: empty value, `Max-Age=0`, same attributes.
-    pub fn removal(&self) -> HeaderValue {
+    pub(crate) fn removal(&self) -> HeaderValue {
         self.render("", Some(0))
     }
 

@@ -1,5 +1,9 @@
 //! The one error type of cloakroom.
 
+use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
+
+use crate::response::{StoreFailure, json_error};
 use crate::store::StoreError;
 
 /// Everything that can go wrong in cloakroom.
@@ -53,8 +57,8 @@ pub enum Error {
     },
     /// A session was asked for outside a request handled by a `SessionLayer`.
     #[error(
-        "no session layer: add cloakroom::SessionLayer to the router (`.layer(session_layer)`) \
-         so that it wraps the handlers using sessions"
+        "no session layer: add cloakroom::SessionLayer to the router with `.layer(session_layer)` \
+         after the `.route(..)` calls whose handlers use sessions, so that it wraps them"
     )]
     MissingLayer,
 }
@@ -68,28 +72,29 @@ impl Error {
     }
 }
 
-/// Marks a response made from a store error, so the layer can answer it with the
-/// configured [`SessionConfig::on_store_error`](crate::SessionConfig::on_store_error).
-#[derive(Clone)]
-pub(crate) struct StoreFailure(pub(crate) std::sync::Arc<StoreError>);
-
 /// Lets handlers return `Result<_, cloakroom::Error>`: a store error answers 503
-/// `{"error":"session store unavailable"}`, anything else 500 with a generic
-/// message. The cause is logged, never sent to the client.
-impl axum_core::response::IntoResponse for Error {
-    fn into_response(self) -> axum_core::response::Response {
-        match &self {
-            Error::Store(_) => {
-                let Error::Store(err) = self else { unreachable!() };
+/// `{"error":"session store unavailable"}` (or the layer's
+/// [`on_store_error`](crate::SessionConfig::on_store_error) response), anything
+/// else 500 with a generic message. The cause is logged, never sent to the client.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use cloakroom::Error;
+/// use cloakroom::store::StoreError;
+///
+/// assert_eq!(Error::Store(StoreError::unavailable("down")).into_response().status(), 503);
+/// assert_eq!(Error::MissingLayer.into_response().status(), 500);
+/// ```
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::Store(err) => {
                 tracing::error!(error = %err, "session store failed in a handler");
-                let mut response = crate::config::default_store_error_response(&err);
-                // The layer swaps this for the configured store error response.
-                response.extensions_mut().insert(StoreFailure(std::sync::Arc::new(err)));
-                response
+                StoreFailure::response(err)
             }
             other => {
                 tracing::error!(error = %other, "session error in a handler");
-                crate::extract::json_error(http::StatusCode::INTERNAL_SERVER_ERROR, "session error")
+                json_error(StatusCode::INTERNAL_SERVER_ERROR, "session error")
             }
         }
     }

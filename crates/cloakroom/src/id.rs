@@ -15,10 +15,10 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
 /// Number of random bytes in a session ID (256 bits).
-pub const ID_BYTES: usize = 32;
+pub(crate) const ID_BYTES: usize = 32;
 
 /// Length of a session ID in its text form (unpadded base64url of [`ID_BYTES`]).
-pub const ID_LEN: usize = 43;
+pub(crate) const ID_LEN: usize = 43;
 
 /// How many IDs a thread's generator issues before it is rekeyed from the
 /// operating system.
@@ -162,7 +162,8 @@ impl fmt::Debug for SessionId {
 /// Safe to log and to keep: it cannot be turned back into a ticket.
 ///
 /// ```
-/// use cloakroom::{SessionId, StoreKey};
+/// use cloakroom::SessionId;
+/// use cloakroom::store::StoreKey;
 ///
 /// let key = SessionId::generate().store_key();
 /// assert_eq!(StoreKey::from_hex(&key.to_hex()), Some(key));
@@ -174,7 +175,7 @@ impl StoreKey {
     /// The key as 64 lowercase hex digits, the form stores use in their key names.
     ///
     /// ```
-    /// use cloakroom::StoreKey;
+    /// use cloakroom::store::StoreKey;
     ///
     /// let hex = StoreKey([0xab; 32]).to_hex();
     /// assert_eq!(hex, "ab".repeat(32));
@@ -186,7 +187,7 @@ impl StoreKey {
     /// Parses 64 hex digits back into a key.
     ///
     /// ```
-    /// use cloakroom::StoreKey;
+    /// use cloakroom::store::StoreKey;
     ///
     /// assert_eq!(StoreKey::from_hex(&"0F".repeat(32)), Some(StoreKey([0x0f; 32])));
     /// assert_eq!(StoreKey::from_hex("not hex"), None);

@@ -5,43 +5,23 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum_core::body::Body;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, Request, Response};
+use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument as _;
 
 use crate::config::SessionConfig;
-use crate::cookie::{CookieAttributes, CookieTicket, find_ticket};
-use crate::error::StoreFailure;
+use crate::error::Error;
 use crate::manager::SessionManager;
-use crate::session::{Incoming, LazySession, RequestSession, Session};
+use crate::request::{Incoming, RequestSession, read_ticket};
+use crate::response::StoreFailure;
+use crate::session::{CURRENT, LazySession, Session};
+use crate::settings::Settings;
 use crate::store::SessionStore;
-use crate::telemetry::{Fingerprinter, request_span};
-use crate::ticket::TicketSigner;
-
-tokio::task_local! {
-    /// The session of the request this task is serving.
-    pub(crate) static CURRENT: Session;
-}
-
-/// Loads skip writing the idle deadline unless it moves by at least this share of
-/// the idle timeout (1/20: at most 5% of the idle timeout is lost to it).
-const TOUCH_STEP_DIVISOR: u32 = 20;
-
-/// What every request of one layer shares: validated options, store, signer.
-pub(crate) struct Shared {
-    pub(crate) config: SessionConfig,
-    pub(crate) store: Arc<dyn SessionStore>,
-    pub(crate) signer: TicketSigner,
-    pub(crate) cookie: CookieAttributes,
-    pub(crate) fingerprinter: Fingerprinter,
-    pub(crate) header: Option<HeaderName>,
-    pub(crate) touch_step: Duration,
-}
+use crate::telemetry::request_span;
 
 /// The session layer: wrap your router with it and extract [`Session`] in handlers.
 ///
@@ -68,14 +48,31 @@ pub(crate) struct Shared {
 /// ```
 #[derive(Clone)]
 pub struct SessionLayer {
-    shared: Arc<Shared>,
+    settings: Arc<Settings>,
 }
 
 impl fmt::Debug for SessionLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayer")
-            .field("config", &self.shared.config)
+            .field("settings", &self.settings)
             .finish()
+    }
+}
+
+impl SessionConfig {
+    /// Checks every option and builds the layer.
+    ///
+    /// ```
+    /// use cloakroom::{Error, SessionConfig};
+    ///
+    /// assert!(SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().is_ok());
+    /// let err = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").path("app").build().unwrap_err();
+    /// assert!(matches!(err, Error::Config { option: "path", .. }));
+    /// ```
+    pub fn build(self) -> Result<SessionLayer, Error> {
+        Ok(SessionLayer {
+            settings: Arc::new(Settings::new(self)?),
+        })
     }
 }
 
@@ -96,37 +93,6 @@ impl SessionLayer {
         SessionConfig::new(secret)
     }
 
-    pub(crate) fn from_config(config: SessionConfig) -> Self {
-        let store = config.store_or_default();
-        let signer = TicketSigner::new(&config.cookie_name, &config.secrets);
-        let fingerprinter = Fingerprinter::new(&config.secrets[0]);
-        let cookie = CookieAttributes {
-            name: config.cookie_name.clone(),
-            path: config.path.clone(),
-            domain: config.domain.clone(),
-            secure: config.secure,
-            http_only: config.http_only,
-            same_site: config.same_site,
-            persistent: config.persistent,
-        };
-        let header = config
-            .header
-            .as_deref()
-            .map(|name| HeaderName::from_bytes(name.as_bytes()).expect("validated by build()"));
-        let touch_step = config.idle_timeout / TOUCH_STEP_DIVISOR;
-        Self {
-            shared: Arc::new(Shared {
-                config,
-                store,
-                signer,
-                cookie,
-                fingerprinter,
-                header,
-                touch_step,
-            }),
-        }
-    }
-
     /// The out-of-request API over the same store and secrets: sessions by ID, by
     /// user, counts.
     ///
@@ -140,13 +106,14 @@ impl SessionLayer {
     /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn manager(&self) -> SessionManager {
-        SessionManager::new(self.shared.clone())
+        SessionManager::new(self.settings.clone())
     }
 
     /// The store this layer uses.
     ///
     /// ```
-    /// use cloakroom::{SessionLayer, SessionStore};
+    /// use cloakroom::SessionLayer;
+    /// use cloakroom::store::SessionStore;
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
@@ -156,7 +123,7 @@ impl SessionLayer {
     /// # }).unwrap();
     /// ```
     pub fn store(&self) -> Arc<dyn SessionStore> {
-        self.shared.store.clone()
+        self.settings.store.clone()
     }
 }
 
@@ -166,7 +133,7 @@ impl<S> Layer<S> for SessionLayer {
     fn layer(&self, inner: S) -> Self::Service {
         SessionService {
             inner,
-            shared: self.shared.clone(),
+            settings: self.settings.clone(),
         }
     }
 }
@@ -194,7 +161,7 @@ impl<S> Layer<S> for SessionLayer {
 #[derive(Clone)]
 pub struct SessionService<S> {
     inner: S,
-    shared: Arc<Shared>,
+    settings: Arc<Settings>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for SessionService<S> {
@@ -224,23 +191,28 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
-        let shared = self.shared.clone();
+        let settings = self.settings.clone();
         let span = request_span();
-        let (incoming, via_header) = read_ticket(&shared, request.headers());
+        let (incoming, via_header) = read_ticket(&settings, request.headers());
         match &incoming {
             Incoming::Valid(ticket) => {
                 // The fingerprint costs an HMAC: only when someone listens.
                 if !span.is_disabled() {
                     span.record(
                         "session",
-                        tracing::field::display(shared.fingerprinter.fingerprint(&ticket.id)),
+                        tracing::field::display(settings.fingerprinter.fingerprint(&ticket.id)),
                     );
                 }
             }
             Incoming::Invalid => tracing::debug!(parent: &span, "rejected a session ticket that did not verify"),
-            Incoming::Absent => {}
+            Incoming::Absent | Incoming::Gone => {}
         }
-        let state = Arc::new(RequestSession::new(shared.clone(), incoming, via_header, span.clone()));
+        let state = Arc::new(RequestSession::new(
+            settings.clone(),
+            incoming,
+            via_header,
+            span.clone(),
+        ));
         let session = Session::from_request(state.clone());
         request.extensions_mut().insert(LazySession(session.clone()));
 
@@ -249,12 +221,12 @@ where
                 let response = CURRENT.scope(session, inner.call(request)).await?;
                 let (mut parts, body) = response.into_parts();
                 if let Some(StoreFailure(err)) = parts.extensions.remove::<StoreFailure>() {
-                    return Ok((shared.config.on_store_error)(&err));
+                    return Ok((settings.on_store_error)(&err));
                 }
                 if !parts.status.is_server_error() {
                     if let Err(err) = state.commit().await {
                         tracing::error!(error = %err, "session commit failed; answering with the store error response");
-                        return Ok((shared.config.on_store_error)(&err));
+                        return Ok((settings.on_store_error)(&err));
                     }
                 }
                 state.finish(&mut parts);
@@ -263,24 +235,4 @@ where
             .instrument(span),
         )
     }
-}
-
-/// Finds the request's ticket: in the transport header when the layer has one and
-/// the request carries it, else in the cookie.
-fn read_ticket(shared: &Shared, headers: &HeaderMap) -> (Incoming, bool) {
-    if let Some(name) = &shared.header {
-        if let Some(value) = headers.get(name) {
-            let incoming = match value.as_bytes() {
-                [] => Incoming::Absent,
-                bytes => shared.signer.verify(bytes).map_or(Incoming::Invalid, Incoming::Valid),
-            };
-            return (incoming, true);
-        }
-    }
-    let incoming = match find_ticket(headers, &shared.config.cookie_name, &shared.signer) {
-        CookieTicket::Absent => Incoming::Absent,
-        CookieTicket::Invalid => Incoming::Invalid,
-        CookieTicket::Valid(ticket) => Incoming::Valid(ticket),
-    };
-    (incoming, false)
 }

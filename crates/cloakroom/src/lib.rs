@@ -45,39 +45,34 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod clock;
-mod commit;
+pub mod clock;
 mod config;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod cookie;
 mod error;
 mod extract;
 mod id;
 mod layer;
 mod manager;
+mod request;
+pub mod response;
 mod scope;
 mod session;
-mod store;
+mod settings;
+pub mod store;
 mod telemetry;
 mod ticket;
 
-#[cfg(feature = "conformance")]
-pub mod conformance;
-
-pub use clock::{Clock, ManualClock, SystemClock, whole_millis};
-pub use config::{
-    DEFAULT_ABSOLUTE_TIMEOUT, DEFAULT_IDLE_TIMEOUT, SessionConfig, StoreErrorResponder, default_store_error_response,
-};
+pub use config::SessionConfig;
 pub use cookie::SameSite;
 pub use error::Error;
 pub use extract::{SessionRejection, SessionWriter, SignedIn};
-pub use id::{SessionHandle, SessionId, StoreKey};
+pub use id::{SessionHandle, SessionId};
 pub use layer::{SessionLayer, SessionService};
 pub use manager::{DeviceSession, SessionManager};
 pub use scope::{Scoped, SessionData, SessionScope};
-pub use session::{SCOPE_PREFIX, Session};
-pub use store::{
-    ChangeSet, CommitOutcome, FreshSession, MemoryStore, MemoryStoreBuilder, SessionMeta, SessionRecord, SessionStore,
-    SimpleStore, SimpleStoreAdapter, StoreError, Touch, UserChange, UserSession,
-};
+pub use session::Session;
+pub use store::memory::MemoryStore;
 #[cfg(feature = "redis")]
-pub use store::{RedisStore, RedisStoreBuilder};
+pub use store::redis::RedisStore;

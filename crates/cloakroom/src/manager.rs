@@ -7,28 +7,25 @@ use std::time::SystemTime;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use http::HeaderValue;
+
 use crate::error::Error;
 use crate::id::{SessionHandle, SessionId};
-use crate::layer::Shared;
+use crate::session::Session;
+use crate::settings::Settings;
 use crate::store::{ChangeSet, SessionRecord, Touch};
 
 /// One of a user's sessions, as a "your devices" page shows it.
 ///
 /// ```
-/// # use std::time::{Duration, SystemTime};
-/// # use cloakroom::{SessionId, SessionLayer, SessionMeta, SessionRecord, SessionStore};
-/// # async fn stored(layer: &SessionLayer, user: Option<&str>) -> SessionId {
-/// #     let id = SessionId::generate();
-/// #     let now = cloakroom::whole_millis(SystemTime::now());
-/// #     let mut meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
-/// #     meta.user = user.map(str::to_owned);
-/// #     layer.store().create(&id.store_key(), &SessionRecord::new(meta)).await.unwrap();
-/// #     id
-/// # }
+/// use cloakroom::{SessionId, SessionLayer};
+///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// # let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build().unwrap();
-/// stored(&layer, Some("alice")).await; // a session some request bound to alice
-/// let devices = layer.manager().list_user("alice").await?;
+/// let manager = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?.manager();
+/// let session = manager.new_session(); // as a sign-in request would make it
+/// session.set_user("alice");
+/// session.save().await?;
+/// let devices = manager.list_user("alice").await?;
 /// let device = &devices[0];
 /// assert!(device.created_at <= device.last_seen && device.last_seen < device.expires_at);
 /// println!("signed in since {:?}; sign out with {}", device.created_at, device.handle);
@@ -65,24 +62,66 @@ pub struct DeviceSession {
 /// ```
 #[derive(Clone)]
 pub struct SessionManager {
-    shared: Arc<Shared>,
+    settings: Arc<Settings>,
 }
 
 impl fmt::Debug for SessionManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionManager")
-            .field("store", &self.shared.store)
+            .field("store", &self.settings.store)
             .finish()
     }
 }
 
 impl SessionManager {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+    pub(crate) fn new(settings: Arc<Settings>) -> Self {
+        Self { settings }
     }
 
     fn now(&self) -> SystemTime {
-        crate::clock::whole_millis(self.shared.config.clock.now())
+        self.settings.now()
+    }
+
+    /// A new, anonymous session outside any request, over this layer's store and
+    /// settings: give it data, a user, then [`save`](Session::save) it; hand its
+    /// ticket to the client with [`ticket`](Self::ticket) or
+    /// [`set_cookie`](Self::set_cookie). For sign-in links, tests that need a
+    /// signed-in client, imports.
+    ///
+    /// ```
+    /// use cloakroom::SessionLayer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// let manager = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?.manager();
+    /// let session = manager.new_session();
+    /// session.set_user("alice");
+    /// session.save().await?;
+    /// let id = session.id().expect("stored");
+    /// assert_eq!(manager.get(&id).await?.unwrap().meta.user.as_deref(), Some("alice"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new_session(&self) -> Session {
+        Session::detached_over(self.settings.clone())
+    }
+
+    /// The `Set-Cookie` value that hands `id`'s ticket to a browser, with this
+    /// layer's cookie attributes and a `Max-Age` of its idle timeout.
+    ///
+    /// ```
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
+    /// let manager = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?.manager();
+    /// let id = SessionId::generate();
+    /// let cookie = manager.set_cookie(&id);
+    /// assert!(cookie.to_str().unwrap().starts_with(&format!("sid={}; Path=/; Max-Age=86400;", manager.ticket(&id))));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
+    pub fn set_cookie(&self, id: &SessionId) -> HeaderValue {
+        self.settings
+            .cookie
+            .set(&self.settings.signer.sign(id), self.settings.idle_timeout)
     }
 
     /// The signed ticket for `id`, as the layer would send it.
@@ -98,7 +137,7 @@ impl SessionManager {
     /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn ticket(&self, id: &SessionId) -> String {
-        self.shared.signer.sign(id)
+        self.settings.signer.sign(id)
     }
 
     /// The session ID inside a ticket, if the ticket verifies.
@@ -112,26 +151,21 @@ impl SessionManager {
     /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn verify_ticket(&self, ticket: &str) -> Option<SessionId> {
-        self.shared.signer.verify(ticket.as_bytes()).map(|t| t.id)
+        self.settings.signer.verify(ticket.as_bytes()).map(|t| t.id)
     }
 
     /// The live session `id`, without sliding its idle deadline.
     ///
     /// ```
-    /// # use std::time::{Duration, SystemTime};
-    /// # use cloakroom::{SessionId, SessionLayer, SessionMeta, SessionRecord, SessionStore};
-    /// # async fn stored(layer: &SessionLayer, user: Option<&str>) -> SessionId {
-    /// #     let id = SessionId::generate();
-    /// #     let now = cloakroom::whole_millis(SystemTime::now());
-    /// #     let mut meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
-    /// #     meta.user = user.map(str::to_owned);
-    /// #     layer.store().create(&id.store_key(), &SessionRecord::new(meta)).await.unwrap();
-    /// #     id
-    /// # }
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build().unwrap();
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
     /// let manager = layer.manager();
-    /// let id = stored(&layer, Some("alice")).await; // a session some request created
+    /// let session = manager.new_session(); // as a request would make it
+    /// session.set_user("alice");
+    /// session.save().await?;
+    /// let id = session.id().expect("stored");
     /// let record = manager.get(&id).await?.expect("live session");
     /// assert_eq!(record.meta.user.as_deref(), Some("alice"));
     /// assert!(manager.get(&SessionId::generate()).await?.is_none());
@@ -140,26 +174,21 @@ impl SessionManager {
     /// ```
     pub async fn get(&self, id: &SessionId) -> Result<Option<SessionRecord>, Error> {
         let now = self.now();
-        Ok(self.shared.store.load(&id.store_key(), &Touch::new(now, now)).await?)
+        Ok(self.settings.store.load(&id.store_key(), &Touch::new(now, now)).await?)
     }
 
     /// One value of the live session `id`.
     ///
     /// ```
-    /// # use std::time::{Duration, SystemTime};
-    /// # use cloakroom::{SessionId, SessionLayer, SessionMeta, SessionRecord, SessionStore};
-    /// # async fn stored(layer: &SessionLayer, user: Option<&str>) -> SessionId {
-    /// #     let id = SessionId::generate();
-    /// #     let now = cloakroom::whole_millis(SystemTime::now());
-    /// #     let mut meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
-    /// #     meta.user = user.map(str::to_owned);
-    /// #     layer.store().create(&id.store_key(), &SessionRecord::new(meta)).await.unwrap();
-    /// #     id
-    /// # }
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build().unwrap();
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
     /// let manager = layer.manager();
-    /// let id = stored(&layer, None).await; // a session some request created
+    /// let session = manager.new_session(); // as a request would make it
+    /// session.insert("visits", 1)?;
+    /// session.save().await?;
+    /// let id = session.id().expect("stored");
     /// manager.set(&id, "cart", vec!["apple"]).await?;
     /// let cart: Option<Vec<String>> = manager.get_value(&id, "cart").await?;
     /// assert_eq!(cart, Some(vec!["apple".to_owned()]));
@@ -184,20 +213,15 @@ impl SessionManager {
     /// Sets one key of the live session `id`; `false` if the session is gone.
     ///
     /// ```
-    /// # use std::time::{Duration, SystemTime};
-    /// # use cloakroom::{SessionId, SessionLayer, SessionMeta, SessionRecord, SessionStore};
-    /// # async fn stored(layer: &SessionLayer, user: Option<&str>) -> SessionId {
-    /// #     let id = SessionId::generate();
-    /// #     let now = cloakroom::whole_millis(SystemTime::now());
-    /// #     let mut meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
-    /// #     meta.user = user.map(str::to_owned);
-    /// #     layer.store().create(&id.store_key(), &SessionRecord::new(meta)).await.unwrap();
-    /// #     id
-    /// # }
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build().unwrap();
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
     /// let manager = layer.manager();
-    /// let id = stored(&layer, None).await; // a session some request created
+    /// let session = manager.new_session(); // as a request would make it
+    /// session.insert("visits", 1)?;
+    /// session.save().await?;
+    /// let id = session.id().expect("stored");
     /// assert!(manager.set(&id, "notice", "Your export is ready").await?);
     /// assert!(!manager.set(&SessionId::generate(), "notice", "nobody").await?);
     /// # Ok::<(), cloakroom::Error>(())
@@ -210,26 +234,21 @@ impl SessionManager {
         })?;
         let mut changes = ChangeSet::new(self.now());
         changes.set.push((key.to_owned(), json));
-        Ok(self.shared.store.commit(&id.store_key(), &changes).await?)
+        Ok(self.settings.store.commit(&id.store_key(), &changes).await?)
     }
 
     /// Removes one key of the live session `id`; `false` if the session is gone.
     ///
     /// ```
-    /// # use std::time::{Duration, SystemTime};
-    /// # use cloakroom::{SessionId, SessionLayer, SessionMeta, SessionRecord, SessionStore};
-    /// # async fn stored(layer: &SessionLayer, user: Option<&str>) -> SessionId {
-    /// #     let id = SessionId::generate();
-    /// #     let now = cloakroom::whole_millis(SystemTime::now());
-    /// #     let mut meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
-    /// #     meta.user = user.map(str::to_owned);
-    /// #     layer.store().create(&id.store_key(), &SessionRecord::new(meta)).await.unwrap();
-    /// #     id
-    /// # }
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build().unwrap();
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
     /// let manager = layer.manager();
-    /// let id = stored(&layer, None).await; // a session some request created
+    /// let session = manager.new_session(); // as a request would make it
+    /// session.insert("visits", 1)?;
+    /// session.save().await?;
+    /// let id = session.id().expect("stored");
     /// manager.set(&id, "notice", "hello").await?;
     /// assert!(manager.remove(&id, "notice").await?);
     /// assert_eq!(manager.get_value::<String>(&id, "notice").await?, None);
@@ -239,33 +258,28 @@ impl SessionManager {
     pub async fn remove(&self, id: &SessionId, key: &str) -> Result<bool, Error> {
         let mut changes = ChangeSet::new(self.now());
         changes.remove.push(key.to_owned());
-        Ok(self.shared.store.commit(&id.store_key(), &changes).await?)
+        Ok(self.settings.store.commit(&id.store_key(), &changes).await?)
     }
 
     /// Deletes session `id`; `true` if there was one.
     ///
     /// ```
-    /// # use std::time::{Duration, SystemTime};
-    /// # use cloakroom::{SessionId, SessionLayer, SessionMeta, SessionRecord, SessionStore};
-    /// # async fn stored(layer: &SessionLayer, user: Option<&str>) -> SessionId {
-    /// #     let id = SessionId::generate();
-    /// #     let now = cloakroom::whole_millis(SystemTime::now());
-    /// #     let mut meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
-    /// #     meta.user = user.map(str::to_owned);
-    /// #     layer.store().create(&id.store_key(), &SessionRecord::new(meta)).await.unwrap();
-    /// #     id
-    /// # }
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build().unwrap();
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
     /// let manager = layer.manager();
-    /// let id = stored(&layer, None).await; // a session some request created
+    /// let session = manager.new_session(); // as a request would make it
+    /// session.insert("visits", 1)?;
+    /// session.save().await?;
+    /// let id = session.id().expect("stored");
     /// assert!(manager.destroy(&id).await?);
     /// assert!(!manager.destroy(&id).await?);
     /// # Ok::<(), cloakroom::Error>(())
     /// # }).unwrap();
     /// ```
     pub async fn destroy(&self, id: &SessionId) -> Result<bool, Error> {
-        Ok(self.shared.store.delete(&id.store_key()).await?)
+        Ok(self.settings.store.delete(&id.store_key()).await?)
     }
 
     /// The live sessions of `user`, newest first (times are whole milliseconds:
@@ -273,21 +287,17 @@ impl SessionManager {
     /// then by handle).
     ///
     /// ```
-    /// # use std::time::{Duration, SystemTime};
-    /// # use cloakroom::{SessionId, SessionLayer, SessionMeta, SessionRecord, SessionStore};
-    /// # async fn stored(layer: &SessionLayer, user: Option<&str>) -> SessionId {
-    /// #     let id = SessionId::generate();
-    /// #     let now = cloakroom::whole_millis(SystemTime::now());
-    /// #     let mut meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
-    /// #     meta.user = user.map(str::to_owned);
-    /// #     layer.store().create(&id.store_key(), &SessionRecord::new(meta)).await.unwrap();
-    /// #     id
-    /// # }
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build().unwrap();
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
     /// let manager = layer.manager();
-    /// stored(&layer, Some("alice")).await; // alice on her laptop
-    /// stored(&layer, Some("alice")).await; // ... and on her phone
+    /// let session = manager.new_session(); // alice on her laptop
+    /// session.set_user("alice");
+    /// session.save().await?;
+    /// let session = manager.new_session(); // ... and on her phone
+    /// session.set_user("alice");
+    /// session.save().await?;
     /// assert_eq!(manager.list_user("alice").await?.len(), 2);
     /// assert!(manager.list_user("bob").await?.is_empty());
     /// # Ok::<(), cloakroom::Error>(())
@@ -295,7 +305,7 @@ impl SessionManager {
     /// ```
     pub async fn list_user(&self, user: &str) -> Result<Vec<DeviceSession>, Error> {
         let mut sessions: Vec<DeviceSession> = self
-            .shared
+            .settings
             .store
             .list_user(user, self.now())
             .await?
@@ -319,21 +329,17 @@ impl SessionManager {
     /// none of that user's live sessions (a user cannot revoke someone else's).
     ///
     /// ```
-    /// # use std::time::{Duration, SystemTime};
-    /// # use cloakroom::{SessionId, SessionLayer, SessionMeta, SessionRecord, SessionStore};
-    /// # async fn stored(layer: &SessionLayer, user: Option<&str>) -> SessionId {
-    /// #     let id = SessionId::generate();
-    /// #     let now = cloakroom::whole_millis(SystemTime::now());
-    /// #     let mut meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
-    /// #     meta.user = user.map(str::to_owned);
-    /// #     layer.store().create(&id.store_key(), &SessionRecord::new(meta)).await.unwrap();
-    /// #     id
-    /// # }
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build().unwrap();
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
     /// let manager = layer.manager();
-    /// stored(&layer, Some("alice")).await;
-    /// stored(&layer, Some("alice")).await;
+    /// let session = manager.new_session();
+    /// session.set_user("alice");
+    /// session.save().await?;
+    /// let session = manager.new_session();
+    /// session.set_user("alice");
+    /// session.save().await?;
     /// let handle = manager.list_user("alice").await?[0].handle.clone();
     /// assert!(!manager.revoke("mallory", &handle).await?);
     /// assert!(manager.revoke("alice", &handle).await?);
@@ -342,9 +348,9 @@ impl SessionManager {
     /// # }).unwrap();
     /// ```
     pub async fn revoke(&self, user: &str, handle: &SessionHandle) -> Result<bool, Error> {
-        let sessions = self.shared.store.list_user(user, self.now()).await?;
+        let sessions = self.settings.store.list_user(user, self.now()).await?;
         match sessions.iter().find(|s| &s.handle() == handle) {
-            Some(session) => Ok(self.shared.store.delete(&session.key).await?),
+            Some(session) => Ok(self.settings.store.delete(&session.key).await?),
             None => Ok(false),
         }
     }
@@ -352,61 +358,53 @@ impl SessionManager {
     /// Deletes every session of `user` (log out everywhere); returns how many went.
     ///
     /// ```
-    /// # use std::time::{Duration, SystemTime};
-    /// # use cloakroom::{SessionId, SessionLayer, SessionMeta, SessionRecord, SessionStore};
-    /// # async fn stored(layer: &SessionLayer, user: Option<&str>) -> SessionId {
-    /// #     let id = SessionId::generate();
-    /// #     let now = cloakroom::whole_millis(SystemTime::now());
-    /// #     let mut meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
-    /// #     meta.user = user.map(str::to_owned);
-    /// #     layer.store().create(&id.store_key(), &SessionRecord::new(meta)).await.unwrap();
-    /// #     id
-    /// # }
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build().unwrap();
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
     /// let manager = layer.manager();
-    /// stored(&layer, Some("alice")).await;
-    /// stored(&layer, Some("alice")).await;
+    /// let session = manager.new_session();
+    /// session.set_user("alice");
+    /// session.save().await?;
+    /// let session = manager.new_session();
+    /// session.set_user("alice");
+    /// session.save().await?;
     /// assert_eq!(manager.destroy_user("alice").await?, 2);
     /// assert!(manager.list_user("alice").await?.is_empty());
     /// # Ok::<(), cloakroom::Error>(())
     /// # }).unwrap();
     /// ```
     pub async fn destroy_user(&self, user: &str) -> Result<usize, Error> {
-        Ok(self.shared.store.delete_user(user).await?)
+        Ok(self.settings.store.delete_user(user).await?)
     }
 
     /// The number of live sessions.
     ///
     /// ```
-    /// # use std::time::{Duration, SystemTime};
-    /// # use cloakroom::{SessionId, SessionLayer, SessionMeta, SessionRecord, SessionStore};
-    /// # async fn stored(layer: &SessionLayer, user: Option<&str>) -> SessionId {
-    /// #     let id = SessionId::generate();
-    /// #     let now = cloakroom::whole_millis(SystemTime::now());
-    /// #     let mut meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
-    /// #     meta.user = user.map(str::to_owned);
-    /// #     layer.store().create(&id.store_key(), &SessionRecord::new(meta)).await.unwrap();
-    /// #     id
-    /// # }
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build().unwrap();
+    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?;
     /// let manager = layer.manager();
     /// assert_eq!(manager.count().await?, 0);
-    /// stored(&layer, None).await; // a session some request created
+    /// let session = manager.new_session(); // as a request would make it
+    /// session.insert("visits", 1)?;
+    /// session.save().await?;
     /// assert_eq!(manager.count().await?, 1);
     /// # Ok::<(), cloakroom::Error>(())
     /// # }).unwrap();
     /// ```
     pub async fn count(&self) -> Result<usize, Error> {
-        Ok(self.shared.store.count(self.now()).await?)
+        Ok(self.settings.store.count(self.now()).await?)
     }
 
     /// Deletes expired sessions now; returns how many went.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use cloakroom::{Clock, ManualClock, SessionId, SessionLayer, SessionMeta, SessionRecord, SessionStore};
+    /// use cloakroom::{SessionId, SessionLayer};
+    /// use cloakroom::clock::{Clock, ManualClock};
+    /// use cloakroom::store::{SessionMeta, SessionRecord, SessionStore};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let clock = ManualClock::new();
@@ -421,7 +419,7 @@ impl SessionManager {
     /// # }).unwrap();
     /// ```
     pub async fn purge_expired(&self) -> Result<usize, Error> {
-        Ok(self.shared.store.purge_expired(self.now()).await?)
+        Ok(self.settings.store.purge_expired(self.now()).await?)
     }
 
     /// Checks that the store answers (for health checks).
@@ -442,6 +440,6 @@ impl SessionManager {
     /// # }).unwrap();
     /// ```
     pub async fn ping(&self) -> Result<(), Error> {
-        Ok(self.shared.store.ping().await?)
+        Ok(self.settings.store.ping().await?)
     }
 }

@@ -3,15 +3,12 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use axum_core::extract::FromRequestParts;
-use http::request::Parts;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::extract::SessionRejection;
-use crate::session::{SCOPE_PREFIX, Session};
+use crate::session::Session;
 
 /// A typed slice of the session with its own name and initial state, stored under
 /// its own key (`scope::NAME`) so features cannot overwrite each other's state.
@@ -104,19 +101,11 @@ impl<T: SessionScope> Scoped<T> {
     /// # }
     /// use cloakroom::{Scoped, Session};
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     let checkout = Scoped::<Checkout>::of(session.clone());
-    ///     checkout.set(&Checkout { step: "payment".into() })?;
-    ///     assert!(session.contains("scope::checkout"));
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// let checkout = Scoped::<Checkout>::of(session.clone());
+    /// checkout.set(&Checkout { step: "payment".into() })?;
+    /// assert!(session.contains("scope::checkout"));
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn of(session: Session) -> Self {
         Self {
@@ -126,7 +115,7 @@ impl<T: SessionScope> Scoped<T> {
     }
 
     fn key() -> String {
-        format!("{SCOPE_PREFIX}{}", T::NAME)
+        format!("{}{}", Session::SCOPE_PREFIX, T::NAME)
     }
 
     /// The scope's state, or its initial state when none is stored.
@@ -140,19 +129,11 @@ impl<T: SessionScope> Scoped<T> {
     /// #     const NAME: &'static str = "checkout";
     /// #     fn initial() -> Self { Checkout { step: "shipping".into() } }
     /// # }
-    /// use cloakroom::Scoped;
+    /// use cloakroom::{Scoped, Session};
     ///
-    /// async fn handler(checkout: Scoped<Checkout>) -> Result<(), cloakroom::Error> {
-    ///     assert_eq!(checkout.get()?, Checkout::initial());
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let checkout = Scoped::<Checkout>::of(Session::detached());
+    /// assert_eq!(checkout.get()?, Checkout::initial());
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn get(&self) -> Result<T, Error> {
         Ok(self.session.get(&Self::key())?.unwrap_or_else(T::initial))
@@ -169,20 +150,12 @@ impl<T: SessionScope> Scoped<T> {
     /// #     const NAME: &'static str = "checkout";
     /// #     fn initial() -> Self { Checkout { step: "shipping".into() } }
     /// # }
-    /// use cloakroom::Scoped;
+    /// use cloakroom::{Scoped, Session};
     ///
-    /// async fn handler(checkout: Scoped<Checkout>) -> Result<(), cloakroom::Error> {
-    ///     checkout.set(&Checkout { step: "review".into() })?;
-    ///     assert_eq!(checkout.get()?.step, "review");
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let checkout = Scoped::<Checkout>::of(Session::detached());
+    /// checkout.set(&Checkout { step: "review".into() })?;
+    /// assert_eq!(checkout.get()?.step, "review");
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn set(&self, value: &T) -> Result<(), Error> {
         self.session.insert_raw(Self::key(), value)
@@ -199,20 +172,12 @@ impl<T: SessionScope> Scoped<T> {
     /// #     const NAME: &'static str = "checkout";
     /// #     fn initial() -> Self { Checkout { step: "shipping".into() } }
     /// # }
-    /// use cloakroom::Scoped;
+    /// use cloakroom::{Scoped, Session};
     ///
-    /// async fn handler(checkout: Scoped<Checkout>) -> Result<(), cloakroom::Error> {
-    ///     let next = checkout.update(|c| c.step = "payment".into())?;
-    ///     assert_eq!(next, checkout.get()?);
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let checkout = Scoped::<Checkout>::of(Session::detached());
+    /// let next = checkout.update(|c| c.step = "payment".into())?;
+    /// assert_eq!(next, checkout.get()?);
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn update(&self, f: impl FnOnce(&mut T)) -> Result<T, Error> {
         let mut value = self.get()?;
@@ -232,32 +197,16 @@ impl<T: SessionScope> Scoped<T> {
     /// #     const NAME: &'static str = "checkout";
     /// #     fn initial() -> Self { Checkout { step: "shipping".into() } }
     /// # }
-    /// use cloakroom::Scoped;
+    /// use cloakroom::{Scoped, Session};
     ///
-    /// async fn handler(checkout: Scoped<Checkout>) -> Result<(), cloakroom::Error> {
-    ///     checkout.set(&Checkout { step: "payment".into() })?;
-    ///     checkout.reset(); // e.g. after the order was placed
-    ///     assert_eq!(checkout.get()?, Checkout::initial());
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let checkout = Scoped::<Checkout>::of(Session::detached());
+    /// checkout.set(&Checkout { step: "payment".into() })?;
+    /// checkout.reset(); // e.g. after the order was placed
+    /// assert_eq!(checkout.get()?, Checkout::initial());
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn reset(&self) {
         self.session.remove_raw(&Self::key());
-    }
-}
-
-impl<S: Send + Sync, T: SessionScope> FromRequestParts<S> for Scoped<T> {
-    type Rejection = SessionRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::of(Session::from_request_parts(parts, state).await?))
     }
 }
 
@@ -299,19 +248,11 @@ impl<T: Serialize + DeserializeOwned + Default> SessionData<T> {
     ///
     /// use cloakroom::{Session, SessionData};
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     let prefs = SessionData::<Prefs>::of(session.clone());
-    ///     prefs.update(|p| p.visits += 1)?;
-    ///     assert_eq!(session.get::<u64>("visits")?, Some(1)); // each field is a session key
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// let prefs = SessionData::<Prefs>::of(session.clone());
+    /// prefs.update(|p| p.visits += 1)?;
+    /// assert_eq!(session.get::<u64>("visits")?, Some(1)); // each field is a session key
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn of(session: Session) -> Self {
         Self {
@@ -327,24 +268,16 @@ impl<T: Serialize + DeserializeOwned + Default> SessionData<T> {
     /// #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
     /// struct Prefs { theme: Option<String>, visits: u64 }
     ///
-    /// use cloakroom::SessionData;
+    /// use cloakroom::{Session, SessionData};
     ///
-    /// async fn handler(prefs: SessionData<Prefs>) -> Result<(), cloakroom::Error> {
-    ///     assert_eq!(prefs.get()?, Prefs::default()); // nothing stored yet
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let prefs = SessionData::<Prefs>::of(Session::detached());
+    /// assert_eq!(prefs.get()?, Prefs::default()); // nothing stored yet
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn get(&self) -> Result<T, Error> {
         let mut object = fields_of(&T::default())?;
         for key in self.session.keys() {
-            if key.starts_with(SCOPE_PREFIX) {
+            if key.starts_with(Session::SCOPE_PREFIX) {
                 continue;
             }
             if let Some(value) = self.session.get::<Value>(&key)? {
@@ -367,20 +300,12 @@ impl<T: Serialize + DeserializeOwned + Default> SessionData<T> {
     ///
     /// use cloakroom::{Session, SessionData};
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     let prefs = SessionData::<Prefs>::of(session.clone());
-    ///     prefs.set(&Prefs { theme: Some("dark".into()), visits: 3 })?;
-    ///     assert_eq!(session.get::<String>("theme")?.as_deref(), Some("dark"));
-    ///     assert_eq!(prefs.get()?.visits, 3);
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// let prefs = SessionData::<Prefs>::of(session.clone());
+    /// prefs.set(&Prefs { theme: Some("dark".into()), visits: 3 })?;
+    /// assert_eq!(session.get::<String>("theme")?.as_deref(), Some("dark"));
+    /// assert_eq!(prefs.get()?.visits, 3);
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn set(&self, value: &T) -> Result<(), Error> {
         let next = fields_of(value)?;
@@ -404,20 +329,12 @@ impl<T: Serialize + DeserializeOwned + Default> SessionData<T> {
     /// #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
     /// struct Prefs { theme: Option<String>, visits: u64 }
     ///
-    /// use cloakroom::SessionData;
+    /// use cloakroom::{Session, SessionData};
     ///
-    /// async fn handler(prefs: SessionData<Prefs>) -> Result<(), cloakroom::Error> {
-    ///     let updated = prefs.update(|p| p.theme = Some("light".into()))?;
-    ///     assert_eq!(updated.theme.as_deref(), Some("light"));
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let prefs = SessionData::<Prefs>::of(Session::detached());
+    /// let updated = prefs.update(|p| p.theme = Some("light".into()))?;
+    /// assert_eq!(updated.theme.as_deref(), Some("light"));
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn update(&self, f: impl FnOnce(&mut T)) -> Result<T, Error> {
         let mut value = self.get()?;
@@ -439,13 +356,5 @@ fn fields_of<T: Serialize>(value: &T) -> Result<Map<String, Value>, Error> {
             key: type_name(),
             source,
         }),
-    }
-}
-
-impl<S: Send + Sync, T: Serialize + DeserializeOwned + Default> FromRequestParts<S> for SessionData<T> {
-    type Rejection = SessionRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::of(Session::from_request_parts(parts, state).await?))
     }
 }

@@ -1,29 +1,22 @@
-//! The request's session: a synchronous view of its data plus the change set the
-//! request is building.
+//! The public handle on a request's session, and the task-local that holds it
+//! while the request is served.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::sync::{Arc, MutexGuard};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::id::{SessionHandle, SessionId, StoreKey};
-use crate::layer::Shared;
-use crate::store::{SessionMeta, StoreError, Touch, UserChange};
-use crate::ticket::VerifiedTicket;
+use crate::id::{SessionHandle, SessionId};
+use crate::request::{RequestSession, State};
+use crate::settings::Settings;
+use crate::store::SessionMeta;
 
-/// Keys that start with this prefix belong to [`Scoped`](crate::Scoped) slices.
-///
-/// ```
-/// use cloakroom::SCOPE_PREFIX;
-///
-/// assert_eq!(SCOPE_PREFIX, "scope::");
-/// // So `Session::insert("scope::checkout", ..)` fails with `Error::ReservedKey`.
-/// ```
-pub const SCOPE_PREFIX: &str = "scope::";
+tokio::task_local! {
+    /// The session of the request this task is serving.
+    pub(crate) static CURRENT: Session;
+}
 
 /// The session of the current request.
 ///
@@ -59,260 +52,62 @@ pub struct Session {
 #[derive(Clone)]
 pub(crate) struct LazySession(pub(crate) Session);
 
-/// Where the request's ticket stood when it arrived.
-#[derive(Debug, Clone)]
-pub(crate) enum Incoming {
-    /// No ticket.
-    Absent,
-    /// A ticket that failed verification.
-    Invalid,
-    /// A ticket the server signed.
-    Valid(VerifiedTicket),
-}
-
-/// What the response should do with the client's ticket, as decided so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CookieAction {
-    /// Send nothing (unless the end of the request decides otherwise).
-    Keep,
-    /// Send the current ticket.
-    Set,
-    /// Tell the client to forget its ticket.
-    Remove,
-}
-
-/// Per-request session state shared by every extractor of the request.
-pub(crate) struct RequestSession {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) incoming: Incoming,
-    /// The ticket came in the transport header: answer in the header, not a cookie.
-    pub(crate) via_header: bool,
-    pub(crate) span: tracing::Span,
-    /// Held while reading the store, so two extractors do not load twice.
-    pub(crate) load_lock: tokio::sync::Mutex<()>,
-    pub(crate) state: Mutex<State>,
-}
-
-/// What changed in this request and is not yet committed.
-#[derive(Default)]
-pub(crate) struct Pending {
-    pub(crate) clear: bool,
-    pub(crate) set: HashMap<String, String>,
-    pub(crate) remove: HashSet<String>,
-    pub(crate) user: Option<UserChange>,
-    pub(crate) regenerate: bool,
-    /// The store key of a destroyed session, to delete at commit.
-    pub(crate) destroy: Option<StoreKey>,
-    pub(crate) touch: bool,
-}
-
-impl Pending {
-    pub(crate) fn has_writes(&self) -> bool {
-        self.clear || !self.set.is_empty() || !self.remove.is_empty() || self.user.is_some()
-    }
-
-    /// Puts back what a failed commit took, under what was written since.
-    pub(crate) fn restore_under(&mut self, newer: Pending) {
-        let older = std::mem::replace(self, newer);
-        if self.clear {
-            return;
-        }
-        self.clear |= older.clear;
-        for (key, value) in older.set {
-            if !self.remove.contains(&key) {
-                self.set.entry(key).or_insert(value);
-            }
-        }
-        for key in older.remove {
-            if !self.set.contains_key(&key) {
-                self.remove.insert(key);
-            }
-        }
-        self.user = self.user.take().or(older.user);
-        self.regenerate |= older.regenerate;
-        self.destroy = self.destroy.or(older.destroy);
-        self.touch |= older.touch;
-    }
-}
-
-pub(crate) struct State {
-    pub(crate) loaded: bool,
-    /// The session exists in the store under `id`.
-    pub(crate) persisted: bool,
-    pub(crate) id: Option<SessionId>,
-    /// The session's data as this request sees it: the store's, with pending
-    /// changes applied.
-    pub(crate) data: HashMap<String, String>,
-    pub(crate) meta: Option<SessionMeta>,
-    /// When the session ends, as a blind commit reported it (no `meta` then).
-    pub(crate) expires_at: Option<SystemTime>,
-    pub(crate) pending: Pending,
-    pub(crate) cookie: CookieAction,
-    /// The load slid the idle deadline: the cookie should follow.
-    pub(crate) slid: bool,
-    /// The incoming ticket was valid but its session is gone.
-    pub(crate) incoming_gone: bool,
-}
-
-impl State {
-    pub(crate) fn new() -> Self {
-        Self {
-            loaded: false,
-            persisted: false,
-            id: None,
-            data: HashMap::new(),
-            meta: None,
-            expires_at: None,
-            pending: Pending::default(),
-            cookie: CookieAction::Keep,
-            slid: false,
-            incoming_gone: false,
-        }
-    }
-
-    fn write(&mut self, key: String, json: String) {
-        self.pending.remove.remove(&key);
-        // Before the load (the write-only handle), the view is built by the load
-        // from the store's data and the pending changes: no copy needed here.
-        if self.loaded {
-            self.data.insert(key.clone(), json.clone());
-        }
-        self.pending.set.insert(key, json);
-    }
-
-    fn delete(&mut self, key: &str) -> bool {
-        self.pending.set.remove(key);
-        if self.persisted || !self.loaded {
-            self.pending.remove.insert(key.to_owned());
-        }
-        self.data.remove(key).is_some()
-    }
-
-    /// Replaces the view with the store's data and re-applies pending changes.
-    pub(crate) fn rebase(&mut self, mut data: HashMap<String, String>) {
-        if self.pending.clear {
-            data.clear();
-        }
-        for key in &self.pending.remove {
-            data.remove(key);
-        }
-        for (key, value) in &self.pending.set {
-            data.insert(key.clone(), value.clone());
-        }
-        self.data = data;
-    }
-}
-
-impl RequestSession {
-    pub(crate) fn new(shared: Arc<Shared>, incoming: Incoming, via_header: bool, span: tracing::Span) -> Self {
-        Self {
-            shared,
-            incoming,
-            via_header,
-            span,
-            load_lock: tokio::sync::Mutex::new(()),
-            state: Mutex::new(State::new()),
-        }
-    }
-
-    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub(crate) fn now(&self) -> SystemTime {
-        crate::clock::whole_millis(self.shared.config.clock.now())
-    }
-
-    /// Reads the session from the store unless this request already did.
-    pub(crate) async fn ensure_loaded(&self) -> Result<(), StoreError> {
-        if self.state().loaded {
-            return Ok(());
-        }
-        let _guard = self.load_lock.lock().await;
-        if self.state().loaded {
-            return Ok(());
-        }
-        let key = match &self.incoming {
-            Incoming::Valid(ticket) => Some(ticket.id.clone()),
-            _ => None,
-        };
-        self.load(key).await
-    }
-
-    /// Reads the session at `id` (if any) into the state.
-    async fn load(&self, id: Option<SessionId>) -> Result<(), StoreError> {
-        let record = match &id {
-            Some(id) => self.read_live(id).await?,
-            None => None,
-        };
-        let mut state = self.state();
-        state.loaded = true;
-        match (id, record) {
-            (Some(id), Some((record, slid))) => {
-                state.persisted = true;
-                state.id = Some(id);
-                state.meta = Some(record.meta);
-                state.slid |= slid;
-                state.rebase(record.data);
-            }
-            (id, _) => {
-                if id.is_some() {
-                    state.incoming_gone = true;
-                    // Writes meant for the session that is gone go nowhere.
-                    state.pending = Pending::default();
-                    tracing::debug!("session ticket refers to a session that is gone; starting anew");
-                }
-                state.persisted = false;
-                state.id = None;
-                state.meta = None;
-                state.rebase(HashMap::new());
-            }
-        }
-        Ok(())
-    }
-
-    /// Loads a live session, enforcing this layer's timeouts on top of the store's
-    /// deadlines. Returns the record and whether its idle deadline slid.
-    async fn read_live(&self, id: &SessionId) -> Result<Option<(crate::store::SessionRecord, bool)>, StoreError> {
-        let config = &self.shared.config;
-        let now = self.now();
-        let touch = Touch::new(now, now + config.idle_timeout).min_step(self.shared.touch_step);
-        let key = id.store_key();
-        let Some(record) = self.shared.store.load(&key, &touch).await? else {
-            return Ok(None);
-        };
-        let meta = &record.meta;
-        if now >= meta.created_at + config.absolute_timeout || now >= meta.last_seen + config.idle_timeout {
-            // Stored under longer timeouts than this layer allows: dead here.
-            self.shared.store.delete(&key).await?;
-            tracing::debug!("session expired under the configured timeouts");
-            return Ok(None);
-        }
-        let slid = meta.idle_deadline == touch.idle_deadline && meta.last_seen == now;
-        Ok(Some((record, slid)))
-    }
-
-    /// Reads the session again, keeping this request's pending changes.
-    pub(crate) async fn reload(&self) -> Result<(), StoreError> {
-        let _guard = self.load_lock.lock().await;
-        let id = {
-            let state = self.state();
-            if state.loaded {
-                state.persisted.then(|| state.id.clone()).flatten()
-            } else {
-                match &self.incoming {
-                    Incoming::Valid(ticket) => Some(ticket.id.clone()),
-                    _ => None,
-                }
-            }
-        };
-        self.load(id).await
-    }
-}
-
 impl Session {
+    /// Keys that start with this prefix belong to [`Scoped`](crate::Scoped) slices:
+    /// [`insert`](Self::insert), [`update`](Self::update) and
+    /// [`remove`](Self::remove) refuse them with [`Error::ReservedKey`].
+    ///
+    /// ```
+    /// use cloakroom::{Error, Session};
+    ///
+    /// assert_eq!(Session::SCOPE_PREFIX, "scope::");
+    /// let err = Session::detached().insert("scope::checkout", 1).unwrap_err();
+    /// assert!(matches!(err, Error::ReservedKey { .. }));
+    /// ```
+    pub const SCOPE_PREFIX: &'static str = "scope::";
+
     pub(crate) fn from_request(inner: Arc<RequestSession>) -> Self {
         Self { inner }
+    }
+
+    /// A session outside any request, over its own in-memory store with the
+    /// default settings: for tests and examples. It starts new and anonymous;
+    /// [`save`](Self::save) stores it.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// let session = Session::detached();
+    /// session.insert("theme", "dark")?;
+    /// assert_eq!(session.get::<String>("theme")?.as_deref(), Some("dark"));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
+    pub fn detached() -> Self {
+        let config = crate::config::SessionConfig::new(SessionId::generate().expose().repeat(2));
+        let settings = Settings::new(config).expect("the default settings are valid");
+        Self::detached_over(Arc::new(settings))
+    }
+
+    /// A new, anonymous session outside any request, over `settings`.
+    pub(crate) fn detached_over(settings: Arc<Settings>) -> Self {
+        Self::from_request(Arc::new(RequestSession::detached(settings)))
+    }
+
+    /// The session of the request this task is serving, loaded. For services deep
+    /// in the call stack that were not handed the session. It is a tokio task-local:
+    /// tasks spawned by the handler do not see it (pass them a clone instead).
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// async fn current_user() -> Option<String> {
+    ///     Session::current().await.ok()?.user()
+    /// }
+    /// ```
+    pub async fn current() -> Result<Session, Error> {
+        let session = CURRENT.try_with(Session::clone).map_err(|_| Error::MissingLayer)?;
+        session.inner.ensure_loaded().await?;
+        Ok(session)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -325,20 +120,15 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     assert!(session.id().is_none());
-    ///     session.insert("visits", 1)?;
-    ///     session.save().await?;
-    ///     assert!(session.id().is_some());
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// let session = Session::detached();
+    /// assert!(session.id().is_none());
+    /// session.insert("visits", 1)?;
+    /// session.save().await?;
+    /// assert!(session.id().is_some());
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn id(&self) -> Option<SessionId> {
         self.state().id.clone()
@@ -350,27 +140,22 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.set_user("alice");
-    ///     session.save().await?;
-    ///     let handle = session.handle().expect("stored");
-    ///     assert_eq!(handle, session.id().unwrap().store_key().handle());
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// let session = Session::detached();
+    /// session.set_user("alice");
+    /// session.save().await?;
+    /// let handle = session.handle().expect("stored");
+    /// assert_eq!(handle, session.id().unwrap().store_key().handle());
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn handle(&self) -> Option<SessionHandle> {
         let state = self.state();
         state
             .id
             .as_ref()
-            .filter(|_| state.persisted)
+            .filter(|_| state.status.is_stored())
             .map(|id| id.store_key().handle())
     }
 
@@ -381,32 +166,19 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.insert("theme", "dark")?;
-    ///     assert_eq!(session.get::<String>("theme")?.as_deref(), Some("dark"));
-    ///     assert_eq!(session.get::<String>("missing")?, None);
-    ///     assert!(session.get::<u64>("theme").is_err()); // not a number
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// session.insert("theme", "dark")?;
+    /// assert_eq!(session.get::<String>("theme")?.as_deref(), Some("dark"));
+    /// assert_eq!(session.get::<String>("missing")?, None);
+    /// assert!(session.get::<u64>("theme").is_err()); // not a number
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         let state = self.state();
         let Some(json) = state.data.get(key) else {
             return Ok(None);
         };
-        serde_json::from_str(json)
-            .map(Some)
-            .map_err(|source| Error::Deserialize {
-                key: key.to_owned(),
-                source,
-            })
+        from_json(key, json).map(Some)
     }
 
     /// The value under `key`, or `fallback` when there is none.
@@ -414,18 +186,9 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     let cart: Vec<String> = session.get_or("cart", Vec::new())?;
-    ///     assert!(cart.is_empty());
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let cart: Vec<String> = Session::detached().get_or("cart", Vec::new())?;
+    /// assert!(cart.is_empty());
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn get_or<T: DeserializeOwned>(&self, key: &str, fallback: T) -> Result<T, Error> {
         Ok(self.get(key)?.unwrap_or(fallback))
@@ -436,25 +199,13 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.insert("cart", ["apple", "pear"])?;
-    ///     assert_eq!(session.get::<Vec<String>>("cart")?.unwrap().len(), 2);
-    ///     assert!(session.insert("scope::checkout", 1).is_err()); // reserved for `Scoped`
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// session.insert("cart", ["apple", "pear"])?;
+    /// assert_eq!(session.get::<Vec<String>>("cart")?.unwrap().len(), 2);
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn insert(&self, key: impl Into<String>, value: impl Serialize) -> Result<(), Error> {
-        let key = checked_key(key.into())?;
-        let json = to_json(&key, &value)?;
-        self.state().write(key, json);
-        Ok(())
+        self.insert_raw(checked_key(key.into())?, value)
     }
 
     /// Replaces the value under `key` with `f(current)`, starting from
@@ -464,38 +215,27 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     assert_eq!(session.update("visits", |n: u64| n + 1)?, 1);
-    ///     assert_eq!(session.update("visits", |n: u64| n + 1)?, 2);
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// assert_eq!(session.update("visits", |n: u64| n + 1)?, 1);
+    /// assert_eq!(session.update("visits", |n: u64| n + 1)?, 2);
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn update<T, F>(&self, key: &str, f: F) -> Result<T, Error>
     where
         T: Serialize + DeserializeOwned + Default,
         F: FnOnce(T) -> T,
     {
-        let key = checked_key(key.to_owned())?;
-        self.update_raw(key, f)
+        self.update_raw(checked_key(key.to_owned())?, f)
     }
 
+    /// [`update`](Self::update) without the reserved-key check, for scopes.
     pub(crate) fn update_raw<T, F>(&self, key: String, f: F) -> Result<T, Error>
     where
         T: Serialize + DeserializeOwned + Default,
         F: FnOnce(T) -> T,
     {
         let current = match self.state().data.get(&key) {
-            Some(json) => serde_json::from_str(json).map_err(|source| Error::Deserialize {
-                key: key.clone(),
-                source,
-            })?,
+            Some(json) => from_json(&key, json)?,
             None => T::default(),
         };
         let next = f(current);
@@ -504,12 +244,14 @@ impl Session {
         Ok(next)
     }
 
+    /// [`insert`](Self::insert) without the reserved-key check, for scopes.
     pub(crate) fn insert_raw(&self, key: String, value: impl Serialize) -> Result<(), Error> {
         let json = to_json(&key, &value)?;
         self.state().write(key, json);
         Ok(())
     }
 
+    /// [`remove`](Self::remove) without the reserved-key check, for scopes.
     pub(crate) fn remove_raw(&self, key: &str) -> bool {
         self.state().delete(key)
     }
@@ -519,23 +261,15 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.insert("flash", "Saved!")?;
-    ///     assert!(session.remove("flash")?);
-    ///     assert!(!session.remove("flash")?);
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// session.insert("flash", "Saved!")?;
+    /// assert!(session.remove("flash")?);
+    /// assert!(!session.remove("flash")?);
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn remove(&self, key: &str) -> Result<bool, Error> {
         let key = checked_key(key.to_owned())?;
-        Ok(self.state().delete(&key))
+        Ok(self.remove_raw(&key))
     }
 
     /// True when `key` holds a value.
@@ -543,19 +277,11 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     assert!(!session.contains("cart"));
-    ///     session.insert("cart", Vec::<String>::new())?;
-    ///     assert!(session.contains("cart"));
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// assert!(!session.contains("cart"));
+    /// session.insert("cart", Vec::<String>::new())?;
+    /// assert!(session.contains("cart"));
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn contains(&self, key: &str) -> bool {
         self.state().data.contains_key(key)
@@ -566,19 +292,11 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.insert("theme", "dark")?;
-    ///     session.insert("cart", ["apple"])?;
-    ///     assert_eq!(session.keys(), ["cart", "theme"]);
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// session.insert("theme", "dark")?;
+    /// session.insert("cart", ["apple"])?;
+    /// assert_eq!(session.keys(), ["cart", "theme"]);
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.state().data.keys().cloned().collect();
@@ -591,28 +309,16 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.insert("theme", "dark")?;
-    ///     session.set_user("alice");
-    ///     session.clear();
-    ///     assert!(session.keys().is_empty());
-    ///     assert_eq!(session.user().as_deref(), Some("alice"));
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// session.insert("theme", "dark")?;
+    /// session.set_user("alice");
+    /// session.clear();
+    /// assert!(session.keys().is_empty());
+    /// assert_eq!(session.user().as_deref(), Some("alice"));
+    /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn clear(&self) {
-        let mut state = self.state();
-        state.data.clear();
-        state.pending.set.clear();
-        state.pending.remove.clear();
-        state.pending.clear = true;
+        self.state().clear();
     }
 
     /// True when the session is not (yet) in the store: no valid ticket came with
@@ -621,23 +327,18 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     assert!(session.is_new()); // this request came without a ticket
-    ///     session.insert("visits", 1)?;
-    ///     session.save().await?;
-    ///     assert!(!session.is_new());
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// let session = Session::detached();
+    /// assert!(session.is_new());
+    /// session.insert("visits", 1)?;
+    /// session.save().await?;
+    /// assert!(!session.is_new());
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn is_new(&self) -> bool {
-        !self.state().persisted
+        !self.state().status.is_stored()
     }
 
     /// Gives the session a new ID at commit, keeping its data; the old ID stops
@@ -646,23 +347,18 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.insert("cart", ["apple"])?;
-    ///     session.save().await?;
-    ///     let before = session.id();
-    ///     session.regenerate(); // e.g. right after the password checked out
-    ///     session.save().await?;
-    ///     assert_ne!(session.id(), before);
-    ///     assert!(session.contains("cart"));
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// let session = Session::detached();
+    /// session.insert("cart", ["apple"])?;
+    /// session.save().await?;
+    /// let before = session.id();
+    /// session.regenerate(); // e.g. right after the password checked out
+    /// session.save().await?;
+    /// assert_ne!(session.id(), before);
+    /// assert!(session.contains("cart"));
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn regenerate(&self) {
         self.state().pending.regenerate = true;
@@ -676,41 +372,19 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.set_user("alice");
-    ///     session.save().await?;
-    ///     session.destroy(); // log out
-    ///     assert!(session.is_new() && session.user().is_none());
-    ///     session.insert("flash", "Signed out")?; // goes to a new anonymous session
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// let session = Session::detached();
+    /// session.set_user("alice");
+    /// session.save().await?;
+    /// session.destroy(); // log out
+    /// assert!(session.is_new() && session.user().is_none());
+    /// session.insert("flash", "Signed out")?; // goes to a new anonymous session
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn destroy(&self) {
-        let mut state = self.state();
-        if state.persisted {
-            let key = state.id.as_ref().map(SessionId::store_key);
-            state.pending.destroy = state.pending.destroy.or(key);
-        } else if let (Incoming::Valid(ticket), false) = (&self.inner.incoming, state.loaded) {
-            state.pending.destroy = Some(ticket.id.store_key());
-        }
-        let destroy = state.pending.destroy.take();
-        state.pending = Pending {
-            destroy,
-            ..Pending::default()
-        };
-        state.persisted = false;
-        state.loaded = true;
-        state.id = None;
-        state.meta = None;
-        state.data.clear();
-        state.slid = false;
+        self.state().destroy();
     }
 
     /// True once [`destroy`](Self::destroy) was called in this request.
@@ -718,21 +392,16 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.insert("visits", 1)?;
-    ///     session.save().await?;
-    ///     assert!(!session.is_destroyed());
-    ///     session.destroy();
-    ///     assert!(session.is_destroyed());
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// let session = Session::detached();
+    /// session.insert("visits", 1)?;
+    /// session.save().await?;
+    /// assert!(!session.is_destroyed());
+    /// session.destroy();
+    /// assert!(session.is_destroyed());
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn is_destroyed(&self) -> bool {
         self.state().pending.destroy.is_some()
@@ -746,19 +415,14 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.insert("draft", "unsaved text")?;
-    ///     session.reload().await?; // see what other requests committed meanwhile
-    ///     assert_eq!(session.get::<String>("draft")?.as_deref(), Some("unsaved text"));
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// let session = Session::detached();
+    /// session.insert("draft", "unsaved text")?;
+    /// session.reload().await?; // see what other requests committed meanwhile
+    /// assert_eq!(session.get::<String>("draft")?.as_deref(), Some("unsaved text"));
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn reload(&self) -> Result<(), Error> {
         self.inner.reload().await.map_err(Error::from)
@@ -770,66 +434,54 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.insert("order", 42)?;
-    ///     session.save().await?; // stored now, before e.g. a slow call elsewhere
-    ///     assert!(!session.is_new());
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// let session = Session::detached();
+    /// session.insert("order", 42)?;
+    /// session.save().await?; // stored now, before e.g. a slow call elsewhere
+    /// assert!(!session.is_new());
+    /// # Ok(())
+    /// # }
     /// ```
     pub async fn save(&self) -> Result<(), Error> {
         self.inner.commit().await.map_err(Error::from)
     }
 
     /// Slides the idle deadline at commit (and re-sends the cookie), even when
-    /// nothing else changed.
+    /// nothing else changed; a new session is stored so its cookie can be sent.
     ///
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     // A "keep me signed in" ping from an open tab.
-    ///     session.touch();
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// // A "keep me signed in" ping from an open tab.
+    /// let session = Session::detached();
+    /// session.touch();
+    /// session.save().await?;
+    /// assert!(!session.is_new());
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn touch(&self) {
         self.state().pending.touch = true;
     }
 
-    /// Re-sends the cookie with a fresh `Max-Age` on this response; like
-    /// [`touch`](Self::touch), it slides the idle deadline so the two agree.
+    /// An alias of [`touch`](Self::touch), under the name express-session users
+    /// know (`req.session.resetMaxAge()`): the cookie goes out again with a full
+    /// `Max-Age`, and the idle deadline slides so the two agree.
     ///
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.reset_max_age();
-    ///     session.save().await?;
-    ///     assert!(!session.is_new()); // a fresh session is stored so its cookie can be sent
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// let session = Session::detached();
+    /// session.reset_max_age(); // the same as session.touch()
+    /// session.save().await?;
+    /// assert!(!session.is_new());
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn reset_max_age(&self) {
         self.touch();
@@ -841,27 +493,13 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.regenerate();
-    ///     session.set_user("alice");
-    ///     assert_eq!(session.user().as_deref(), Some("alice"));
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// session.regenerate();
+    /// session.set_user("alice");
+    /// assert_eq!(session.user().as_deref(), Some("alice"));
     /// ```
     pub fn set_user(&self, user: impl Into<String>) {
-        let user = user.into();
-        let mut state = self.state();
-        if let Some(meta) = state.meta.as_mut() {
-            meta.user = Some(user.clone());
-        }
-        state.pending.user = Some(UserChange::Bind(user));
+        self.state().bind(Some(user.into()));
     }
 
     /// The user the session is bound to, if any.
@@ -869,27 +507,13 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     assert_eq!(session.user(), None);
-    ///     session.set_user("alice");
-    ///     assert_eq!(session.user().as_deref(), Some("alice"));
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// assert_eq!(session.user(), None);
+    /// session.set_user("alice");
+    /// assert_eq!(session.user().as_deref(), Some("alice"));
     /// ```
     pub fn user(&self) -> Option<String> {
-        let state = self.state();
-        match &state.pending.user {
-            Some(UserChange::Bind(user)) => Some(user.clone()),
-            Some(UserChange::Unbind) => None,
-            None => state.meta.as_ref().and_then(|m| m.user.clone()),
-        }
+        self.state().user()
     }
 
     /// Removes the user binding.
@@ -897,26 +521,13 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     session.set_user("alice");
-    ///     session.clear_user();
-    ///     assert_eq!(session.user(), None);
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// let session = Session::detached();
+    /// session.set_user("alice");
+    /// session.clear_user();
+    /// assert_eq!(session.user(), None);
     /// ```
     pub fn clear_user(&self) {
-        let mut state = self.state();
-        if let Some(meta) = state.meta.as_mut() {
-            meta.user = None;
-        }
-        state.pending.user = Some(UserChange::Unbind);
+        self.state().bind(None);
     }
 
     /// The session's metadata as loaded (creation time, deadlines, user), or `None`
@@ -925,21 +536,16 @@ impl Session {
     /// ```
     /// use cloakroom::Session;
     ///
-    /// async fn handler(session: Session) -> Result<(), cloakroom::Error> {
-    ///     assert!(session.meta().is_none());
-    ///     session.insert("visits", 1)?;
-    ///     session.save().await?;
-    ///     let meta = session.meta().expect("stored");
-    ///     assert!(meta.created_at < meta.expires_at());
-    ///     Ok(())
-    /// }
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// # let layer = cloakroom::SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").build().unwrap();
-    /// # let app = axum::Router::new().route("/", axum::routing::get(handler)).layer(layer);
-    /// # let request = http::Request::new(axum::body::Body::empty());
-    /// # let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-    /// # assert_eq!(response.status(), 200);
-    /// # });
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), cloakroom::Error> {
+    /// let session = Session::detached();
+    /// assert!(session.meta().is_none());
+    /// session.insert("visits", 1)?;
+    /// session.save().await?;
+    /// let meta = session.meta().expect("stored");
+    /// assert!(meta.created_at < meta.expires_at());
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn meta(&self) -> Option<SessionMeta> {
         self.state().meta.clone()
@@ -952,14 +558,15 @@ impl fmt::Debug for Session {
         let mut keys: Vec<&String> = state.data.keys().collect();
         keys.sort_unstable();
         f.debug_struct("Session")
-            .field("new", &!state.persisted)
+            .field("new", &!state.status.is_stored())
             .field("keys", &keys)
             .finish_non_exhaustive()
     }
 }
 
-fn checked_key(key: String) -> Result<String, Error> {
-    if key.starts_with(SCOPE_PREFIX) {
+/// `key`, unless it is reserved for scopes.
+pub(crate) fn checked_key(key: String) -> Result<String, Error> {
+    if key.starts_with(Session::SCOPE_PREFIX) {
         Err(Error::ReservedKey { key })
     } else {
         Ok(key)
@@ -968,6 +575,13 @@ fn checked_key(key: String) -> Result<String, Error> {
 
 fn to_json(key: &str, value: &impl Serialize) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|source| Error::Serialize {
+        key: key.to_owned(),
+        source,
+    })
+}
+
+fn from_json<T: DeserializeOwned>(key: &str, json: &str) -> Result<T, Error> {
+    serde_json::from_str(json).map_err(|source| Error::Deserialize {
         key: key.to_owned(),
         source,
     })

@@ -18,31 +18,31 @@ type HmacSha256 = Hmac<Sha256>;
 const MAC_LEN: usize = 43;
 
 /// Length of a whole ticket: ID, dot, MAC.
-pub const TICKET_LEN: usize = ID_LEN + 1 + MAC_LEN;
+pub(crate) const TICKET_LEN: usize = ID_LEN + 1 + MAC_LEN;
 
 /// The smallest secret accepted, in bytes.
-pub const MIN_SECRET_LEN: usize = 32;
+pub(crate) const MIN_SECRET_LEN: usize = 32;
 
 /// Signs and verifies tickets for one cookie name with a list of secrets.
 #[derive(Clone)]
-pub struct TicketSigner {
+pub(crate) struct TicketSigner {
     /// One keyed MAC state per secret, primed with the cookie name, cloned per use.
     keys: Vec<HmacSha256>,
 }
 
 /// A ticket that passed verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedTicket {
+pub(crate) struct VerifiedTicket {
     /// The session ID the ticket carries.
-    pub id: SessionId,
+    pub(crate) id: SessionId,
     /// True when an older secret verified it: the response should re-sign it.
-    pub needs_resign: bool,
+    pub(crate) needs_resign: bool,
 }
 
 impl TicketSigner {
     /// Builds a signer. `secrets` must be non-empty and each at least
     /// [`MIN_SECRET_LEN`] bytes; the configuration checks that before calling here.
-    pub fn new<S: AsRef<[u8]>>(cookie_name: &str, secrets: &[S]) -> Self {
+    pub(crate) fn new<S: AsRef<[u8]>>(cookie_name: &str, secrets: &[S]) -> Self {
         let keys = secrets
             .iter()
             .map(|secret| {
@@ -56,7 +56,7 @@ impl TicketSigner {
     }
 
     /// The ticket for `id`, signed with the first secret.
-    pub fn sign(&self, id: &SessionId) -> String {
+    pub(crate) fn sign(&self, id: &SessionId) -> String {
         let mut mac = self.keys[0].clone();
         mac.update(id.expose().as_bytes());
         let tag = mac.finalize().into_bytes();
@@ -69,7 +69,7 @@ impl TicketSigner {
 
     /// Verifies a ticket as received from a client (any bytes). `None` unless it is
     /// exactly `ID.MAC` and one of the secrets produced the MAC.
-    pub fn verify(&self, ticket: &[u8]) -> Option<VerifiedTicket> {
+    pub(crate) fn verify(&self, ticket: &[u8]) -> Option<VerifiedTicket> {
         if ticket.len() != TICKET_LEN || ticket[ID_LEN] != b'.' {
             return None;
         }

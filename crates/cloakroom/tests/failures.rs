@@ -11,6 +11,15 @@ use cloakroom::{MemoryStore, Session};
 use common::*;
 use serde_json::json;
 
+/// A layer over `store` answering store failures with 503 "try again soon".
+fn with_own_store_error_response(store: &CountingStore) -> cloakroom::SessionLayer {
+    config()
+        .store(store.clone())
+        .on_store_error(|_| (axum::http::StatusCode::SERVICE_UNAVAILABLE, "try again soon").into_response())
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_store_that_is_down_at_load_gives_503_with_a_json_body() {
     let store = CountingStore::new(MemoryStore::new());
@@ -48,11 +57,7 @@ async fn requests_succeed_again_when_the_store_comes_back() {
 #[tokio::test]
 async fn the_store_error_response_can_be_replaced() {
     let store = CountingStore::new(MemoryStore::new());
-    let layer = config()
-        .store(store.clone())
-        .on_store_error(|_| (axum::http::StatusCode::SERVICE_UNAVAILABLE, "try again soon").into_response())
-        .build()
-        .unwrap();
+    let layer = with_own_store_error_response(&store);
     let app = app(layer);
     store.down.store(true, Ordering::SeqCst);
     let reply = send(&app, "PUT", "/set/a", None, Some(json!(1))).await;
@@ -101,11 +106,7 @@ async fn a_full_memory_store_refuses_new_sessions_with_503_and_keeps_existing_on
 async fn a_store_error_returned_by_a_handler_gets_the_configured_response() {
     let store = CountingStore::new(MemoryStore::new());
     let down = store.down.clone();
-    let layer = config()
-        .store(store)
-        .on_store_error(|_| (axum::http::StatusCode::SERVICE_UNAVAILABLE, "try again soon").into_response())
-        .build()
-        .unwrap();
+    let layer = with_own_store_error_response(&store);
     let app = Router::new()
         .route(
             "/save",
@@ -122,4 +123,48 @@ async fn a_store_error_returned_by_a_handler_gets_the_configured_response() {
     let reply = send(&app, "GET", "/save", None, None).await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.text(), "try again soon");
+}
+
+#[tokio::test]
+async fn a_store_failure_at_load_gets_the_configured_response_too() {
+    let store = CountingStore::new(MemoryStore::new());
+    let layer = with_own_store_error_response(&store);
+    let mut client = Client::new(app(layer));
+    client.put("/set/a", json!(1)).await;
+    store.down.store(true, Ordering::SeqCst);
+    let reply = client.get("/get/a").await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.text(), "try again soon");
+}
+
+#[tokio::test]
+async fn a_handler_can_match_the_typed_rejection() {
+    use cloakroom::SessionRejection;
+
+    let why = || {
+        Router::new().route(
+            "/why",
+            get(|session: Result<Session, SessionRejection>| async move {
+                match session {
+                    Ok(_) => "loaded".to_owned(),
+                    Err(SessionRejection::StoreUnavailable(err)) => format!("store: {err}"),
+                    Err(other) => format!("other: {}", other.status().as_u16()),
+                }
+            }),
+        )
+    };
+    let unwrapped = why(); // no layer
+    assert_eq!(send(&unwrapped, "GET", "/why", None, None).await.text(), "other: 500");
+    let store = CountingStore::new(MemoryStore::new());
+    let app = why()
+        .merge(routes())
+        .layer(config().store(store.clone()).build().unwrap());
+    let mut client = Client::new(app.clone());
+    client.put("/set/a", json!(1)).await;
+    assert_eq!(client.get("/why").await.text(), "loaded");
+    store.down.store(true, Ordering::SeqCst);
+    assert_eq!(
+        client.get("/why").await.text(),
+        "store: session store unavailable: connection refused"
+    );
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::post;
-use cloakroom::{Clock, ManualClock, MemoryStore, Session};
+use cloakroom::clock::{Clock, ManualClock};
+use cloakroom::{MemoryStore, Session};
 use common::*;
 use serde_json::json;
 use tokio::sync::Notify;
@@ -324,5 +325,5 @@ async fn touch_slides_the_deadline_and_resends_the_cookie() {
     assert!(cookie.contains("Max-Age=1000;"), "{cookie}");
     let id = manager.verify_ticket(client.ticket.as_ref().unwrap()).unwrap();
     let meta = manager.get(&id).await.unwrap().unwrap().meta;
-    assert_eq!(meta.last_seen, cloakroom::whole_millis(clock.now()));
+    assert_eq!(meta.last_seen, cloakroom::clock::whole_millis(clock.now()));
 }

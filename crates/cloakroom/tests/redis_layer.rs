@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::post;
-use cloakroom::{ManualClock, RedisStore, Session, SessionLayer};
+use cloakroom::clock::ManualClock;
+use cloakroom::{RedisStore, Session, SessionLayer};
 use cloakroom_testing::RedisServer;
 use common::*;
 use serde_json::json;

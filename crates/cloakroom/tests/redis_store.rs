@@ -23,7 +23,8 @@ cloakroom::store_conformance_tests!(fresh_store);
 mod plain_writes {
     use std::time::SystemTime;
 
-    use cloakroom::{ChangeSet, RedisStore, SessionId, SessionStore, conformance};
+    use cloakroom::store::{ChangeSet, SessionStore};
+    use cloakroom::{RedisStore, SessionId, conformance};
     use cloakroom_testing::RedisServer;
 
     /// The session hashes under `prefix` in `redis`.
@@ -59,7 +60,7 @@ mod plain_writes {
             .unwrap();
         assert!(store.commit(&key, &write(now, "b", "2")).await.unwrap());
         let loaded = store
-            .load(&key, &cloakroom::Touch::new(now, now))
+            .load(&key, &cloakroom::store::Touch::new(now, now))
             .await
             .unwrap()
             .unwrap();

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use cloakroom::{SessionMeta, SessionRecord, SimpleStore, SimpleStoreAdapter, StoreError, StoreKey};
+use cloakroom::store::{SessionMeta, SessionRecord, SimpleStore, SimpleStoreAdapter, StoreError, StoreKey};
 
 #[derive(Debug, Default)]
 struct MapStore(Mutex<HashMap<StoreKey, SessionRecord>>);

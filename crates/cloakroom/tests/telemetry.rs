@@ -30,8 +30,8 @@ impl Buffer {
     }
 }
 
-#[tokio::test]
-async fn log_lines_of_a_request_carry_the_fingerprint_and_never_the_id() {
+/// Debug-level logs of this thread, into a buffer, until the guard is dropped.
+fn capture_logs() -> (Buffer, tracing::subscriber::DefaultGuard) {
     let logs = Buffer::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -39,7 +39,12 @@ async fn log_lines_of_a_request_carry_the_fingerprint_and_never_the_id() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn log_lines_of_a_request_carry_the_fingerprint_and_never_the_id() {
+    let (logs, _guard) = capture_logs();
 
     let layer = config().build().unwrap();
     let manager = layer.manager();
@@ -82,4 +87,29 @@ async fn log_lines_of_a_request_carry_the_fingerprint_and_never_the_id() {
     );
     assert!(!text.contains(id.expose()), "a raw ID leaked into the logs:\n{text}");
     assert!(!text.contains(&ticket[44..]), "a ticket MAC leaked into the logs");
+}
+
+#[tokio::test]
+async fn a_missing_layer_is_logged_once_at_error_level_with_the_fix() {
+    let (logs, _guard) = capture_logs();
+
+    let app = routes(); // no `.layer(...)`
+    for _ in 0..3 {
+        let reply = send(&app, "GET", "/peek", None, None).await;
+        assert_eq!(reply.status, 500);
+        assert!(
+            reply.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains(".layer(session_layer)")
+        );
+    }
+    let text = logs.text();
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "logged once:\n{text}");
+    assert!(
+        errors[0].contains("cloakroom::SessionLayer") && errors[0].contains("after the `.route(..)` calls"),
+        "the line names the fix: {}",
+        errors[0]
+    );
 }

@@ -25,7 +25,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::serve::ListenerExt as _;
-use cloakroom::{Clock as _, ManualClock, MemoryStore, SessionId, SessionStore};
+use cloakroom::clock::Clock as _;
+use cloakroom::clock::ManualClock;
+use cloakroom::store::SessionStore;
+use cloakroom::{MemoryStore, SessionId};
 use cloakroom_bench::apps::{self, Lib};
 use cloakroom_bench::stats::{Spread, kilo, ratios};
 use cloakroom_bench::wrk::{Load, Report};
@@ -656,7 +659,7 @@ fn rss_child(args: &[String]) -> Fallible<()> {
     match lib {
         "cloakroom" => {
             let store = MemoryStore::new();
-            let now = cloakroom::whole_millis(SystemTime::now());
+            let now = cloakroom::clock::whole_millis(SystemTime::now());
             let record = apps::seeded_record(now, apps::IDLE_TIMEOUT);
             before = resident()?;
             rt.block_on(async {
@@ -813,7 +816,7 @@ fn purge(rt: &Runtime, opts: &Options) -> Fallible<Vec<PurgeRound>> {
             let (_, cookie, _) = http_get(server.addr, "/setup", None)?;
             let cookie = cookie.ok_or("/setup sent no cookie")?;
             // 1M sessions that expire after 60 s of the manual clock.
-            let now = cloakroom::whole_millis(clock.now());
+            let now = cloakroom::clock::whole_millis(clock.now());
             let record = apps::seeded_record(now, Duration::from_secs(60));
             let started = Instant::now();
             rt.block_on(async {

@@ -14,10 +14,10 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use cloakroom::{
-    ChangeSet, CommitOutcome, FreshSession, MemoryStore, SessionManager, SessionRecord, SessionStore, StoreError,
-    StoreKey, Touch, UserSession,
+use cloakroom::store::{
+    ChangeSet, CommitOutcome, FreshSession, SessionRecord, SessionStore, StoreError, StoreKey, Touch, UserSession,
 };
+use cloakroom::{MemoryStore, SessionManager};
 use cloakroom_demo::{DemoConfig, app};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -394,11 +394,6 @@ impl SessionStore for ProbeStore {
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
         self.record("delete");
         self.inner.delete(key).await
-    }
-
-    async fn touch(&self, key: &StoreKey, touch: &Touch) -> Result<bool, StoreError> {
-        self.record("touch");
-        self.inner.touch(key, touch).await
     }
 
     async fn purge_expired(&self, now: SystemTime) -> Result<usize, StoreError> {

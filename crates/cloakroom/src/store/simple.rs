@@ -23,7 +23,8 @@ use crate::id::StoreKey;
 /// use std::collections::HashMap;
 /// use std::sync::Mutex;
 /// use async_trait::async_trait;
-/// use cloakroom::{SessionRecord, SimpleStore, SimpleStoreAdapter, StoreError, StoreKey, SessionLayer};
+/// use cloakroom::SessionLayer;
+/// use cloakroom::store::{SessionRecord, SimpleStore, SimpleStoreAdapter, StoreError, StoreKey};
 ///
 /// #[derive(Debug, Default)]
 /// struct MyStore(Mutex<HashMap<StoreKey, SessionRecord>>);
@@ -53,162 +54,53 @@ pub trait SimpleStore: Send + Sync + fmt::Debug + 'static {
     /// The record under `key`, expired or not; `None` if there is none.
     ///
     /// ```
-    /// use std::time::{Duration, SystemTime};
-    /// use cloakroom::{SessionId, SessionMeta, SessionRecord, SimpleStore};
-    /// # mod my_store {
-    /// #     use std::{collections::HashMap, sync::Mutex};
-    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
-    /// #     #[derive(Debug, Default)]
-    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
-    /// #     #[async_trait::async_trait]
-    /// #     impl SimpleStore for MyStore {
-    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
-    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
-    /// #         }
-    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().insert(*key, record.clone());
-    /// #             Ok(())
-    /// #         }
-    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().remove(key);
-    /// #             Ok(())
-    /// #         }
-    /// #     }
-    /// # }
-    /// # use my_store::MyStore;
+    /// use cloakroom::store::{SimpleStore, StoreError, StoreKey};
     ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key) = (MyStore::default(), SessionId::generate().store_key());
-    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
-    /// let record = SessionRecord::new(meta);
-    /// assert_eq!(store.get(&key).await?, None);
-    /// store.set(&key, &record).await?;
-    /// assert_eq!(store.get(&key).await?, Some(record));
-    /// # Ok::<(), cloakroom::StoreError>(())
-    /// # }).unwrap();
+    /// async fn user_of(store: &impl SimpleStore, key: &StoreKey) -> Result<Option<String>, StoreError> {
+    ///     Ok(store.get(key).await?.and_then(|record| record.meta.user))
+    /// }
     /// ```
     async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError>;
 
     /// Writes the whole record under `key`, replacing any record there.
     ///
     /// ```
-    /// use std::time::{Duration, SystemTime};
-    /// use cloakroom::{SessionId, SessionMeta, SessionRecord, SimpleStore};
-    /// # mod my_store {
-    /// #     use std::{collections::HashMap, sync::Mutex};
-    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
-    /// #     #[derive(Debug, Default)]
-    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
-    /// #     #[async_trait::async_trait]
-    /// #     impl SimpleStore for MyStore {
-    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
-    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
-    /// #         }
-    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().insert(*key, record.clone());
-    /// #             Ok(())
-    /// #         }
-    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().remove(key);
-    /// #             Ok(())
-    /// #         }
-    /// #     }
-    /// # }
-    /// # use my_store::MyStore;
+    /// use cloakroom::store::{SessionRecord, SimpleStore, StoreError, StoreKey};
     ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key) = (MyStore::default(), SessionId::generate().store_key());
-    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
-    /// let record = SessionRecord::new(meta);
-    /// store.set(&key, &record).await?;
-    /// let mut changed = record.clone();
-    /// changed.data.insert("theme".into(), r#""dark""#.into());
-    /// store.set(&key, &changed).await?; // replaces the first
-    /// assert_eq!(store.get(&key).await?, Some(changed));
-    /// # Ok::<(), cloakroom::StoreError>(())
-    /// # }).unwrap();
+    /// async fn forget_data(store: &impl SimpleStore, key: &StoreKey) -> Result<(), StoreError> {
+    ///     if let Some(record) = store.get(key).await? {
+    ///         store.set(key, &SessionRecord::new(record.meta)).await?;
+    ///     }
+    ///     Ok(())
+    /// }
     /// ```
     async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError>;
 
-    /// Deletes the record under `key`, if any.
+    /// Deletes the record under `key`, if any; deleting nothing is not an error.
     ///
     /// ```
-    /// use std::time::{Duration, SystemTime};
-    /// use cloakroom::{SessionId, SessionMeta, SessionRecord, SimpleStore};
-    /// # mod my_store {
-    /// #     use std::{collections::HashMap, sync::Mutex};
-    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
-    /// #     #[derive(Debug, Default)]
-    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
-    /// #     #[async_trait::async_trait]
-    /// #     impl SimpleStore for MyStore {
-    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
-    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
-    /// #         }
-    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().insert(*key, record.clone());
-    /// #             Ok(())
-    /// #         }
-    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().remove(key);
-    /// #             Ok(())
-    /// #         }
-    /// #     }
-    /// # }
-    /// # use my_store::MyStore;
+    /// use cloakroom::store::{SimpleStore, StoreError, StoreKey};
     ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key) = (MyStore::default(), SessionId::generate().store_key());
-    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
-    /// let record = SessionRecord::new(meta);
-    /// store.set(&key, &record).await?;
-    /// store.destroy(&key).await?;
-    /// store.destroy(&key).await?; // nothing left: still fine
-    /// assert_eq!(store.get(&key).await?, None);
-    /// # Ok::<(), cloakroom::StoreError>(())
-    /// # }).unwrap();
+    /// async fn sign_out(store: &impl SimpleStore, key: &StoreKey) -> Result<(), StoreError> {
+    ///     store.destroy(key).await
+    /// }
     /// ```
     async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError>;
 
     /// Writes new metadata for the record under `key`. The default reads the record
-    /// and writes it back whole.
+    /// and writes it back whole; override it when the backend can write the
+    /// metadata alone (the adapter calls it when a load slides the idle deadline).
     ///
     /// ```
-    /// use std::time::{Duration, SystemTime};
-    /// use cloakroom::{SessionId, SessionMeta, SessionRecord, SimpleStore};
-    /// # mod my_store {
-    /// #     use std::{collections::HashMap, sync::Mutex};
-    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
-    /// #     #[derive(Debug, Default)]
-    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
-    /// #     #[async_trait::async_trait]
-    /// #     impl SimpleStore for MyStore {
-    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
-    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
-    /// #         }
-    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().insert(*key, record.clone());
-    /// #             Ok(())
-    /// #         }
-    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().remove(key);
-    /// #             Ok(())
-    /// #         }
-    /// #     }
-    /// # }
-    /// # use my_store::MyStore;
+    /// use cloakroom::store::{SimpleStore, StoreError, StoreKey};
     ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let (store, key) = (MyStore::default(), SessionId::generate().store_key());
-    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
-    /// let record = SessionRecord::new(meta);
-    /// store.set(&key, &record).await?;
-    /// let mut meta = record.meta.clone();
-    /// meta.user = Some("alice".into());
-    /// store.touch(&key, &meta).await?;
-    /// assert_eq!(store.get(&key).await?.unwrap().meta, meta);
-    /// # Ok::<(), cloakroom::StoreError>(())
-    /// # }).unwrap();
+    /// async fn unbind(store: &impl SimpleStore, key: &StoreKey) -> Result<(), StoreError> {
+    ///     if let Some(mut record) = store.get(key).await? {
+    ///         record.meta.user = None;
+    ///         store.touch(key, &record.meta).await?;
+    ///     }
+    ///     Ok(())
+    /// }
     /// ```
     async fn touch(&self, key: &StoreKey, meta: &SessionMeta) -> Result<(), StoreError> {
         if let Some(mut record) = self.get(key).await? {
@@ -219,40 +111,17 @@ pub trait SimpleStore: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Every record's key and metadata, for purging, counting and the per-user
-    /// index. The default says the store cannot list its records.
+    /// index. The default says the store cannot list its records
+    /// ([`StoreError::Unsupported`]): those operations then fail.
     ///
     /// ```
     /// use std::time::SystemTime;
-    /// use cloakroom::{SessionStore, SimpleStore, SimpleStoreAdapter, StoreError};
-    /// # mod my_store {
-    /// #     use std::{collections::HashMap, sync::Mutex};
-    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
-    /// #     #[derive(Debug, Default)]
-    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
-    /// #     #[async_trait::async_trait]
-    /// #     impl SimpleStore for MyStore {
-    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
-    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
-    /// #         }
-    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().insert(*key, record.clone());
-    /// #             Ok(())
-    /// #         }
-    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().remove(key);
-    /// #             Ok(())
-    /// #         }
-    /// #     }
-    /// # }
-    /// # use my_store::MyStore;
+    /// use cloakroom::store::{SimpleStore, StoreError};
     ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// // `MyStore` keeps the default: counting, purging and per-user listings fail.
-    /// assert!(matches!(MyStore::default().all().await, Err(StoreError::Unsupported(_))));
-    /// let adapter = SimpleStoreAdapter::new(MyStore::default());
-    /// assert!(adapter.count(SystemTime::now()).await.is_err());
-    /// # Ok::<(), cloakroom::StoreError>(())
-    /// # }).unwrap();
+    /// async fn live_sessions(store: &impl SimpleStore) -> Result<usize, StoreError> {
+    ///     let now = SystemTime::now();
+    ///     Ok(store.all().await?.iter().filter(|(_, meta)| !meta.is_expired(now)).count())
+    /// }
     /// ```
     async fn all(&self) -> Result<Vec<(StoreKey, SessionMeta)>, StoreError> {
         Err(StoreError::Unsupported("listing sessions (SimpleStore::all)"))
@@ -262,41 +131,15 @@ pub trait SimpleStore: Send + Sync + fmt::Debug + 'static {
 /// Makes a [`SimpleStore`] usable as a [`SessionStore`], with the last-writer-wins
 /// caveat described there.
 ///
-/// With `MyStore` the store of the [`SimpleStore`] example:
-///
 /// ```
-/// use std::time::{Duration, SystemTime};
-/// use cloakroom::{SessionId, SessionMeta, SessionRecord, SessionStore, SimpleStoreAdapter, Touch};
-/// # mod my_store {
-/// #     use std::{collections::HashMap, sync::Mutex};
-/// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
-/// #     #[derive(Debug, Default)]
-/// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
-/// #     #[async_trait::async_trait]
-/// #     impl SimpleStore for MyStore {
-/// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
-/// #             Ok(self.0.lock().unwrap().get(key).cloned())
-/// #         }
-/// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
-/// #             self.0.lock().unwrap().insert(*key, record.clone());
-/// #             Ok(())
-/// #         }
-/// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
-/// #             self.0.lock().unwrap().remove(key);
-/// #             Ok(())
-/// #         }
-/// #     }
-/// # }
-/// # use my_store::MyStore;
+/// use cloakroom::{Error, SessionLayer};
+/// use cloakroom::store::{SimpleStore, SimpleStoreAdapter};
 ///
-/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// let (store, key) = (SimpleStoreAdapter::new(MyStore::default()), SessionId::generate().store_key());
-/// let now = SystemTime::now();
-/// let record = SessionRecord::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
-/// assert!(store.create(&key, &record).await?);
-/// assert!(store.load(&key, &Touch::new(now, now + Duration::from_secs(60))).await?.is_some());
-/// # Ok::<(), cloakroom::StoreError>(())
-/// # }).unwrap();
+/// fn layer_over(store: impl SimpleStore) -> Result<SessionLayer, Error> {
+///     SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec())
+///         .store(SimpleStoreAdapter::new(store))
+///         .build()
+/// }
 /// ```
 #[derive(Debug, Clone)]
 pub struct SimpleStoreAdapter<S> {
@@ -304,36 +147,14 @@ pub struct SimpleStoreAdapter<S> {
 }
 
 impl<S: SimpleStore> SimpleStoreAdapter<S> {
-    /// Wraps `store` (here `MyStore`, the store of the [`SimpleStore`] example).
+    /// Wraps `store`.
     ///
     /// ```
-    /// # mod my_store {
-    /// #     use std::{collections::HashMap, sync::Mutex};
-    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
-    /// #     #[derive(Debug, Default)]
-    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
-    /// #     #[async_trait::async_trait]
-    /// #     impl SimpleStore for MyStore {
-    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
-    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
-    /// #         }
-    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().insert(*key, record.clone());
-    /// #             Ok(())
-    /// #         }
-    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().remove(key);
-    /// #             Ok(())
-    /// #         }
-    /// #     }
-    /// # }
-    /// # use my_store::MyStore;
-    /// use cloakroom::{SessionLayer, SimpleStoreAdapter};
+    /// use cloakroom::store::{SessionStore, SimpleStore, SimpleStoreAdapter};
     ///
-    /// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec())
-    ///     .store(SimpleStoreAdapter::new(MyStore::default()))
-    ///     .build();
-    /// assert!(layer.is_ok());
+    /// fn as_session_store<S: SimpleStore>(store: S) -> impl SessionStore {
+    ///     SimpleStoreAdapter::new(store)
+    /// }
     /// ```
     pub fn new(store: S) -> Self {
         Self { inner: store }
@@ -341,40 +162,12 @@ impl<S: SimpleStore> SimpleStoreAdapter<S> {
 
     /// The wrapped store.
     ///
-    /// With `MyStore` the store of the [`SimpleStore`] example:
-    ///
     /// ```
-    /// use std::time::{Duration, SystemTime};
-    /// use cloakroom::{SessionId, SessionMeta, SessionRecord, SessionStore, SimpleStoreAdapter};
-    /// # mod my_store {
-    /// #     use std::{collections::HashMap, sync::Mutex};
-    /// #     use cloakroom::{SessionRecord, SimpleStore, StoreError, StoreKey};
-    /// #     #[derive(Debug, Default)]
-    /// #     pub struct MyStore(pub Mutex<HashMap<StoreKey, SessionRecord>>);
-    /// #     #[async_trait::async_trait]
-    /// #     impl SimpleStore for MyStore {
-    /// #         async fn get(&self, key: &StoreKey) -> Result<Option<SessionRecord>, StoreError> {
-    /// #             Ok(self.0.lock().unwrap().get(key).cloned())
-    /// #         }
-    /// #         async fn set(&self, key: &StoreKey, record: &SessionRecord) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().insert(*key, record.clone());
-    /// #             Ok(())
-    /// #         }
-    /// #         async fn destroy(&self, key: &StoreKey) -> Result<(), StoreError> {
-    /// #             self.0.lock().unwrap().remove(key);
-    /// #             Ok(())
-    /// #         }
-    /// #     }
-    /// # }
-    /// # use my_store::MyStore;
+    /// use cloakroom::store::{SimpleStore, SimpleStoreAdapter};
     ///
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// let adapter = SimpleStoreAdapter::new(MyStore::default());
-    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
-    /// adapter.create(&SessionId::generate().store_key(), &SessionRecord::new(meta)).await?;
-    /// assert_eq!(adapter.get_ref().0.lock().unwrap().len(), 1);
-    /// # Ok::<(), cloakroom::StoreError>(())
-    /// # }).unwrap();
+    /// fn unwrap_ref<S: SimpleStore>(adapter: &SimpleStoreAdapter<S>) -> &S {
+    ///     adapter.get_ref()
+    /// }
     /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner

@@ -12,10 +12,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::Path;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::{get, post, put};
-use cloakroom::{
-    ChangeSet, CommitOutcome, FreshSession, MemoryStore, Session, SessionConfig, SessionLayer, SessionRecord,
-    SessionStore, SessionWriter, SignedIn, StoreError, StoreKey, Touch, UserSession,
+use cloakroom::store::{
+    ChangeSet, CommitOutcome, FreshSession, SessionRecord, SessionStore, StoreError, StoreKey, Touch, UserSession,
 };
+use cloakroom::{MemoryStore, Session, SessionConfig, SessionLayer, SessionWriter, SignedIn};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;

@@ -31,6 +31,7 @@ use std::time::Duration;
 use redis::{Pipeline, RedisResult, Value};
 
 use super::layout::{DataField, unpack_meta};
+use crate::clock::duration_millis;
 use crate::store::{ChangeSet, StoreError};
 
 /// TTL given to a hash that a write made under the key of a gone session, in case
@@ -64,7 +65,7 @@ pub(super) fn pipeline(session: &str, changes: &ChangeSet) -> Pipeline {
     }
     pipe.cmd("PEXPIRE")
         .arg(session)
-        .arg(u64::try_from(HUSK_TTL.as_millis()).unwrap_or(u64::MAX))
+        .arg(duration_millis(HUSK_TTL))
         .arg("NX")
         .ignore();
     pipe.cmd("HGET").arg(session).arg("m");
@@ -122,8 +123,8 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
+    use crate::clock::from_millis;
     use crate::store::UserChange;
-    use crate::store::redis_store::layout::from_millis;
 
     fn at(ms: u64) -> SystemTime {
         from_millis(ms)

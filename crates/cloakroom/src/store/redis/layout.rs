@@ -12,11 +12,12 @@
 //! SHA-256 of the user name, so any user name makes a safe key.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use redis::{RedisWrite, ToRedisArgs};
 use sha2::{Digest, Sha256};
 
+use crate::clock::{from_millis, to_millis};
 use crate::id::{StoreKey, hex, push_hex};
 use crate::store::{SessionMeta, SessionRecord, StoreError};
 
@@ -77,22 +78,14 @@ impl Layout {
     }
 }
 
-pub(super) fn millis(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-pub(super) fn from_millis(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
-}
-
 /// The `m` field: "created:seen:idle:absolute", each in ms since the epoch.
 fn packed_meta(meta: &SessionMeta) -> String {
     format!(
         "{}:{}:{}:{}",
-        millis(meta.created_at),
-        millis(meta.last_seen),
-        millis(meta.idle_deadline),
-        millis(meta.absolute_deadline)
+        to_millis(meta.created_at),
+        to_millis(meta.last_seen),
+        to_millis(meta.idle_deadline),
+        to_millis(meta.absolute_deadline)
     )
 }
 
@@ -120,7 +113,7 @@ pub(super) fn record_fields(record: &SessionRecord) -> Vec<String> {
     fields
 }
 
-pub(super) fn data_field(key: &str) -> String {
+fn data_field(key: &str) -> String {
     format!("d:{key}")
 }
 
@@ -181,6 +174,8 @@ pub(super) fn decode(flat: Vec<String>) -> Result<Option<SessionRecord>, StoreEr
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

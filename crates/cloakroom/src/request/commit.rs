@@ -1,13 +1,11 @@
-//! Turning what a request did to its session into store calls, and deciding what
-//! the response tells the client about its ticket.
+//! Turning what a request did to its session into store calls, and following what
+//! the store did in the request's state.
 
 use std::time::{Duration, SystemTime};
 
-use http::header::{CACHE_CONTROL, HeaderValue, SET_COOKIE, VARY};
-use http::response::Parts;
-
+use super::RequestSession;
+use super::state::{CookieAction, Incoming, Pending, State, Status};
 use crate::id::{SessionId, StoreKey};
-use crate::session::{CookieAction, Incoming, Pending, RequestSession, State};
 use crate::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, StoreError, UserChange};
 
 /// The store work one commit needs, planned under the state lock and carried out
@@ -64,18 +62,18 @@ impl RequestSession {
     }
 
     fn plan(&self, state: &mut State, pending: &Pending) -> Plan {
-        let config = &self.shared.config;
+        let settings = &self.settings;
         let now = self.now();
         let writes = pending.has_writes();
 
-        if !state.loaded {
+        if !state.status.is_loaded() {
             // Only the write-only handle was used: commit blind.
             if !writes {
                 return Plan::Nothing;
             }
             let changes = self.change_set(state, pending, now);
-            let fresh = FreshSession::new(SessionMeta::new(now, config.idle_timeout, config.absolute_timeout));
-            return match &self.incoming {
+            let fresh = FreshSession::new(settings.fresh_meta(now));
+            return match &state.incoming {
                 Incoming::Valid(ticket) if pending.destroy.is_none() => Plan::CommitOrCreate {
                     key: ticket.id.store_key(),
                     changes,
@@ -87,8 +85,8 @@ impl RequestSession {
                 },
             };
         }
-        if state.persisted {
-            if !(writes || pending.touch || pending.regenerate || config.resave) {
+        if state.status == Status::Stored {
+            if !(writes || pending.touch || pending.regenerate || settings.resave) {
                 return Plan::Nothing;
             }
             let key = state.id.as_ref().expect("a stored session has an ID").store_key();
@@ -104,16 +102,15 @@ impl RequestSession {
                     }
                 }
                 return Plan::Regenerate {
-                    new: self.shared.store.successor_id(&key),
+                    new: settings.store.successor_id(&key),
                     old: key,
                     changes,
                 };
             }
             return Plan::Commit { key, changes };
         }
-        if writes || config.save_uninitialized || (pending.touch && pending.destroy.is_none()) {
-            let config = &self.shared.config;
-            let mut record = SessionRecord::new(SessionMeta::new(now, config.idle_timeout, config.absolute_timeout));
+        if writes || settings.save_uninitialized || (pending.touch && pending.destroy.is_none()) {
+            let mut record = SessionRecord::new(settings.fresh_meta(now));
             record.data = state.data.clone();
             if let Some(UserChange::Bind(user)) = &pending.user {
                 record.meta.user = Some(user.clone());
@@ -133,17 +130,17 @@ impl RequestSession {
         changes.set = pending.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         changes.remove = pending.remove.iter().cloned().collect();
         changes.user = pending.user.clone();
-        changes.idle_deadline = Some(now + self.shared.config.idle_timeout);
+        changes.idle_deadline = Some(now + self.settings.idle_timeout);
         // Slide as loads do, once per touch step; an explicit touch() slides now.
         if !pending.touch {
-            changes.idle_min_step = self.shared.touch_step;
+            changes.idle_min_step = self.settings.touch_step;
         }
         changes.absolute_deadline = state.meta.as_ref().map(|meta| meta.absolute_deadline);
         changes
     }
 
     async fn execute(&self, destroy: Option<StoreKey>, plan: Plan) -> Result<(), StoreError> {
-        let store = &self.shared.store;
+        let store = &self.settings.store;
         if let Some(key) = destroy {
             store.delete(&key).await?;
             tracing::info!("session destroyed");
@@ -173,7 +170,7 @@ impl RequestSession {
                     if !self.span.is_disabled() {
                         self.span.record(
                             "renewed",
-                            tracing::field::display(self.shared.fingerprinter.fingerprint(&new)),
+                            tracing::field::display(self.settings.fingerprinter.fingerprint(&new)),
                         );
                     }
                     tracing::info!("session regenerated");
@@ -190,14 +187,17 @@ impl RequestSession {
             {
                 CommitOutcome::Applied(expiry) => {
                     let mut state = self.state();
-                    state.persisted = true;
-                    if let Incoming::Valid(ticket) = &self.incoming {
-                        state.id = Some(ticket.id.clone());
-                    }
+                    let known = match state.status {
+                        Status::WrittenBlind { expires_at } => expires_at,
+                        _ => None,
+                    };
+                    state.status = Status::WrittenBlind {
+                        expires_at: expiry.or(known),
+                    };
+                    state.id = state.incoming.id().cloned();
                     // The commit slid the idle deadline: the cookie follows, when the
                     // store told us where the session now ends.
-                    if let Some(expiry) = expiry {
-                        state.expires_at = Some(expiry);
+                    if expiry.is_some() {
                         state.cookie = CookieAction::Set;
                     }
                 }
@@ -215,7 +215,7 @@ impl RequestSession {
 
     async fn create(&self, mut id: SessionId, record: SessionRecord) -> Result<(), StoreError> {
         for _ in 0..CREATE_ATTEMPTS {
-            if self.shared.store.create(&id.store_key(), &record).await? {
+            if self.settings.store.create(&id.store_key(), &record).await? {
                 self.created(id, record);
                 return Ok(());
             }
@@ -229,14 +229,17 @@ impl RequestSession {
         if !self.span.is_disabled() {
             self.span.record(
                 "session",
-                tracing::field::display(self.shared.fingerprinter.fingerprint(&id)),
+                tracing::field::display(self.settings.fingerprinter.fingerprint(&id)),
             );
         }
         tracing::debug!("session created");
         let mut state = self.state();
+        if !state.status.is_loaded() {
+            // Written blind: the view is what was just stored, under anything since.
+            state.rebase(record.data);
+        }
         state.id = Some(id);
-        state.persisted = true;
-        state.loaded = true;
+        state.status = Status::Stored;
         state.meta = Some(record.meta);
         state.cookie = CookieAction::Set;
     }
@@ -245,79 +248,11 @@ impl RequestSession {
     /// change set is dropped and the client starts anew next time.
     fn lost(&self, state: &mut State) {
         tracing::debug!("session is gone; its change set was dropped");
-        state.persisted = false;
+        state.status = Status::New;
         state.id = None;
         state.meta = None;
-        state.incoming_gone = true;
+        state.incoming = Incoming::Gone;
         state.cookie = CookieAction::Remove;
-    }
-
-    /// Writes the ticket (cookie or header) and cache headers into the response.
-    pub(crate) fn finish(&self, response: &mut Parts) {
-        let shared = &self.shared;
-        let state = self.state();
-        let live_and_loaded = state.loaded && state.persisted;
-        let action = match state.cookie {
-            CookieAction::Keep if live_and_loaded => {
-                let resign = matches!(&self.incoming, Incoming::Valid(t) if t.needs_resign);
-                if shared.config.rolling || resign || state.slid {
-                    CookieAction::Set
-                } else {
-                    CookieAction::Keep
-                }
-            }
-            CookieAction::Keep if matches!(self.incoming, Incoming::Invalid) || state.incoming_gone => {
-                CookieAction::Remove
-            }
-            other => other,
-        };
-        // Nothing to remove when the client never sent a ticket.
-        let action = match (action, &self.incoming) {
-            (CookieAction::Remove, Incoming::Absent) => CookieAction::Keep,
-            (action, _) => action,
-        };
-        let via_header = self.via_header && shared.header.is_some();
-        if matches!(action, CookieAction::Keep) && !via_header {
-            return; // the client's cookie stands: nothing to write
-        }
-        let ticket = match (action, &state.id) {
-            (CookieAction::Set, Some(id)) => Some(shared.signer.sign(id)),
-            (CookieAction::Set, None) => return,
-            _ => None,
-        };
-        let max_age = match state.meta.as_ref().map(SessionMeta::expires_at).or(state.expires_at) {
-            Some(expiry) if matches!(action, CookieAction::Set) => {
-                expiry.duration_since(self.now()).unwrap_or(Duration::ZERO)
-            }
-            _ => shared.config.idle_timeout,
-        };
-        drop(state);
-
-        if let (true, Some(header)) = (self.via_header, &shared.header) {
-            let value = match (action, ticket) {
-                (CookieAction::Set, Some(ticket)) => ticket,
-                (CookieAction::Remove, _) => String::new(),
-                _ => match &self.incoming {
-                    // Echo the (re-signed) ticket the client sent and still holds.
-                    Incoming::Valid(t) if !self.state().incoming_gone => shared.signer.sign(&t.id),
-                    _ => return,
-                },
-            };
-            let value = HeaderValue::from_str(&value).expect("tickets are base64url");
-            response.headers.insert(header.clone(), value);
-            add_cache_headers(
-                response,
-                HeaderValue::from_str(header.as_str()).expect("header names are valid values"),
-            );
-            return;
-        }
-        let cookie = match (action, ticket) {
-            (CookieAction::Set, Some(ticket)) => shared.cookie.set(&ticket, max_age),
-            (CookieAction::Remove, _) => shared.cookie.removal(),
-            _ => return,
-        };
-        response.headers.append(SET_COOKIE, cookie);
-        add_cache_headers(response, HeaderValue::from_static("cookie"));
     }
 }
 
@@ -336,14 +271,5 @@ fn apply_meta(meta: &mut SessionMeta, changes: &ChangeSet) -> bool {
             true
         }
         _ => false,
-    }
-}
-
-fn add_cache_headers(response: &mut Parts, vary_on: HeaderValue) {
-    response.headers.append(VARY, vary_on);
-    if !response.headers.contains_key(CACHE_CONTROL) {
-        response
-            .headers
-            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }

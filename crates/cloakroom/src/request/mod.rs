@@ -1,0 +1,63 @@
+//! One request's session: its state, the lazy load, the commit plan, and what the
+//! response tells the client.
+//!
+//! | file | concern |
+//! | --- | --- |
+//! | `incoming.rs` | reading the ticket (cookie or transport header) |
+//! | `state.rs` | the request's status, view and pending changes |
+//! | `load.rs` | the lazy load, with the layer's own timeouts on top of the store's |
+//! | `commit.rs` | turning pending changes into store calls |
+//! | `respond.rs` | the ticket, `Vary` and `Cache-Control` of the response |
+
+mod commit;
+mod incoming;
+mod load;
+mod respond;
+mod state;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+pub(crate) use self::incoming::read_ticket;
+pub(crate) use self::state::{Incoming, State, Status};
+use crate::settings::Settings;
+
+/// Per-request session state shared by every extractor of the request.
+pub(crate) struct RequestSession {
+    pub(crate) settings: Arc<Settings>,
+    /// The ticket came in the transport header: answer in the header, not a cookie.
+    via_header: bool,
+    span: tracing::Span,
+    /// Held while reading the store, so two extractors do not load twice.
+    load_lock: tokio::sync::Mutex<()>,
+    state: Mutex<State>,
+}
+
+impl RequestSession {
+    /// The session of a request whose ticket stands as `incoming`.
+    pub(crate) fn new(settings: Arc<Settings>, incoming: Incoming, via_header: bool, span: tracing::Span) -> Self {
+        Self {
+            settings,
+            via_header,
+            span,
+            load_lock: tokio::sync::Mutex::new(()),
+            state: Mutex::new(State::new(incoming)),
+        }
+    }
+
+    /// A session outside any request: new, anonymous, already "read" (there is
+    /// nothing to read), committed by `save()` alone.
+    pub(crate) fn detached(settings: Arc<Settings>) -> Self {
+        let session = Self::new(settings, Incoming::Absent, false, tracing::Span::none());
+        session.state().status = Status::New;
+        session
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn now(&self) -> SystemTime {
+        self.settings.now()
+    }
+}

@@ -1,0 +1,214 @@
+//! What stores are asked to apply: change sets, touches and user bindings.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+/// A request to slide a session's idle deadline while loading it.
+///
+/// ```
+/// use cloakroom::store::Touch;
+/// use std::time::{Duration, SystemTime};
+///
+/// let now = SystemTime::now();
+/// let touch = Touch::new(now, now + Duration::from_secs(600)).min_step(Duration::from_secs(30));
+/// assert_eq!(touch.min_step, Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Touch {
+    /// The time of the request.
+    pub now: SystemTime,
+    /// The idle deadline the request asks for (now + idle timeout).
+    pub idle_deadline: SystemTime,
+    /// Skip the write when the deadline would move by less than this.
+    pub min_step: Duration,
+}
+
+impl Touch {
+    /// A touch that always moves the deadline forward.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::store::Touch;
+    ///
+    /// let now = SystemTime::now();
+    /// let touch = Touch::new(now, now + Duration::from_secs(600));
+    /// assert_eq!(touch.min_step, Duration::ZERO);
+    /// ```
+    pub fn new(now: SystemTime, idle_deadline: SystemTime) -> Self {
+        Self {
+            now,
+            idle_deadline,
+            min_step: Duration::ZERO,
+        }
+    }
+
+    /// Sets the smallest step worth a write.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::store::Touch;
+    ///
+    /// let now = SystemTime::now();
+    /// // Write the deadline at most once a minute for a 30-minute idle timeout.
+    /// let touch = Touch::new(now, now + Duration::from_secs(1800)).min_step(Duration::from_secs(60));
+    /// assert_eq!(touch.min_step, Duration::from_secs(60));
+    /// ```
+    pub fn min_step(mut self, min_step: Duration) -> Self {
+        self.min_step = min_step;
+        self
+    }
+}
+
+/// A change to the session's user binding.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use cloakroom::store::{ChangeSet, SessionMeta, SessionRecord, UserChange};
+///
+/// let now = SystemTime::now();
+/// let mut record = SessionRecord::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+/// let mut changes = ChangeSet::new(now);
+/// changes.user = Some(UserChange::Bind("alice".into()));
+/// record.apply(&changes);
+/// assert_eq!(record.meta.user.as_deref(), Some("alice"));
+/// changes.user = Some(UserChange::Unbind);
+/// record.apply(&changes);
+/// assert_eq!(record.meta.user, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserChange {
+    /// Bind the session to this user (listed, revoked and destroyed with the user).
+    Bind(String),
+    /// Remove the binding.
+    Unbind,
+}
+
+/// What one request changed in a session, for the store to apply atomically.
+///
+/// `Debug` lists the keys, never the values.
+///
+/// ```
+/// use cloakroom::store::ChangeSet;
+/// use std::time::SystemTime;
+///
+/// let mut changes = ChangeSet::new(SystemTime::now());
+/// assert!(changes.is_empty());
+/// changes.set.push(("visits".into(), "1".into()));
+/// assert!(!changes.is_empty());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChangeSet {
+    /// Time of the commit: a session expired at this time is not changed.
+    pub now: SystemTime,
+    /// Remove every key before applying the rest.
+    pub clear: bool,
+    /// Keys to set, each with its new value as JSON text.
+    pub set: Vec<(String, String)>,
+    /// Keys to remove (disjoint from `set`).
+    pub remove: Vec<String>,
+    /// A change to the user binding.
+    pub user: Option<UserChange>,
+    /// A new idle deadline (and `last_seen = now`), applied only when it moves the
+    /// stored one by at least [`idle_min_step`](Self::idle_min_step).
+    pub idle_deadline: Option<SystemTime>,
+    /// The smallest move of the idle deadline worth a write (zero: any move). The
+    /// layer sets its touch step here for ordinary writes, so a busy session's
+    /// deadline (and its TTL in Redis) is rewritten about once per step rather
+    /// than on every request.
+    pub idle_min_step: Duration,
+    /// The session's absolute deadline as the committer knows it, if it does. Not
+    /// applied: stores that index users by deadline use it to file a new binding
+    /// before they apply the change set.
+    pub absolute_deadline: Option<SystemTime>,
+}
+
+impl ChangeSet {
+    /// An empty change set at `now`.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::store::ChangeSet;
+    ///
+    /// let now = SystemTime::now();
+    /// let mut changes = ChangeSet::new(now);
+    /// changes.remove.push("flash".into());
+    /// changes.idle_deadline = Some(now + Duration::from_secs(60));
+    /// assert_eq!(changes.now, now);
+    /// ```
+    pub fn new(now: SystemTime) -> Self {
+        Self {
+            now,
+            clear: false,
+            set: Vec::new(),
+            remove: Vec::new(),
+            user: None,
+            idle_deadline: None,
+            idle_min_step: Duration::ZERO,
+            absolute_deadline: None,
+        }
+    }
+
+    /// True when applying this change set to a session whose idle deadline is
+    /// `current` moves that deadline: a new one is asked for and it differs from
+    /// `current` by at least [`idle_min_step`](Self::idle_min_step), either way.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::store::ChangeSet;
+    ///
+    /// let now = SystemTime::now();
+    /// let mut changes = ChangeSet::new(now);
+    /// assert!(!changes.slides(now)); // no deadline asked for
+    /// changes.idle_deadline = Some(now + Duration::from_secs(600));
+    /// changes.idle_min_step = Duration::from_secs(30);
+    /// assert!(!changes.slides(now + Duration::from_secs(590))); // 10 s: not worth a write
+    /// assert!(changes.slides(now + Duration::from_secs(500)));
+    /// ```
+    pub fn slides(&self, current: SystemTime) -> bool {
+        let Some(wanted) = self.idle_deadline else {
+            return false;
+        };
+        let step = match wanted.duration_since(current) {
+            Ok(forward) => forward,
+            Err(backward) => backward.duration(),
+        };
+        !step.is_zero() && step >= self.idle_min_step
+    }
+
+    /// True when applying it would change nothing.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::store::ChangeSet;
+    ///
+    /// let now = SystemTime::now();
+    /// let mut changes = ChangeSet::new(now);
+    /// changes.absolute_deadline = Some(now + Duration::from_secs(600)); // informative only
+    /// assert!(changes.is_empty());
+    /// changes.clear = true;
+    /// assert!(!changes.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        !self.clear
+            && self.set.is_empty()
+            && self.remove.is_empty()
+            && self.user.is_none()
+            && self.idle_deadline.is_none()
+    }
+}
+
+impl fmt::Debug for ChangeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set: Vec<&str> = self.set.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ChangeSet")
+            .field("now", &self.now)
+            .field("clear", &self.clear)
+            .field("set", &set)
+            .field("remove", &self.remove)
+            .field("user", &self.user)
+            .field("idle_deadline", &self.idle_deadline)
+            .field("idle_min_step", &self.idle_min_step)
+            .field("absolute_deadline", &self.absolute_deadline)
+            .finish()
+    }
+}

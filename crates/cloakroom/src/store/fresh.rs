@@ -1,0 +1,201 @@
+//! The fresh session a write-only commit starts when its own is gone, and what
+//! such a commit did.
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use super::{ChangeSet, SessionMeta, SessionRecord, SessionStore, StoreError};
+use crate::id::{SessionId, StoreKey};
+
+/// The session a write-only commit starts when the one it was meant for is gone.
+///
+/// Its ID is drawn the first time a store asks for its [`key`](Self::key), and its
+/// record is built only when a store asks for it: a commit that finds its session
+/// live (the usual case) costs no random draw, no hash and no record.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use cloakroom::store::{ChangeSet, FreshSession, SessionMeta};
+///
+/// let now = SystemTime::now();
+/// let fresh = FreshSession::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+/// assert!(fresh.id().is_none());
+/// let key = fresh.key(); // draws the ID
+/// assert_eq!(fresh.id().map(|id| id.store_key()), Some(key));
+/// assert_eq!(fresh.key(), key, "drawn once");
+///
+/// let mut changes = ChangeSet::new(now);
+/// changes.set.push(("theme".into(), r#""dark""#.into()));
+/// assert_eq!(fresh.record(&changes).data["theme"], r#""dark""#);
+/// ```
+pub struct FreshSession {
+    meta: SessionMeta,
+    drawn: OnceLock<(SessionId, StoreKey)>,
+}
+
+impl FreshSession {
+    /// A fresh session with this metadata (usually [`SessionMeta::new`] at the
+    /// commit's time) and no ID yet.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::store::{FreshSession, SessionMeta};
+    ///
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// assert_eq!(FreshSession::new(meta.clone()).meta(), &meta);
+    /// ```
+    pub fn new(meta: SessionMeta) -> Self {
+        Self {
+            meta,
+            drawn: OnceLock::new(),
+        }
+    }
+
+    /// The store key to insert the fresh session under; the first call draws its ID.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::store::{FreshSession, SessionMeta};
+    ///
+    /// let fresh = FreshSession::new(SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(60)));
+    /// assert_eq!(fresh.key(), fresh.key());
+    /// ```
+    pub fn key(&self) -> StoreKey {
+        self.drawn
+            .get_or_init(|| {
+                let id = SessionId::generate();
+                let key = id.store_key();
+                (id, key)
+            })
+            .1
+    }
+
+    /// The record to insert: the fresh metadata with `changes` applied.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::store::{ChangeSet, FreshSession, SessionMeta, UserChange};
+    ///
+    /// let now = SystemTime::now();
+    /// let fresh = FreshSession::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+    /// let mut changes = ChangeSet::new(now);
+    /// changes.user = Some(UserChange::Bind("alice".into()));
+    /// assert_eq!(fresh.record(&changes).meta.user.as_deref(), Some("alice"));
+    /// ```
+    pub fn record(&self, changes: &ChangeSet) -> SessionRecord {
+        let mut record = SessionRecord::new(self.meta.clone());
+        record.apply(changes);
+        record
+    }
+
+    /// The second half of [`commit_or_create`](crate::store::SessionStore::commit_or_create),
+    /// once the session was found gone: inserts the fresh record of `changes` into
+    /// `store` (insert-if-absent). `Created` when it went in, `Dropped` when the fresh
+    /// key was taken.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::MemoryStore;
+    /// use cloakroom::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionStore, Touch};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let (store, now) = (MemoryStore::new(), cloakroom::clock::whole_millis(SystemTime::now()));
+    /// let fresh = FreshSession::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+    /// let changes = ChangeSet::new(now);
+    /// assert_eq!(fresh.insert_into(&store, &changes).await?, CommitOutcome::Created);
+    /// assert!(store.load(&fresh.key(), &Touch::new(now, now)).await?.is_some());
+    /// assert_eq!(fresh.insert_into(&store, &changes).await?, CommitOutcome::Dropped, "the key is taken now");
+    /// # Ok::<(), cloakroom::store::StoreError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn insert_into<S: SessionStore + ?Sized>(
+        &self,
+        store: &S,
+        changes: &ChangeSet,
+    ) -> Result<CommitOutcome, StoreError> {
+        Ok(if store.create(&self.key(), &self.record(changes)).await? {
+            CommitOutcome::Created
+        } else {
+            CommitOutcome::Dropped
+        })
+    }
+
+    /// The fresh session's metadata before any change set.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::store::{FreshSession, SessionMeta};
+    ///
+    /// let meta = SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(600));
+    /// assert_eq!(FreshSession::new(meta).meta().user, None);
+    /// ```
+    pub fn meta(&self) -> &SessionMeta {
+        &self.meta
+    }
+
+    /// The ID, once [`key`](Self::key) has drawn it.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::store::{FreshSession, SessionMeta};
+    ///
+    /// let fresh = FreshSession::new(SessionMeta::new(SystemTime::now(), Duration::from_secs(60), Duration::from_secs(60)));
+    /// assert!(fresh.id().is_none());
+    /// fresh.key();
+    /// assert!(fresh.id().is_some());
+    /// ```
+    pub fn id(&self) -> Option<&SessionId> {
+        self.drawn.get().map(|(id, _)| id)
+    }
+}
+
+impl fmt::Debug for FreshSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FreshSession")
+            .field("meta", &self.meta)
+            .field("drawn", &self.drawn.get().map(|(_, key)| key))
+            .finish()
+    }
+}
+
+/// What [`SessionStore::commit_or_create`](crate::store::SessionStore::commit_or_create) did.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use cloakroom::{MemoryStore, SessionId};
+/// use cloakroom::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, SessionStore};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::clock::whole_millis(SystemTime::now()));
+/// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
+/// store.create(&key, &SessionRecord::new(meta.clone())).await?;
+/// let fresh = FreshSession::new(meta);
+/// let later = now + Duration::from_secs(10);
+/// let mut changes = ChangeSet::new(later);
+/// changes.idle_deadline = Some(later + Duration::from_secs(60));
+/// match store.commit_or_create(&key, &changes, &fresh).await? {
+///     CommitOutcome::Applied(expiry) => assert_eq!(expiry, Some(later + Duration::from_secs(60))),
+///     other => panic!("the session was live, got {other:?}"),
+/// }
+/// // Within the change set's minimum step: applied, the deadline stays.
+/// changes.idle_min_step = Duration::from_secs(5);
+/// let outcome = store.commit_or_create(&key, &changes, &fresh).await?;
+/// assert_eq!(outcome, CommitOutcome::Applied(None));
+/// assert!(fresh.id().is_none(), "no fresh ID was drawn");
+/// # Ok::<(), cloakroom::store::StoreError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The session was live and the change set was applied to it. When the commit
+    /// moved the idle deadline ([`ChangeSet::slides`]) and the store can tell, it
+    /// carries the session's expiry afterwards, and the layer re-sends the cookie
+    /// with a matching `Max-Age`; `None` when the deadline stayed (or the store
+    /// cannot tell), and the client keeps the cookie it has.
+    Applied(Option<SystemTime>),
+    /// The session was gone; the fresh record was inserted instead.
+    Created,
+    /// The session was gone and the fresh key was taken; nothing was written.
+    Dropped,
+}

@@ -1,0 +1,50 @@
+//! Loads: a plain `HGETALL` checked by the client, and the `load` script when the
+//! idle deadline is due to slide or the session is dead.
+
+use super::RedisStore;
+use super::layout::decode;
+use super::scripts;
+use crate::clock::{duration_millis, to_millis};
+use crate::id::StoreKey;
+use crate::store::{SessionRecord, StoreError, Touch};
+
+impl RedisStore {
+    /// Reads a live session, sliding its idle deadline when due.
+    pub(super) async fn load_session(
+        &self,
+        key: &StoreKey,
+        touch: &Touch,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        // Most loads change nothing: a plain HGETALL, checked here. The script (which
+        // slides the deadline, or drops a dead session, atomically) runs only when
+        // there is something to write: about once per touch step per session.
+        let mut cmd = redis::cmd("HGETALL");
+        cmd.arg(self.layout.session(key));
+        let flat: Vec<String> = self.query(cmd).await?;
+        if flat.is_empty() {
+            return Ok(None);
+        }
+        let Some(record) = decode(flat)? else {
+            return Ok(None);
+        };
+        if !record.meta.is_expired(touch.now) && !record.meta.touch_due(touch) {
+            return Ok(Some(record));
+        }
+        self.load_by_script(key, touch).await
+    }
+
+    /// Loads through the script: slides the idle deadline when due, drops a dead
+    /// session (and its expiry entry), in one atomic step.
+    async fn load_by_script(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
+        let mut invocation = scripts::LOAD.call();
+        invocation
+            .key(self.layout.session(key))
+            .key(self.layout.expiries(key))
+            .arg(to_millis(touch.now))
+            .arg(to_millis(touch.idle_deadline))
+            .arg(duration_millis(touch.min_step))
+            .arg(key.to_hex());
+        let flat: Option<Vec<String>> = self.invoke(invocation).await?;
+        Ok(flat.map(decode).transpose()?.flatten())
+    }
+}

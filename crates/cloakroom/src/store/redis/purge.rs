@@ -1,0 +1,65 @@
+//! Tidying the expiry sets in the background, and counting live sessions.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::RedisStore;
+use super::layout::Layout;
+use super::scripts;
+use crate::clock::to_millis;
+use crate::store::StoreError;
+
+/// Held by every user-side clone of the store; the last one dropped stops the
+/// purge task.
+pub(super) struct PurgeGuard(pub(super) Arc<tokio::sync::Notify>);
+
+impl Drop for PurgeGuard {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
+}
+
+/// Tidies the expiry sets every `every` until the guard is dropped.
+pub(super) async fn purge_loop(store: RedisStore, every: Duration, stop: Arc<tokio::sync::Notify>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.notified() => return,
+        }
+        match store.purge(SystemTime::now()).await {
+            Ok(purged) => tracing::debug!(purged, "purged expired sessions from Redis"),
+            Err(err) => tracing::warn!(error = %err, "purging expired sessions from Redis failed"),
+        }
+    }
+}
+
+impl RedisStore {
+    /// Drops the members of the expiry sets (and any session hash left) dead at `now`.
+    pub(super) async fn purge(&self, now: SystemTime) -> Result<usize, StoreError> {
+        let mut purged = 0;
+        for tag in Layout::tags() {
+            let mut invocation = scripts::PURGE.call();
+            invocation
+                .key(self.layout.expiries_of_tag(&tag))
+                .arg(to_millis(now))
+                .arg(self.layout.session_prefix_of_tag(&tag));
+            purged += self.invoke::<usize>(invocation).await?;
+        }
+        Ok(purged)
+    }
+
+    /// The number of sessions live at `now`, by the expiry sets.
+    pub(super) async fn count_live(&self, now: SystemTime) -> Result<usize, StoreError> {
+        let cmds = Layout::tags()
+            .map(|tag| {
+                let mut cmd = redis::cmd("ZCOUNT");
+                cmd.arg(self.layout.expiries_of_tag(&tag))
+                    .arg(format!("({}", to_millis(now)))
+                    .arg("+inf");
+                cmd
+            })
+            .collect();
+        let counts: Vec<usize> = self.batch(cmds).await?;
+        Ok(counts.into_iter().sum())
+    }
+}
