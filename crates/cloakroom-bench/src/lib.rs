@@ -3,7 +3,7 @@
 //! - `benches/micro.rs` (criterion, `cargo bench -p cloakroom-bench`): IDs, tickets,
 //!   change sets, the memory store at 1k/100k/1M sessions, one request through each
 //!   layer without HTTP.
-//! - `src/bin/loadbench.rs` (`scripts/bench`): the same axum routes served on
+//! - `src/bin/loadbench/` (`scripts/bench`): the same axum routes served on
 //!   loopback with no session layer (the floor), cloakroom and tower-sessions, over
 //!   the memory store and Redis, driven by `wrk`; resident memory of 1M sessions;
 //!   throughput while 1M expired sessions are purged.

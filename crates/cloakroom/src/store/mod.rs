@@ -1,35 +1,4 @@
-//! For store authors: the [`SessionStore`] contract, the records and change sets it
-//! works with, and the builders of the stores that ship with cloakroom.
-//!
-//! An application only names a store to hand it to the layer
-//! ([`MemoryStore`](crate::MemoryStore), [`RedisStore`](crate::RedisStore) at the
-//! crate root); everything here is for writing a store of your own, or for tests
-//! that talk to one directly.
-//!
-//! A store never sees a session ID: every method takes the [`StoreKey`] (SHA-256 of
-//! the ID). Writes are change sets applied per key and atomically, never whole
-//! records, so concurrent requests on one session keep each other's writes; and a
-//! commit only ever updates a session that still exists, so a destroyed, expired or
-//! revoked session stays gone. The [`conformance`](crate::conformance) suite checks
-//! a store against every rule.
-//!
-//! ```
-//! use std::time::{Duration, SystemTime};
-//! use cloakroom::{MemoryStore, SessionId};
-//! use cloakroom::store::{ChangeSet, SessionMeta, SessionRecord, SessionStore, Touch};
-//!
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! let (store, key) = (MemoryStore::new(), SessionId::generate().store_key());
-//! let now = cloakroom::clock::whole_millis(SystemTime::now());
-//! store.create(&key, &SessionRecord::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)))).await?;
-//! let mut changes = ChangeSet::new(now);
-//! changes.set.push(("theme".into(), r#""dark""#.into()));
-//! assert!(store.commit(&key, &changes).await?);
-//! let record = store.load(&key, &Touch::new(now, now)).await?.expect("live");
-//! assert_eq!(record.data["theme"], r#""dark""#);
-//! # Ok::<(), cloakroom::store::StoreError>(())
-//! # }).unwrap();
-//! ```
+#![doc = include_str!("../../../../docs/STORES.md")]
 
 mod change;
 mod error;

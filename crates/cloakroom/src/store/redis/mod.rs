@@ -40,37 +40,11 @@ use self::purge::PurgeGuard;
 use self::scripts::ScriptCall;
 use crate::store::StoreError;
 
-/// Sessions in Redis, standalone or Cluster.
+/// Sessions in Redis, standalone or Cluster (cargo feature `redis`): one hash per
+/// session keyed by the SHA-256 of its ID, change sets applied atomically, one
+/// round trip per load and per commit while a session is in steady use.
 ///
-/// - Each session is one hash keyed by the SHA-256 of its ID (never the ID), with
-///   one field per session key; its TTL follows the earlier of its two deadlines.
-/// - A load is one `HGETALL`, checked by the client; only when the idle deadline
-///   is due to slide (about once per touch step) or the session is dead does a
-///   second round trip run the script that slides or drops it atomically.
-/// - A commit that only sets or only removes keys is one pipeline of plain
-///   commands (`HSET` or `HDEL`, a TTL guard, `HGET` of the metadata); the commit
-///   script follows only when a slide is due or the session turned out to be gone.
-///   Other commits are one script that applies the change set only if the session
-///   still exists, and rewrites the deadline and TTL only when the change set's
-///   minimum step is reached. Scripts are sent as EVALSHA and reloaded after
-///   NOSCRIPT.
-/// - The per-user index (a sorted set per user) is written before a binding is
-///   applied, so "log out everywhere" cannot miss a session; dead entries are
-///   pruned whenever the index is written or listed.
-/// - Connections reconnect by themselves after a Redis restart; every operation
-///   fails with [`StoreError::Unavailable`] after the timeout (default 2 s), which
-///   the layer answers with a 503.
-///
-/// The key layout and the commands each operation sends are in `docs/REDIS.md`.
-///
-/// ```no_run
-/// use cloakroom::{RedisStore, SessionLayer};
-///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let store = RedisStore::builder().prefix("myapp:sessions:").connect("redis://127.0.0.1:6379").await?;
-/// let layer = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).store(store).build()?;
-/// # Ok(()) }
-/// ```
+#[doc = include_str!("../../../../../docs/REDIS.md")]
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Connection,

@@ -1,0 +1,441 @@
+//! Scenarios: a route, a store, and the variants that serve it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use axum::Router;
+use cloakroom::MemoryStore;
+use cloakroom_bench::apps::{self, Lib};
+use cloakroom_bench::wrk::{Load, Report};
+use cloakroom_testing::RedisServer;
+use tokio::runtime::Runtime;
+
+use crate::Fallible;
+use crate::cli::Options;
+use crate::proc::{clock_ticks_per_second, ticks};
+use crate::servers::{Server, http_get};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum StoreKind {
+    Memory,
+    Redis,
+}
+
+impl StoreKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            StoreKind::Memory => "memory",
+            StoreKind::Redis => "redis",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Variant {
+    pub(crate) lib: Lib,
+    path: &'static str,
+    pub(crate) label: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Scenario {
+    pub(crate) store: StoreKind,
+    pub(crate) route: &'static str,
+    /// Requests carry the cookie of a session created by `/setup` before the run.
+    with_cookie: bool,
+    pub(crate) variants: Vec<Variant>,
+}
+
+fn scenarios(opts: &Options) -> Vec<Scenario> {
+    let v = |lib, path, label| Variant { lib, path, label };
+    let mut out = Vec::new();
+    for store in [StoreKind::Memory, StoreKind::Redis] {
+        if !opts.wants(store.name()) {
+            continue;
+        }
+        out.push(Scenario {
+            store,
+            route: "read",
+            with_cookie: true,
+            variants: vec![
+                v(Lib::Floor, "/read", "floor"),
+                v(Lib::Cloakroom, "/read", "cloakroom"),
+                v(Lib::TowerSessions, "/read", "tower-sessions"),
+            ],
+        });
+        out.push(Scenario {
+            store,
+            route: "write",
+            with_cookie: true,
+            variants: vec![
+                v(Lib::Floor, "/write", "floor"),
+                v(Lib::Cloakroom, "/write", "cloakroom (SessionWriter)"),
+                v(Lib::Cloakroom, "/write-load", "cloakroom (Session: load + insert)"),
+                v(Lib::TowerSessions, "/write", "tower-sessions"),
+            ],
+        });
+        out.push(Scenario {
+            store,
+            route: "new",
+            with_cookie: false,
+            variants: vec![
+                v(Lib::Floor, "/new", "floor"),
+                v(Lib::Cloakroom, "/new", "cloakroom"),
+                v(Lib::TowerSessions, "/new", "tower-sessions"),
+            ],
+        });
+        if store == StoreKind::Memory {
+            out.push(Scenario {
+                store,
+                route: "untouched",
+                with_cookie: true,
+                variants: vec![
+                    v(Lib::Floor, "/untouched", "floor"),
+                    v(Lib::Cloakroom, "/untouched", "cloakroom"),
+                    v(Lib::TowerSessions, "/untouched", "tower-sessions"),
+                ],
+            });
+        }
+    }
+    if let Some(filter) = &opts.filter {
+        for scenario in &mut out {
+            let prefix = format!("{}/{}/", scenario.store.name(), scenario.route);
+            scenario
+                .variants
+                .retain(|v| format!("{prefix}{}", v.label).contains(filter.as_str()));
+        }
+        out.retain(|s| !s.variants.is_empty());
+    }
+    out
+}
+
+/// Redis for the Redis scenarios: one server, one client of each library.
+pub(crate) struct RedisSide {
+    server: RedisServer,
+    pid: String,
+    pub(crate) cloakroom: cloakroom::RedisStore,
+    pub(crate) fred: tower_sessions_redis_store::fred::clients::Client,
+}
+
+impl RedisSide {
+    fn start(rt: &Runtime) -> Fallible<Self> {
+        // No persistence: the benchmark measures the libraries, not the disk (the
+        // test helper defaults to an fsync on every write).
+        let server = RedisServer::start_with(&["--appendonly", "no", "--appendfsync", "no"]);
+        let url = server.url();
+        let config = server.command("CONFIG GET appendonly");
+        if !config.contains("no") {
+            return Err(format!("Redis kept its append-only file: {config}"));
+        }
+        let (cloakroom, fred) = rt.block_on(apps::redis_clients(&url))?;
+        let pid = std::fs::read_to_string(server.dir().join("redis.pid"))
+            .map_err(|e| format!("Redis pid file: {e}"))?
+            .trim()
+            .to_owned();
+        Ok(Self {
+            server,
+            pid,
+            cloakroom,
+            fred,
+        })
+    }
+
+    pub(crate) fn flush(&self) {
+        self.server.command("FLUSHALL");
+    }
+}
+
+/// The floor gets a cookie header as long as cloakroom's, so hyper reads the same bytes.
+fn floor_cookie() -> String {
+    format!("{}={}", apps::COOKIE_NAME, "x".repeat(87))
+}
+
+/// One measured run of one variant on a fresh server (and, for Redis, an empty database).
+fn run_variant(
+    rt: &Runtime,
+    opts: &Options,
+    scenario: &Scenario,
+    variant: &Variant,
+    redis: Option<&RedisSide>,
+) -> Fallible<Run> {
+    let app = build_app(variant, scenario.store, redis)?;
+    let server = Server::start(rt, app);
+    let result = (|| {
+        let cookie = match (scenario.with_cookie, variant.lib) {
+            (false, _) => None,
+            (true, Lib::Floor) => Some(floor_cookie()),
+            (true, _) => {
+                let (status, cookie, _) = http_get(server.addr, "/setup", None)?;
+                let cookie = cookie.ok_or_else(|| format!("{}: /setup sent no cookie ({status})", variant.label))?;
+                // The cookie must find the session, or the run measures something else.
+                let (status, _, body) = http_get(server.addr, "/read", Some(&cookie))?;
+                if status != 200 || body != "1" {
+                    return Err(format!(
+                        "{}: the session cookie does not work ({status} {body})",
+                        variant.label
+                    ));
+                }
+                Some(cookie)
+            }
+        };
+        let load = Load {
+            url: server.url(variant.path),
+            connections: opts.connections,
+            threads: opts.threads,
+            duration: opts.duration,
+            headers: cookie.map(|c| format!("Cookie: {c}")).into_iter().collect(),
+        };
+        let redis_pid = redis
+            .filter(|_| scenario.store == StoreKind::Redis)
+            .map(|r| r.pid.as_str());
+        let cpu = || {
+            (
+                ticks("self"),
+                redis_pid.map(ticks),
+                cloakroom_bench::children_cpu_ticks().unwrap_or(0),
+                cloakroom_bench::machine_ticks().unwrap_or((0, 0)),
+            )
+        };
+        let redis = redis.filter(|_| scenario.store == StoreKind::Redis);
+        if let Some(redis) = redis {
+            redis.server.command("CONFIG RESETSTAT");
+        }
+        let (server_before, redis_before, wrk_before, machine_before) = cpu();
+        let report = load.run()?;
+        let (server_after, redis_after, wrk_after, machine_after) = cpu();
+        let commands = redis.map(|r| parse_commandstats(&r.server.command("INFO commandstats")));
+        let per_request = |ticks: u64| ticks as f64 / clock_ticks_per_second() * 1e6 / report.requests.max(1) as f64;
+        Ok(Run {
+            wrk: report,
+            server_cpu_us: per_request(server_after - server_before),
+            wrk_cpu_us: per_request(wrk_after - wrk_before),
+            machine_busy: (machine_after.0 - machine_before.0) as f64
+                / (machine_after.1 - machine_before.1).max(1) as f64,
+            redis_cpu_us: redis_before.zip(redis_after).map(|(b, a)| per_request(a - b)),
+            redis_commands: commands.map(|c| {
+                c.into_iter()
+                    .map(|(name, calls, usec)| {
+                        let n = report.requests.max(1) as f64;
+                        (name, calls as f64 / n, usec as f64 / n)
+                    })
+                    .collect()
+            }),
+        })
+    })();
+    server.stop(rt);
+    let run = result?;
+    if !run.wrk.clean() {
+        return Err(format!(
+            "{} {}: {} non-2xx responses, {} socket errors",
+            scenario.route, variant.label, run.wrk.non_2xx, run.wrk.socket_errors
+        ));
+    }
+    Ok(run)
+}
+
+/// One measured run: wrk's report and the CPU time spent per request.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    pub(crate) wrk: Report,
+    /// CPU time of this process (the server) per request, microseconds.
+    pub(crate) server_cpu_us: f64,
+    /// CPU time of wrk per request, microseconds.
+    pub(crate) wrk_cpu_us: f64,
+    /// Share of the machine's CPU time that was busy during the run (0..1).
+    pub(crate) machine_busy: f64,
+    /// CPU time of redis-server per request, microseconds (Redis scenarios).
+    pub(crate) redis_cpu_us: Option<f64>,
+    /// Per command Redis ran (`INFO commandstats`): calls per request and
+    /// microseconds inside Redis per request. Commands run by scripts are listed
+    /// too, and their time is also inside EVALSHA's.
+    pub(crate) redis_commands: Option<Vec<(String, f64, f64)>>,
+}
+
+/// `(command, calls, usec)` out of `INFO commandstats`, leaving out the benchmark's
+/// own CONFIG and INFO.
+fn parse_commandstats(info: &str) -> Vec<(String, u64, u64)> {
+    let mut out = Vec::new();
+    for line in info.lines() {
+        let Some((name, stats)) = line.trim().strip_prefix("cmdstat_").and_then(|l| l.split_once(':')) else {
+            continue;
+        };
+        if ["config", "info", "ping"].iter().any(|own| name.starts_with(own)) {
+            continue;
+        }
+        let field = |key: &str| {
+            stats
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(key))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        if let (Some(calls), Some(usec)) = (field("calls="), field("usec=")) {
+            out.push((name.to_owned(), calls, usec));
+        }
+    }
+    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+/// Microseconds inside Redis per request for what the client sent: EVALSHA's time
+/// (which includes the commands its script ran) when there is one, else every command.
+pub(crate) fn redis_top_level_us(commands: &[(String, f64, f64)]) -> f64 {
+    let script: f64 = commands
+        .iter()
+        .filter(|(n, ..)| n == "evalsha" || n == "eval")
+        .map(|c| c.2)
+        .fold(0.0, |a, b| a + b);
+    if script > 0.0 {
+        script
+    } else {
+        commands.iter().map(|c| c.2).fold(0.0, |a, b| a + b)
+    }
+}
+
+/// Results of every round: (store, route, variant label) → one report per round.
+pub(crate) type Results = BTreeMap<(StoreKind, &'static str, &'static str), Vec<Run>>;
+
+pub(crate) fn throughput(rt: &Runtime, opts: &Options, csv: &mut String) -> Fallible<(Results, Vec<Scenario>)> {
+    let scenarios = scenarios(opts);
+    let redis = if opts.wants("redis") {
+        Some(RedisSide::start(rt)?)
+    } else {
+        None
+    };
+    // Warm up: caches, CPU frequency, the allocator.
+    for lib in [Lib::Floor, Lib::Cloakroom, Lib::TowerSessions] {
+        let warm = Scenario {
+            store: StoreKind::Memory,
+            route: "read",
+            with_cookie: true,
+            variants: vec![],
+        };
+        let variant = Variant {
+            lib,
+            path: "/read",
+            label: lib.name(),
+        };
+        let mut quick = opts.clone();
+        quick.duration = Duration::from_secs(1);
+        run_variant(rt, &quick, &warm, &variant, None)?;
+    }
+    let mut results = Results::new();
+    for round in 0..opts.rounds {
+        for scenario in &scenarios {
+            // ABC, then CBA: a linear drift over a round weighs on every variant alike.
+            let mut order: Vec<&Variant> = scenario.variants.iter().collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for variant in order {
+                let run = run_variant(rt, opts, scenario, variant, redis.as_ref())?;
+                let report = run.wrk;
+                let commands = run.redis_commands.as_deref().map_or(String::new(), |c| {
+                    let list: Vec<String> = c
+                        .iter()
+                        .map(|(n, calls, us)| format!("{n} {calls:.2}x {us:.1}us"))
+                        .collect();
+                    format!("  [{}]", list.join(", "))
+                });
+                eprintln!(
+                    "[round {}/{}] {:<6} {:<9} {:<36} {:>9.0} req/s  p50 {:.3} ms  p99 {:.3} ms  max {:.1} ms  \
+                     machine {:.0}% busy  wrk {:.1} us/req  server {:.1} us/req{}",
+                    round + 1,
+                    opts.rounds,
+                    scenario.store.name(),
+                    scenario.route,
+                    variant.label,
+                    report.rps,
+                    report.p50_ms,
+                    report.p99_ms,
+                    report.max_ms,
+                    run.machine_busy * 100.0,
+                    run.wrk_cpu_us,
+                    run.server_cpu_us,
+                    run.redis_cpu_us
+                        .map_or(String::new(), |us| format!("  redis {us:.1} us/req"))
+                        + &commands
+                );
+                let _ = writeln!(
+                    csv,
+                    "{},{},{},{},{:.1},{:.4},{:.4},{:.4},{:.3},{},{:.2},{},{},{:.2},{:.3}",
+                    round + 1,
+                    scenario.store.name(),
+                    scenario.route,
+                    variant.label,
+                    report.rps,
+                    report.p50_ms,
+                    report.p99_ms,
+                    report.avg_ms,
+                    report.max_ms,
+                    report.requests,
+                    run.server_cpu_us,
+                    run.redis_cpu_us.map_or(String::new(), |us| format!("{us:.2}")),
+                    run.redis_commands
+                        .as_deref()
+                        .map_or(String::new(), |c| format!("{:.2}", redis_top_level_us(c))),
+                    run.wrk_cpu_us,
+                    run.machine_busy
+                );
+                results
+                    .entry((scenario.store, scenario.route, variant.label))
+                    .or_default()
+                    .push(run);
+            }
+        }
+    }
+    Ok((results, scenarios))
+}
+
+pub(crate) fn build_app(variant: &Variant, store: StoreKind, redis: Option<&RedisSide>) -> Fallible<Router> {
+    Ok(match (variant.lib, store) {
+        (Lib::Floor, _) => apps::floor(),
+        (Lib::Cloakroom, StoreKind::Memory) => apps::cloakroom(
+            apps::cloakroom_config()
+                .store(MemoryStore::new())
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        (Lib::TowerSessions, StoreKind::Memory) => apps::tower(tower_sessions::MemoryStore::default()),
+        (lib, StoreKind::Redis) => {
+            let redis = redis.ok_or("no Redis")?;
+            redis.flush();
+            apps::over_redis(lib, &redis.cloakroom, &redis.fred)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commandstats_are_read_without_the_benchmarks_own_commands() {
+        let info = "# Commandstats\r\n\
+            cmdstat_evalsha:calls=10,usec=80,usec_per_call=8.00,rejected_calls=0,failed_calls=0\r\n\
+            cmdstat_hgetall:calls=10,usec=9,usec_per_call=0.90,rejected_calls=0,failed_calls=0\r\n\
+            cmdstat_config|resetstat:calls=1,usec=30,usec_per_call=30.00,rejected_calls=0,failed_calls=0\r\n";
+        let stats = parse_commandstats(info);
+        assert_eq!(stats, vec![("evalsha".into(), 10, 80), ("hgetall".into(), 10, 9)]);
+        let per_request: Vec<(String, f64, f64)> = stats
+            .into_iter()
+            .map(|(n, c, u)| (n, c as f64 / 10.0, u as f64 / 10.0))
+            .collect();
+        // The script's time already holds the commands it ran.
+        assert_eq!(redis_top_level_us(&per_request), 8.0);
+        assert_eq!(
+            redis_top_level_us(&[("get".into(), 1.0, 0.2), ("set".into(), 1.0, 0.5)]),
+            0.7
+        );
+        assert_eq!(redis_top_level_us(&[]).to_string(), "0");
+    }
+
+    #[test]
+    fn filters_keep_matching_variants_only() {
+        let mut opts = Options::parse(&[]).unwrap();
+        opts.filter = Some("redis/write/cloakroom".into());
+        let kept = scenarios(&opts);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].variants.len(), 2, "SessionWriter and Session");
+    }
+}
