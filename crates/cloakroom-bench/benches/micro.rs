@@ -169,14 +169,14 @@ fn stores(c: &mut Criterion) {
             let (store, keys) = cloakroom.get_or_insert_with(|| filled_cloakroom(n));
             b.iter(|| {
                 i = (i + 1) % keys.len();
-                ready(store.load(&keys[i], &touch)).unwrap().expect("live")
+                ready(store.load(&keys[i], &touch)).unwrap().live().expect("live")
             })
         });
         group.bench_function(BenchmarkId::new("cloakroom/commit", label), |b| {
             let (store, keys) = cloakroom.get_or_insert_with(|| filled_cloakroom(n));
             b.iter(|| {
                 i = (i + 1) % keys.len();
-                assert!(ready(store.commit(&keys[i], &changes)).unwrap());
+                assert!(ready(store.commit(&keys[i], &changes)).unwrap().is_written());
             })
         });
         drop(cloakroom);

@@ -12,7 +12,9 @@ use http::HeaderName;
 use crate::clock::{Clock, SystemClock};
 use crate::cookie::{SameSite, is_valid_attribute_value, is_valid_cookie_name};
 use crate::error::Error;
-use crate::response::{StoreErrorResponder, default_store_error_response};
+use crate::response::{
+    ConflictResponder, StoreErrorResponder, default_conflict_response, default_store_error_response,
+};
 use crate::store::{SessionStore, StoreError};
 use crate::ticket::MIN_SECRET_LEN;
 
@@ -65,6 +67,7 @@ pub struct SessionConfig {
     pub(crate) store: Option<Arc<dyn SessionStore>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) on_store_error: StoreErrorResponder,
+    pub(crate) on_conflict: ConflictResponder,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -139,6 +142,7 @@ impl SessionConfig {
             store: None,
             clock: Arc::new(SystemClock),
             on_store_error: Arc::new(default_store_error_response),
+            on_conflict: Arc::new(default_conflict_response),
         }
     }
 
@@ -581,6 +585,27 @@ impl SessionConfig {
     /// ```
     pub fn on_store_error(mut self, respond: impl Fn(&StoreError) -> Response + Send + Sync + 'static) -> Self {
         self.on_store_error = Arc::new(respond);
+        self
+    }
+
+    /// Replaces the response sent when the session changed during the request
+    /// (default: 409 `{"error":"the session changed during this request; try
+    /// again"}`): a key the request read and wrote back was changed by another
+    /// request first, or the session was regenerated under it. Nothing of the
+    /// request was applied; the response still carries the cache headers.
+    ///
+    /// ```
+    /// use axum::response::IntoResponse;
+    /// use cloakroom::SessionConfig;
+    /// use http::StatusCode;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!")
+    ///     .on_conflict(|| (StatusCode::CONFLICT, "someone else changed your cart; reload").into_response())
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
+    pub fn on_conflict(mut self, respond: impl Fn() -> Response + Send + Sync + 'static) -> Self {
+        self.on_conflict = Arc::new(respond);
         self
     }
 

@@ -3,7 +3,7 @@
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 
-use crate::response::{StoreFailure, json_error};
+use crate::response::{ConflictFailure, StoreFailure, json_error};
 use crate::store::StoreError;
 
 /// Everything that can go wrong in cloakroom.
@@ -55,6 +55,12 @@ pub enum Error {
         /// The key.
         key: String,
     },
+    /// The session changed during the request (a key it read and wrote back was
+    /// changed by another request, or the session was regenerated): nothing of
+    /// the request was applied. [`Session::save`](crate::Session::save) returns it;
+    /// reload and try again, or let the layer answer 409.
+    #[error("the session changed during this request; try again")]
+    Conflict,
     /// A session was asked for outside a request handled by a `SessionLayer`.
     #[error(
         "no session layer: add cloakroom::SessionLayer to the router with `.layer(session_layer)` \
@@ -74,8 +80,9 @@ impl Error {
 
 /// Lets handlers return `Result<_, cloakroom::Error>`: a store error answers 503
 /// `{"error":"session store unavailable"}` (or the layer's
-/// [`on_store_error`](crate::SessionConfig::on_store_error) response), anything
-/// else 500 with a generic message. The cause is logged, never sent to the client.
+/// [`on_store_error`](crate::SessionConfig::on_store_error) response), a conflict
+/// 409 (or the layer's [`on_conflict`](crate::SessionConfig::on_conflict)
+/// response), anything else 500 with a generic message. The cause is logged, never sent to the client.
 ///
 /// ```
 /// use axum::response::IntoResponse;
@@ -83,6 +90,7 @@ impl Error {
 /// use cloakroom::store::StoreError;
 ///
 /// assert_eq!(Error::Store(StoreError::unavailable("down")).into_response().status(), 503);
+/// assert_eq!(Error::Conflict.into_response().status(), 409);
 /// assert_eq!(Error::MissingLayer.into_response().status(), 500);
 /// ```
 impl IntoResponse for Error {
@@ -92,6 +100,7 @@ impl IntoResponse for Error {
                 tracing::error!(error = %err, "session store failed in a handler");
                 StoreFailure::response(err)
             }
+            Error::Conflict => ConflictFailure::response(),
             other => {
                 tracing::error!(error = %other, "session error in a handler");
                 json_error(StatusCode::INTERNAL_SERVER_ERROR, "session error")

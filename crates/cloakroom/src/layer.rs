@@ -16,8 +16,8 @@ use tracing::Instrument as _;
 use crate::config::SessionConfig;
 use crate::error::Error;
 use crate::manager::SessionManager;
-use crate::request::{Incoming, RequestSession, read_ticket};
-use crate::response::StoreFailure;
+use crate::request::{CommitError, Incoming, RequestSession, read_ticket};
+use crate::response::{ConflictFailure, StoreFailure};
 use crate::session::{CURRENT, LazySession, Session};
 use crate::settings::Settings;
 use crate::store::SessionStore;
@@ -205,7 +205,7 @@ where
                 }
             }
             Incoming::Invalid => tracing::debug!(parent: &span, "rejected a session ticket that did not verify"),
-            Incoming::Absent | Incoming::Gone => {}
+            Incoming::Absent | Incoming::Gone | Incoming::Moved => {}
         }
         let state = Arc::new(RequestSession::new(
             settings.clone(),
@@ -223,14 +223,25 @@ where
                 if let Some(StoreFailure(err)) = parts.extensions.remove::<StoreFailure>() {
                     return Ok((settings.on_store_error)(&err));
                 }
-                if !parts.status.is_server_error() {
-                    if let Err(err) = state.commit().await {
-                        tracing::error!(error = %err, "session commit failed; answering with the store error response");
-                        return Ok((settings.on_store_error)(&err));
+                let mut conflict = parts.extensions.remove::<ConflictFailure>().is_some();
+                if !conflict && !parts.status.is_server_error() {
+                    match state.commit().await {
+                        Ok(()) => {}
+                        Err(CommitError::Store(err)) => {
+                            tracing::error!(error = %err, "session commit failed; answering with the store error response");
+                            return Ok((settings.on_store_error)(&err));
+                        }
+                        Err(CommitError::Conflict) => conflict = true,
                     }
                 }
+                let mut body = Body::new(body);
+                if conflict {
+                    tracing::info!("the session changed during the request; answering with the conflict response");
+                    let (conflict_parts, conflict_body) = (settings.on_conflict)().into_parts();
+                    (parts, body) = (conflict_parts, conflict_body);
+                }
                 state.finish(&mut parts);
-                Ok(Response::from_parts(parts, Body::new(body)))
+                Ok(Response::from_parts(parts, body))
             }
             .instrument(span),
         )

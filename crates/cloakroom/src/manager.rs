@@ -174,7 +174,12 @@ impl SessionManager {
     /// ```
     pub async fn get(&self, id: &SessionId) -> Result<Option<SessionRecord>, Error> {
         let now = self.now();
-        Ok(self.settings.store.load(&id.store_key(), &Touch::new(now, now)).await?)
+        Ok(self
+            .settings
+            .store
+            .load(&id.store_key(), &Touch::new(now, now))
+            .await?
+            .live())
     }
 
     /// One value of the live session `id`.
@@ -234,7 +239,12 @@ impl SessionManager {
         })?;
         let mut changes = ChangeSet::new(self.now());
         changes.set.push((key.to_owned(), json));
-        Ok(self.settings.store.commit(&id.store_key(), &changes).await?)
+        Ok(self
+            .settings
+            .store
+            .commit(&id.store_key(), &changes)
+            .await?
+            .is_written())
     }
 
     /// Removes one key of the live session `id`; `false` if the session is gone.
@@ -258,7 +268,12 @@ impl SessionManager {
     pub async fn remove(&self, id: &SessionId, key: &str) -> Result<bool, Error> {
         let mut changes = ChangeSet::new(self.now());
         changes.remove.push(key.to_owned());
-        Ok(self.settings.store.commit(&id.store_key(), &changes).await?)
+        Ok(self
+            .settings
+            .store
+            .commit(&id.store_key(), &changes)
+            .await?
+            .is_written())
     }
 
     /// Deletes session `id`; `true` if there was one.

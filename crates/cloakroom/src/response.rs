@@ -1,6 +1,8 @@
-//! The answers cloakroom gives on its own: JSON error bodies, and the response to a
-//! store failure, which an application can replace
-//! ([`SessionConfig::on_store_error`](crate::SessionConfig::on_store_error)).
+//! The answers cloakroom gives on its own, which an application can replace (JSON
+//! error bodies for a store failure and for a conflict:
+//! [`SessionConfig::on_store_error`](crate::SessionConfig::on_store_error),
+//! [`SessionConfig::on_conflict`](crate::SessionConfig::on_conflict)), and the
+//! [`Public`] marker for responses any cache may keep.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -13,7 +15,7 @@
 
 use std::sync::Arc;
 
-use axum_core::response::{IntoResponse, Response};
+use axum_core::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
 
@@ -45,6 +47,62 @@ pub fn default_store_error_response(_: &StoreError) -> Response {
     json_error(StatusCode::SERVICE_UNAVAILABLE, "session store unavailable")
 }
 
+/// Builds the response sent when a commit finds that the session changed under the
+/// request (a key it read and wrote back, or a regenerate by a concurrent request):
+/// nothing of the request was applied, and the client should try again.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cloakroom::response::{ConflictResponder, default_conflict_response};
+///
+/// let respond: ConflictResponder = Arc::new(default_conflict_response);
+/// assert_eq!(respond().status(), 409);
+/// ```
+pub type ConflictResponder = Arc<dyn Fn() -> Response + Send + Sync>;
+
+/// The default answer to a conflict: 409
+/// `{"error":"the session changed during this request; try again"}`.
+///
+/// ```
+/// use cloakroom::response::default_conflict_response;
+///
+/// let response = default_conflict_response();
+/// assert_eq!(response.status(), 409);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// ```
+pub fn default_conflict_response() -> Response {
+    json_error(
+        StatusCode::CONFLICT,
+        "the session changed during this request; try again",
+    )
+}
+
+/// Marks a response as the same for every visitor, though its handler read the
+/// session: the layer then adds no `Vary` and no `Cache-Control` for having read it.
+/// A response that sets or removes the session cookie gets both anyway.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use cloakroom::Session;
+/// use cloakroom::response::Public;
+///
+/// async fn logo(session: Session) -> impl IntoResponse {
+///     let _seen = session.contains("visits"); // read, but the answer is the same for all
+///     (Public, [("cache-control", "public, max-age=3600")], "<svg/>")
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Public;
+
+impl IntoResponseParts for Public {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut parts: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        parts.extensions_mut().insert(self);
+        Ok(parts)
+    }
+}
+
 /// `{"error": message}` with `status`.
 pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({ "error": message }).to_string();
@@ -61,6 +119,20 @@ impl StoreFailure {
     pub(crate) fn response(err: StoreError) -> Response {
         let mut response = default_store_error_response(&err);
         response.extensions_mut().insert(StoreFailure(Arc::new(err)));
+        response
+    }
+}
+
+/// Marks a response made from a conflict, so the layer can answer it with the
+/// configured [`SessionConfig::on_conflict`](crate::SessionConfig::on_conflict).
+#[derive(Clone, Copy)]
+pub(crate) struct ConflictFailure;
+
+impl ConflictFailure {
+    /// The default 409, marked so the layer swaps in the configured response.
+    pub(crate) fn response() -> Response {
+        let mut response = default_conflict_response();
+        response.extensions_mut().insert(ConflictFailure);
         response
     }
 }

@@ -161,7 +161,9 @@ impl<T: SessionScope> Scoped<T> {
         self.session.insert_raw(Self::key(), value)
     }
 
-    /// Changes the state in place and stores it; returns the new state.
+    /// Changes the state in place and stores it; returns the new state. Like
+    /// [`Session::update`], the write is a compare-and-set: when a concurrent request
+    /// changed the scope first, nothing of this request is applied (409).
     ///
     /// ```
     /// # use serde::{Deserialize, Serialize};
@@ -180,6 +182,7 @@ impl<T: SessionScope> Scoped<T> {
     /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn update(&self, f: impl FnOnce(&mut T)) -> Result<T, Error> {
+        self.session.guard_raw(&Self::key());
         let mut value = self.get()?;
         f(&mut value);
         self.set(&value)?;
@@ -322,7 +325,10 @@ impl<T: Serialize + DeserializeOwned + Default> SessionData<T> {
         Ok(())
     }
 
-    /// Changes the data in place and stores it; returns the new data.
+    /// Changes the data in place and stores it; returns the new data. Each field it
+    /// writes or removes is a compare-and-set, as with [`Session::update`]: when a
+    /// concurrent request changed one of them first, nothing of this request is
+    /// applied (409). Fields it leaves alone never conflict.
     ///
     /// ```
     /// # use serde::{Deserialize, Serialize};
@@ -338,7 +344,15 @@ impl<T: Serialize + DeserializeOwned + Default> SessionData<T> {
     /// ```
     pub fn update(&self, f: impl FnOnce(&mut T)) -> Result<T, Error> {
         let mut value = self.get()?;
+        let before = fields_of(&value)?;
         f(&mut value);
+        let after = fields_of(&value)?;
+        // The fields this update writes or removes are compare-and-set.
+        for key in before.keys().chain(after.keys()) {
+            if before.get(key) != after.get(key) {
+                self.session.guard_raw(key);
+            }
+        }
         self.set(&value)?;
         Ok(value)
     }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::id::{SessionHandle, SessionId};
-use crate::request::{RequestSession, State};
+use crate::request::{CommitError, RequestSession, State};
 use crate::settings::Settings;
 use crate::store::SessionMeta;
 
@@ -212,6 +212,13 @@ impl Session {
     /// `T::default()` when absent; returns the new value. `f` runs without any lock
     /// held, so it may use the session itself.
     ///
+    /// The write is a compare-and-set: it is committed only if the store still holds
+    /// what this request read under `key`. When a concurrent request changed the key
+    /// first, nothing of this request is applied and the layer answers 409
+    /// ([`SessionConfig::on_conflict`](crate::SessionConfig::on_conflict)); so no
+    /// update is ever silently lost. Counters and quantities that only add up are
+    /// better served by [`increment`](Self::increment), which never conflicts.
+    ///
     /// ```
     /// use cloakroom::Session;
     ///
@@ -234,14 +241,57 @@ impl Session {
         T: Serialize + DeserializeOwned + Default,
         F: FnOnce(T) -> T,
     {
-        let current = match self.state().data.get(&key) {
-            Some(json) => from_json(&key, json)?,
-            None => T::default(),
+        let current = {
+            let mut state = self.state();
+            state.guard(&key);
+            match state.data.get(&key) {
+                Some(json) => from_json(&key, json)?,
+                None => T::default(),
+            }
         };
         let next = f(current);
         let json = to_json(&key, &next)?;
         self.state().write(key, json);
         Ok(next)
+    }
+
+    /// Adds `by` to the integer under `key` (absent counts as 0), applied by the store
+    /// at commit: concurrent increments of one key all count and never conflict.
+    /// Returns the value as this request sees it now; other requests' increments
+    /// land beside it.
+    ///
+    /// Fails with [`Error::Deserialize`] when the key holds something other than an
+    /// integer, or the sum would leave ±[`MAX_COUNT`](crate::store::MAX_COUNT)
+    /// (2^53 - 1, the integers every JSON reader holds exactly).
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// let session = Session::detached();
+    /// assert_eq!(session.increment("cart:apple", 2)?, 2);
+    /// assert_eq!(session.increment("cart:apple", -1)?, 1);
+    /// session.insert("theme", "dark")?;
+    /// assert!(session.increment("theme", 1).is_err());
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
+    pub fn increment(&self, key: &str, by: i64) -> Result<i64, Error> {
+        let key = checked_key(key.to_owned())?;
+        match self.state().add(&key, by) {
+            Ok(seen) => Ok(seen.unwrap_or(by)),
+            Err(()) => Err(not_a_count(key)),
+        }
+    }
+
+    /// [`increment`](Self::increment) without reading the view: for the write-only
+    /// handle, before the session is loaded.
+    pub(crate) fn increment_blind(&self, key: String, by: i64) -> Result<(), Error> {
+        self.state().add(&key, by).map(drop).map_err(|()| not_a_count(key))
+    }
+
+    /// Records that a write about to be made is computed from `key`'s value, for
+    /// the typed views that write back what they read.
+    pub(crate) fn guard_raw(&self, key: &str) {
+        self.state().guard(key);
     }
 
     /// [`insert`](Self::insert) without the reserved-key check, for scopes.
@@ -404,13 +454,14 @@ impl Session {
     /// # }
     /// ```
     pub fn is_destroyed(&self) -> bool {
-        self.state().pending.destroy.is_some()
+        self.state().pending.ended
     }
 
     /// Reads the session from the store again, to see what concurrent requests
     /// committed. This request's uncommitted changes stay applied on top. If the
     /// session is gone meanwhile, it becomes a new anonymous session and the
-    /// uncommitted changes are dropped.
+    /// uncommitted changes are dropped. After a conflict ([`Error::Conflict`]) it
+    /// is the fresh start a retry needs.
     ///
     /// ```
     /// use cloakroom::Session;
@@ -431,6 +482,11 @@ impl Session {
     /// Commits the changes so far, now. The layer still commits whatever the rest
     /// of the request changes.
     ///
+    /// Fails with [`Error::Conflict`] when the session changed under the request
+    /// (see [`update`](Self::update)): nothing was applied and the pending changes
+    /// are dropped. To retry, [`reload`](Self::reload) and redo the work; a
+    /// handler that returns the error (or ignores it) answers 409.
+    ///
     /// ```
     /// use cloakroom::Session;
     ///
@@ -444,7 +500,10 @@ impl Session {
     /// # }
     /// ```
     pub async fn save(&self) -> Result<(), Error> {
-        self.inner.commit().await.map_err(Error::from)
+        self.inner.commit().await.map_err(|err| match err {
+            CommitError::Store(err) => Error::Store(err),
+            CommitError::Conflict => Error::Conflict,
+        })
     }
 
     /// Slides the idle deadline at commit (and re-sends the cookie), even when
@@ -578,6 +637,16 @@ fn to_json(key: &str, value: &impl Serialize) -> Result<String, Error> {
         key: key.to_owned(),
         source,
     })
+}
+
+fn not_a_count(key: String) -> Error {
+    Error::Deserialize {
+        key,
+        source: serde::de::Error::custom(format!(
+            "an increment needs an integer within ±{}",
+            crate::store::MAX_COUNT
+        )),
+    }
 }
 
 fn from_json<T: DeserializeOwned>(key: &str, json: &str) -> Result<T, Error> {

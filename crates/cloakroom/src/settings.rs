@@ -11,7 +11,7 @@ use crate::clock::{Clock, whole_millis};
 use crate::config::SessionConfig;
 use crate::cookie::CookieAttributes;
 use crate::error::Error;
-use crate::response::StoreErrorResponder;
+use crate::response::{ConflictResponder, StoreErrorResponder};
 use crate::store::memory::MemoryStore;
 use crate::store::{SessionMeta, SessionStore};
 use crate::telemetry::Fingerprinter;
@@ -39,6 +39,7 @@ pub(crate) struct Settings {
     pub(crate) save_uninitialized: bool,
     pub(crate) resave: bool,
     pub(crate) on_store_error: StoreErrorResponder,
+    pub(crate) on_conflict: ConflictResponder,
 }
 
 impl Settings {
@@ -72,6 +73,7 @@ impl Settings {
             save_uninitialized: config.save_uninitialized,
             resave: config.resave,
             on_store_error: config.on_store_error,
+            on_conflict: config.on_conflict,
         })
     }
 

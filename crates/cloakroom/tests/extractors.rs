@@ -215,7 +215,7 @@ async fn the_header_transport_carries_the_ticket_instead_of_the_cookie() {
     assert!(reply.set_cookies().is_empty(), "never a cookie for header clients");
     let ticket = reply.headers["x-session-id"].to_str().unwrap().to_owned();
     assert_eq!(ticket.len(), 87);
-    assert_eq!(reply.headers["cache-control"], "no-store");
+    assert_eq!(reply.headers["cache-control"], "private, no-store");
 
     let reply = send_request(&app, request("GET", "/get/a", &ticket, None)).await;
     assert_eq!(reply.json(), json!(7));

@@ -379,19 +379,25 @@ async fn redis_going_down_gives_503_and_coming_back_restores_service_and_data() 
     redis.kill();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_purge_task_empties_the_expiry_sets_of_sessions_redis_expired() {
-    let redis = RedisServer::start();
+/// A layer over `redis` whose sessions idle out after 1 s and whose store purges
+/// every 200 ms.
+async fn fast_purging_layer(redis: &RedisServer) -> SessionLayer {
     let store = RedisStore::builder()
         .purge_interval(Some(Duration::from_millis(200)))
         .connect(&redis.url())
         .await
         .unwrap();
-    let layer = config()
+    config()
         .idle_timeout(Duration::from_secs(1))
         .store(store)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_purge_task_empties_the_expiry_sets_of_sessions_redis_expired() {
+    let redis = RedisServer::start();
+    let layer = fast_purging_layer(&redis).await;
     let app = app(layer);
     for _ in 0..3 {
         assert!(
@@ -417,4 +423,63 @@ async fn the_purge_task_empties_the_expiry_sets_of_sessions_redis_expired() {
         left = entries();
     }
     assert_eq!(left, 0, "expired sessions leave no entries behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_purge_also_takes_gone_sessions_out_of_their_users_index() {
+    let redis = RedisServer::start();
+    let layer = fast_purging_layer(&redis).await;
+    let manager = layer.manager();
+    let app = app(layer);
+    for _ in 0..100 {
+        // A sign-in, then the browser goes away.
+        let reply = send(&app, "POST", "/login/alice", None, None).await;
+        assert!(reply.ticket().is_some());
+    }
+    // Alice's index, which Redis removes once it holds nothing.
+    let index = || {
+        let keys = redis.command("KEYS *user:*");
+        let Some(key) = keys.lines().find(|l| l.contains("user:")) else {
+            return 0;
+        };
+        let reply = redis.command(&format!("ZCARD {key}"));
+        reply.trim().trim_start_matches(':').parse::<u64>().unwrap()
+    };
+    assert_eq!(index(), 100);
+    let mut left = index();
+    for _ in 0..100 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = index();
+    }
+    assert_eq!(left, 0, "the abandoned sign-ins leave no index entries behind");
+    assert!(manager.list_user("alice").await.unwrap().is_empty());
+    assert_eq!(manager.destroy_user("alice").await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_a_stale_ticket_after_a_sign_in_writes_409_and_keeps_the_cookie() {
+    let redis = RedisServer::start();
+    let mut browser = Client::new(app(redis_layer(&redis, Duration::from_secs(2)).await));
+    browser.put("/set/cart", json!(["apple"])).await;
+    let stale = format!("sid={}", browser.ticket.clone().unwrap());
+    browser.post("/login/alice").await;
+
+    let read = send(&browser.app, "GET", "/get/cart", Some(&stale), None).await;
+    assert_eq!((read.status.as_u16(), read.json()), (200, json!(null)));
+    assert_eq!(read.set_cookie(), None);
+    for (method, path) in [("PUT", "/set/cart"), ("PUT", "/write-only/theme")] {
+        let write = send(&browser.app, method, path, Some(&stale), Some(json!(["pear"]))).await;
+        assert_eq!(write.status, 409, "{path}");
+        assert_eq!(write.set_cookie(), None, "{path}");
+    }
+    assert_eq!(browser.get("/whoami").await.text(), "alice");
+    assert_eq!(browser.get("/get/cart").await.json(), json!(["apple"]));
+    assert!(
+        session_hashes(&redis).len() == 2,
+        "the session and the marker, no stray data: {:?}",
+        session_hashes(&redis)
+    );
 }

@@ -23,7 +23,7 @@ cloakroom::store_conformance_tests!(fresh_store);
 mod plain_writes {
     use std::time::SystemTime;
 
-    use cloakroom::store::{ChangeSet, SessionStore};
+    use cloakroom::store::{ChangeSet, CommitOutcome, SessionStore};
     use cloakroom::{RedisStore, SessionId, conformance};
     use cloakroom_testing::RedisServer;
 
@@ -58,18 +58,25 @@ mod plain_writes {
             .create(&key, &conformance::record(now, &[("a", "1")]))
             .await
             .unwrap();
-        assert!(store.commit(&key, &write(now, "b", "2")).await.unwrap());
+        assert!(store.commit(&key, &write(now, "b", "2")).await.unwrap().is_written());
         let loaded = store
             .load(&key, &cloakroom::store::Touch::new(now, now))
             .await
             .unwrap()
+            .live()
             .unwrap();
         assert_eq!(loaded.data.get("b").map(String::as_str), Some("2"));
 
         assert!(store.delete(&key).await.unwrap());
-        assert!(!store.commit(&key, &write(now, "late", "3")).await.unwrap());
+        assert_eq!(
+            store.commit(&key, &write(now, "late", "3")).await.unwrap(),
+            CommitOutcome::Gone
+        );
         let never = SessionId::generate().store_key();
-        assert!(!store.commit(&never, &write(now, "late", "4")).await.unwrap());
+        assert_eq!(
+            store.commit(&never, &write(now, "late", "4")).await.unwrap(),
+            CommitOutcome::Gone
+        );
         assert_eq!(
             session_hashes(redis, &prefix),
             Vec::<String>::new(),

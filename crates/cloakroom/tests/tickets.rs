@@ -200,7 +200,7 @@ async fn responses_that_set_a_cookie_vary_on_cookie_and_are_not_cached() {
     let mut client = Client::new(app(config().build().unwrap()));
     let reply = client.put("/set/a", json!(1)).await;
     assert_eq!(reply.headers["vary"], "cookie");
-    assert_eq!(reply.headers["cache-control"], "no-store");
+    assert_eq!(reply.headers["cache-control"], "private, no-store");
     let untouched = client.get("/noop").await;
     assert!(untouched.headers.get("cache-control").is_none());
 }

@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use cloakroom::store::{
-    ChangeSet, CommitOutcome, FreshSession, SessionRecord, SessionStore, StoreError, StoreKey, Touch, UserSession,
+    ChangeSet, CommitOutcome, FreshSession, Loaded, SessionRecord, SessionStore, StoreError, StoreKey, Touch,
+    UserSession,
 };
 use cloakroom::{MemoryStore, SessionManager};
 use cloakroom_demo::{DemoConfig, app};
@@ -361,7 +362,7 @@ impl ProbeStore {
 
 #[async_trait]
 impl SessionStore for ProbeStore {
-    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
+    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Loaded, StoreError> {
         self.record("load");
         self.inner.load(key, touch).await
     }
@@ -371,7 +372,7 @@ impl SessionStore for ProbeStore {
         self.inner.create(key, record).await
     }
 
-    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<CommitOutcome, StoreError> {
         self.record("commit");
         self.inner.commit(key, changes).await
     }
@@ -386,7 +387,12 @@ impl SessionStore for ProbeStore {
         self.inner.commit_or_create(key, changes, fresh).await
     }
 
-    async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+    async fn regenerate(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        changes: &ChangeSet,
+    ) -> Result<CommitOutcome, StoreError> {
         self.record("regenerate");
         self.inner.regenerate(old, new, changes).await
     }

@@ -22,6 +22,7 @@ pub async fn commit_changes_only_the_keys_it_names<S: SessionStore>(store: Arc<S
             .commit(&k, &changes(now, &[("change", "30"), ("new", "4")], &["drop"]))
             .await
             .unwrap()
+            .is_written()
     );
     let loaded = peek(&*store, &k, now).await.unwrap();
     assert_eq!(
@@ -43,7 +44,7 @@ pub async fn commit_clear_removes_every_key_before_setting<S: SessionStore>(stor
     store.create(&k, &record(now, &[("a", "1"), ("b", "2")])).await.unwrap();
     let mut clear = changes(now, &[("c", "3")], &[]);
     clear.clear = true;
-    assert!(store.commit(&k, &clear).await.unwrap());
+    assert!(store.commit(&k, &clear).await.unwrap().is_written());
     assert_eq!(
         data(&peek(&*store, &k, now).await.unwrap()),
         HashMap::from([("c", "3")])
@@ -60,7 +61,10 @@ pub async fn commit_clear_removes_every_key_before_setting<S: SessionStore>(stor
 pub async fn commit_on_a_missing_session_does_not_create_it<S: SessionStore>(store: Arc<S>) {
     let now = now();
     let k = key();
-    assert!(!store.commit(&k, &changes(now, &[("a", "1")], &[])).await.unwrap());
+    assert_eq!(
+        store.commit(&k, &changes(now, &[("a", "1")], &[])).await.unwrap(),
+        CommitOutcome::Gone
+    );
     assert!(peek(&*store, &k, now).await.is_none());
 }
 
@@ -76,7 +80,10 @@ pub async fn commit_after_delete_does_not_resurrect_the_session<S: SessionStore>
     let k = key();
     store.create(&k, &record(now, &[("a", "1")])).await.unwrap();
     assert!(store.delete(&k).await.unwrap());
-    assert!(!store.commit(&k, &changes(now, &[("late", "1")], &[])).await.unwrap());
+    assert_eq!(
+        store.commit(&k, &changes(now, &[("late", "1")], &[])).await.unwrap(),
+        CommitOutcome::Gone
+    );
     assert!(peek(&*store, &k, now).await.is_none());
 }
 
@@ -97,7 +104,13 @@ pub async fn concurrent_commits_of_different_keys_all_survive<S: SessionStore>(s
             tokio::spawn(async move {
                 let name = format!("key{i}");
                 let value = i.to_string();
-                assert!(store.commit(&k, &changes(now, &[(&name, &value)], &[])).await.unwrap());
+                assert!(
+                    store
+                        .commit(&k, &changes(now, &[(&name, &value)], &[]))
+                        .await
+                        .unwrap()
+                        .is_written()
+                );
             })
         })
         .collect();

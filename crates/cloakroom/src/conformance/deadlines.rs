@@ -19,11 +19,21 @@ pub async fn load_slides_the_idle_deadline_by_big_enough_steps_only<S: SessionSt
     let step = Duration::from_secs(10);
 
     let small = now + Duration::from_secs(5);
-    let loaded = store.load(&k, &touch(small).min_step(step)).await.unwrap().unwrap();
+    let loaded = store
+        .load(&k, &touch(small).min_step(step))
+        .await
+        .unwrap()
+        .live()
+        .unwrap();
     assert_eq!(loaded.meta.idle_deadline, now + IDLE, "a 5 s move is below the step");
 
     let big = now + Duration::from_secs(30);
-    let loaded = store.load(&k, &touch(big).min_step(step)).await.unwrap().unwrap();
+    let loaded = store
+        .load(&k, &touch(big).min_step(step))
+        .await
+        .unwrap()
+        .live()
+        .unwrap();
     assert_eq!(loaded.meta.idle_deadline, big + IDLE);
     assert_eq!(loaded.meta.last_seen, big);
     let again = peek(&*store, &k, big).await.unwrap();
@@ -56,6 +66,7 @@ pub async fn a_shorter_idle_timeout_moves_the_deadline_back_only_within_it<S: Se
         .load(&recent, &Touch::new(soon, soon + short))
         .await
         .unwrap()
+        .live()
         .unwrap();
     assert_eq!(
         loaded.meta.idle_deadline,
@@ -69,6 +80,7 @@ pub async fn a_shorter_idle_timeout_moves_the_deadline_back_only_within_it<S: Se
         .load(&stale, &Touch::new(late, late + short))
         .await
         .unwrap()
+        .live()
         .unwrap();
     assert_eq!(
         loaded.meta.idle_deadline,
@@ -90,10 +102,13 @@ pub async fn a_session_unused_past_its_idle_deadline_is_gone<S: SessionStore>(st
     let k = key();
     store.create(&k, &record(now, &[("a", "1")])).await.unwrap();
     let later = now + IDLE;
-    assert!(!store.commit(&k, &changes(later, &[("b", "2")], &[])).await.unwrap());
-    assert!(store.load(&k, &touch(later)).await.unwrap().is_none());
+    assert_eq!(
+        store.commit(&k, &changes(later, &[("b", "2")], &[])).await.unwrap(),
+        CommitOutcome::Gone
+    );
+    assert!(store.load(&k, &touch(later)).await.unwrap().live().is_none());
     assert!(
-        store.load(&k, &touch(now)).await.unwrap().is_none(),
+        store.load(&k, &touch(now)).await.unwrap().live().is_none(),
         "once gone, it stays gone"
     );
 }
@@ -115,9 +130,12 @@ pub async fn touches_do_not_extend_a_session_past_its_absolute_deadline<S: Sessi
     let mut at = now;
     while at + IDLE / 2 < now + ABSOLUTE {
         at += IDLE / 2;
-        assert!(store.load(&k, &touch(at)).await.unwrap().is_some(), "alive while used");
+        assert!(
+            store.load(&k, &touch(at)).await.unwrap().live().is_some(),
+            "alive while used"
+        );
     }
-    assert!(store.load(&k, &touch(now + ABSOLUTE)).await.unwrap().is_none());
+    assert!(store.load(&k, &touch(now + ABSOLUTE)).await.unwrap().live().is_none());
 }
 
 /// A commit carrying an idle deadline slides it.
@@ -134,7 +152,7 @@ pub async fn commit_with_an_idle_deadline_slides_it<S: SessionStore>(store: Arc<
     let later = now + Duration::from_secs(40);
     let mut slide = changes(later, &[("a", "1")], &[]);
     slide.idle_deadline = Some(later + IDLE);
-    assert!(store.commit(&k, &slide).await.unwrap());
+    assert!(store.commit(&k, &slide).await.unwrap().is_written());
     let loaded = peek(&*store, &k, later).await.unwrap();
     assert_eq!(loaded.meta.idle_deadline, later + IDLE);
     assert_eq!(loaded.meta.last_seen, later);
@@ -190,7 +208,7 @@ pub async fn commit_slides_the_idle_deadline_by_its_minimum_step_only<S: Session
     let mut plain = changes(later + Duration::from_secs(5), &[], &["a"]);
     plain.idle_deadline = Some(later + Duration::from_secs(5) + IDLE);
     plain.idle_min_step = step;
-    assert!(store.commit(&k, &plain).await.unwrap());
+    assert!(store.commit(&k, &plain).await.unwrap().is_written());
     let loaded = peek(&*store, &k, later).await.unwrap();
     assert_eq!(data(&loaded), HashMap::from([("b", "2")]));
     assert_eq!(loaded.meta.idle_deadline, later + IDLE, "commit keeps the step too");
@@ -214,7 +232,7 @@ pub async fn a_deadline_only_commit_slides_a_live_session_and_reports_a_missing_
     let later = now + Duration::from_secs(30);
     let mut slide = ChangeSet::new(later);
     slide.idle_deadline = Some(later + IDLE);
-    assert!(store.commit(&k, &slide).await.unwrap());
+    assert!(store.commit(&k, &slide).await.unwrap().is_written());
     assert_eq!(peek(&*store, &k, later).await.unwrap().meta.idle_deadline, later + IDLE);
-    assert!(!store.commit(&key(), &slide).await.unwrap());
+    assert_eq!(store.commit(&key(), &slide).await.unwrap(), CommitOutcome::Gone);
 }

@@ -12,8 +12,9 @@
 //! ```
 //!
 //! A last-writer-wins store (one built on [`SimpleStoreAdapter`](crate::store::SimpleStoreAdapter))
-//! makes no promise about concurrent commits: `store_conformance_tests!(sequential: make)`
-//! runs every case but `concurrent_commits_of_different_keys_all_survive`.
+//! makes no promise about concurrent commits and keeps no moved markers:
+//! `store_conformance_tests!(sequential: make)` runs every case but the concurrent
+//! ones and the markers'.
 //!
 //! The cases pass explicit times (`now`, `now + 61 s`) to the store instead of
 //! sleeping: a store must judge expiry by the time in the touch or change set it is
@@ -22,6 +23,7 @@
 //! Times are whole milliseconds: a store may keep times at that precision.
 
 mod commits;
+mod conflicts;
 mod deadlines;
 mod housekeeping;
 mod records;
@@ -34,6 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use self::commits::*;
+pub use self::conflicts::*;
 pub use self::deadlines::*;
 pub use self::housekeeping::*;
 pub use self::records::*;
@@ -41,7 +44,7 @@ pub use self::regenerate::*;
 pub use self::users::*;
 use crate::id::{SessionId, StoreKey};
 use crate::store::{
-    ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, SessionStore, Touch, UserChange,
+    ChangeSet, CommitOutcome, FreshSession, Loaded, SessionMeta, SessionRecord, SessionStore, Touch, UserChange,
 };
 
 const IDLE: Duration = Duration::from_secs(60);
@@ -96,10 +99,17 @@ where
 macro_rules! store_conformance_tests {
     ($make:expr) => {
         $crate::store_conformance_tests!(sequential: $make);
-        $crate::store_conformance_tests!(@cases $make; concurrent_commits_of_different_keys_all_survive);
+        $crate::store_conformance_tests!(@cases $make;
+            concurrent_commits_of_different_keys_all_survive,
+            concurrent_updates_of_one_key_lose_nothing,
+            concurrent_additions_to_one_key_all_count,
+            regenerate_leaves_a_moved_marker_that_takes_nothing,
+            a_moved_marker_ends_after_its_time,
+        );
     };
-    // Every case but the concurrent one: for last-writer-wins stores such as the
-    // `SimpleStoreAdapter`, which make no promise about concurrent commits.
+    // Every case but the concurrent ones and the moved markers: for last-writer-wins
+    // stores such as the `SimpleStoreAdapter`, which make no promise about concurrent
+    // commits and keep no markers.
     (sequential: $make:expr) => {
         $crate::store_conformance_tests!(@cases $make;
             load_of_an_unknown_key_is_none,
@@ -119,6 +129,9 @@ macro_rules! store_conformance_tests {
             regenerate_moves_the_data_and_kills_the_old_key,
             regenerate_of_a_missing_session_creates_nothing,
             regenerate_refuses_a_taken_key,
+            regenerate_applies_only_what_the_session_admits,
+            a_guarded_commit_applies_only_while_its_keys_hold_what_was_read,
+            additions_add_to_what_the_store_holds,
             delete_reports_whether_there_was_a_session,
             commit_or_create_applies_to_a_live_session,
             commit_or_create_creates_a_fresh_session_when_gone,
@@ -181,7 +194,7 @@ fn peek_touch(now: SystemTime) -> Touch {
 }
 
 async fn peek<S: SessionStore>(store: &S, key: &StoreKey, now: SystemTime) -> Option<SessionRecord> {
-    store.load(key, &peek_touch(now)).await.expect("load")
+    store.load(key, &peek_touch(now)).await.expect("load").live()
 }
 
 fn data(record: &SessionRecord) -> HashMap<&str, &str> {
@@ -192,6 +205,15 @@ fn changes(now: SystemTime, set: &[(&str, &str)], remove: &[&str]) -> ChangeSet 
     let mut changes = ChangeSet::new(now);
     changes.set = set.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     changes.remove = remove.iter().map(|k| (*k).to_owned()).collect();
+    changes
+}
+
+/// `changes`, expecting each of `read` to hold what it gives (`None`: absent).
+fn guarded(mut changes: ChangeSet, read: &[(&str, Option<&str>)]) -> ChangeSet {
+    changes.expect = read
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.map(str::to_owned)))
+        .collect();
     changes
 }
 

@@ -10,7 +10,7 @@ use super::*;
 /// conformance::run(|| async { MemoryStore::new() }, conformance::load_of_an_unknown_key_is_none);
 /// ```
 pub async fn load_of_an_unknown_key_is_none<S: SessionStore>(store: Arc<S>) {
-    assert!(store.load(&key(), &touch(now())).await.unwrap().is_none());
+    assert!(store.load(&key(), &touch(now())).await.unwrap().live().is_none());
 }
 
 /// A created record loads back with its data and metadata.

@@ -17,7 +17,10 @@ pub async fn users_sessions_are_listed_and_deleted_together<S: SessionStore>(sto
     store.create(&a2, &record(now, &[])).await.unwrap();
     let mut bind = ChangeSet::new(now);
     bind.user = Some(UserChange::Bind(alice.clone()));
-    assert!(store.commit(&a2, &bind).await.unwrap(), "binding by commit");
+    assert!(
+        store.commit(&a2, &bind).await.unwrap().is_written(),
+        "binding by commit"
+    );
     store.create(&b1, &bound(now, &bob)).await.unwrap();
     store.create(&anon, &record(now, &[])).await.unwrap();
 
@@ -82,7 +85,13 @@ pub async fn binding_follows_regenerate_rebind_and_unbind<S: SessionStore>(store
     let old = key();
     let new = store.successor_id(&old).store_key();
     store.create(&old, &bound(now, &alice)).await.unwrap();
-    assert!(store.regenerate(&old, &new, &ChangeSet::new(now)).await.unwrap());
+    assert!(
+        store
+            .regenerate(&old, &new, &ChangeSet::new(now))
+            .await
+            .unwrap()
+            .is_written()
+    );
     let listed: Vec<StoreKey> = store
         .list_user(&alice, now)
         .await
@@ -94,14 +103,14 @@ pub async fn binding_follows_regenerate_rebind_and_unbind<S: SessionStore>(store
 
     let mut rebind = ChangeSet::new(now);
     rebind.user = Some(UserChange::Bind(bob.clone()));
-    assert!(store.commit(&new, &rebind).await.unwrap());
+    assert!(store.commit(&new, &rebind).await.unwrap().is_written());
     assert!(store.list_user(&alice, now).await.unwrap().is_empty());
     assert_eq!(store.list_user(&bob, now).await.unwrap().len(), 1);
     assert_eq!(store.delete_user(&alice).await.unwrap(), 0, "alice no longer owns it");
 
     let mut unbind = ChangeSet::new(now);
     unbind.user = Some(UserChange::Unbind);
-    assert!(store.commit(&new, &unbind).await.unwrap());
+    assert!(store.commit(&new, &unbind).await.unwrap().is_written());
     assert!(store.list_user(&bob, now).await.unwrap().is_empty());
     assert_eq!(peek(&*store, &new, now).await.unwrap().meta.user, None);
 }
@@ -122,7 +131,7 @@ pub async fn the_user_index_forgets_deleted_and_expired_sessions<S: SessionStore
     let later = now + Duration::from_secs(45);
     let mut slide = ChangeSet::new(later);
     slide.idle_deadline = Some(later + IDLE);
-    assert!(store.commit(&long, &slide).await.unwrap());
+    assert!(store.commit(&long, &slide).await.unwrap().is_written());
 
     let after_short = now + IDLE + Duration::from_secs(1);
     let listed: Vec<StoreKey> = store

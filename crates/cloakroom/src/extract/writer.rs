@@ -55,6 +55,22 @@ impl SessionWriter {
         self.session.insert(key, value)
     }
 
+    /// Adds `by` to the integer under `key` at commit (absent counts as 0), applied
+    /// by the store: concurrent increments all count and never conflict. Without a
+    /// read, the handle cannot see the result; a key that holds no integer when the
+    /// commit comes answers 409.
+    ///
+    /// ```
+    /// use cloakroom::SessionWriter;
+    ///
+    /// async fn count_view(writer: SessionWriter) -> Result<(), cloakroom::Error> {
+    ///     writer.increment("views", 1)
+    /// }
+    /// ```
+    pub fn increment(&self, key: &str, by: i64) -> Result<(), Error> {
+        self.session.increment_blind(checked_key(key.to_owned())?, by)
+    }
+
     /// Removes `key` at commit.
     ///
     /// ```

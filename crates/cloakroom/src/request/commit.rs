@@ -30,20 +30,43 @@ enum Plan {
         changes: ChangeSet,
         fresh: FreshSession,
     },
+    /// The request may not write at all (its ticket's session moved).
+    Refused,
+}
+
+/// Why a commit wrote nothing, when it is not the session being gone.
+#[derive(Debug)]
+pub(crate) enum CommitError {
+    /// The store failed: nothing is known to be written; the pending changes were
+    /// put back.
+    Store(StoreError),
+    /// The session changed under the request (a key it read, or a regenerate):
+    /// nothing of the request was applied, and its changes are dropped.
+    Conflict,
+}
+
+impl From<StoreError> for CommitError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
 }
 
 /// How many fresh IDs to try when an insert finds its key taken (2^-256 odds).
 const CREATE_ATTEMPTS: usize = 3;
 
 impl RequestSession {
-    /// Commits what the request changed so far. Safe to call more than once.
+    /// Commits what the request changed so far. Safe to call more than once; after a
+    /// conflict, every call answers `Conflict` until the session is reloaded.
     ///
     /// Planning is synchronous; the store work (a large future) is boxed and only
     /// when there is some, so a request with nothing to commit carries and moves a
     /// small future.
-    pub(crate) async fn commit(&self) -> Result<(), StoreError> {
+    pub(crate) async fn commit(&self) -> Result<(), CommitError> {
         let (destroy, plan, taken) = {
             let mut state = self.state();
+            if state.conflict {
+                return Err(CommitError::Conflict);
+            }
             let taken = std::mem::take(&mut state.pending);
             let plan = self.plan(&mut state, &taken);
             (taken.destroy, plan, taken)
@@ -51,14 +74,19 @@ impl RequestSession {
         if destroy.is_none() && matches!(plan, Plan::Nothing) {
             return Ok(());
         }
-        let result = Box::pin(self.execute(destroy, plan)).await;
-        if result.is_err() {
-            let mut state = self.state();
-            let newer = std::mem::take(&mut state.pending);
-            state.pending = taken;
-            state.pending.restore_under(newer);
+        if matches!(plan, Plan::Refused) {
+            return Err(self.conflicted(false));
         }
-        result
+        match Box::pin(self.execute(destroy, plan)).await {
+            Err(CommitError::Store(err)) => {
+                let mut state = self.state();
+                let newer = std::mem::take(&mut state.pending);
+                state.pending = taken;
+                state.pending.restore_under(newer);
+                Err(CommitError::Store(err))
+            }
+            other => other,
+        }
     }
 
     fn plan(&self, state: &mut State, pending: &Pending) -> Plan {
@@ -66,6 +94,16 @@ impl RequestSession {
         let now = self.now();
         let writes = pending.has_writes();
 
+        if matches!(state.incoming, Incoming::Moved) {
+            // A stale ticket of a session regenerated away: nothing it means to do
+            // may land, in the old session or a new one (whose cookie would replace
+            // the client's newer one).
+            return if pending.wants_change() {
+                Plan::Refused
+            } else {
+                Plan::Nothing
+            };
+        }
         if !state.status.is_loaded() {
             // Only the write-only handle was used: commit blind.
             if !writes {
@@ -129,6 +167,8 @@ impl RequestSession {
         changes.clear = pending.clear;
         changes.set = pending.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         changes.remove = pending.remove.iter().cloned().collect();
+        changes.add = pending.add.iter().map(|(k, by)| (k.clone(), *by)).collect();
+        changes.expect = pending.expect.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         changes.user = pending.user.clone();
         changes.idle_deadline = Some(now + self.settings.idle_timeout);
         // Slide as loads do, once per touch step; an explicit touch() slides now.
@@ -139,7 +179,7 @@ impl RequestSession {
         changes
     }
 
-    async fn execute(&self, destroy: Option<StoreKey>, plan: Plan) -> Result<(), StoreError> {
+    async fn execute(&self, destroy: Option<StoreKey>, plan: Plan) -> Result<(), CommitError> {
         let store = &self.settings.store;
         if let Some(key) = destroy {
             store.delete(&key).await?;
@@ -148,25 +188,23 @@ impl RequestSession {
             state.cookie = CookieAction::Remove;
         }
         match plan {
-            Plan::Nothing => {}
-            Plan::Create { id, record } => self.create(id, record).await?,
-            Plan::Commit { key, changes } => {
-                let applied = store.commit(&key, &changes).await?;
-                let mut state = self.state();
-                if applied {
+            Plan::Nothing => Ok(()),
+            Plan::Refused => Err(self.conflicted(false)),
+            Plan::Create { id, record } => self.create(id, record).await,
+            Plan::Commit { key, changes } => match store.commit(&key, &changes).await? {
+                CommitOutcome::Applied(_) => {
+                    let mut state = self.state();
                     let slid = state.meta.as_mut().is_some_and(|meta| apply_meta(meta, &changes));
                     // The cookie follows the idle deadline when it moved.
                     if slid {
                         state.cookie = CookieAction::Set;
                     }
-                } else {
-                    self.lost(&mut state);
+                    Ok(())
                 }
-            }
-            Plan::Regenerate { old, new, changes } => {
-                let moved = store.regenerate(&old, &new.store_key(), &changes).await?;
-                let mut state = self.state();
-                if moved {
+                outcome => self.not_written(outcome),
+            },
+            Plan::Regenerate { old, new, changes } => match store.regenerate(&old, &new.store_key(), &changes).await? {
+                CommitOutcome::Applied(_) => {
                     if !self.span.is_disabled() {
                         self.span.record(
                             "renewed",
@@ -174,15 +212,16 @@ impl RequestSession {
                         );
                     }
                     tracing::info!("session regenerated");
+                    let mut state = self.state();
                     if let Some(meta) = state.meta.as_mut() {
                         apply_meta(meta, &changes);
                     }
                     state.id = Some(new);
                     state.cookie = CookieAction::Set;
-                } else {
-                    self.lost(&mut state);
+                    Ok(())
                 }
-            }
+                outcome => self.not_written(outcome),
+            },
             Plan::CommitOrCreate { key, changes, fresh } => match store.commit_or_create(&key, &changes, &fresh).await?
             {
                 CommitOutcome::Applied(expiry) => {
@@ -200,20 +239,65 @@ impl RequestSession {
                     if expiry.is_some() {
                         state.cookie = CookieAction::Set;
                     }
+                    Ok(())
                 }
                 CommitOutcome::Created => match fresh.id() {
-                    Some(id) => self.created(id.clone(), fresh.record(&changes)),
-                    None => tracing::warn!("the store reported a fresh session it never drew a key for"),
+                    Some(id) => {
+                        self.created(id.clone(), fresh.record(&changes));
+                        Ok(())
+                    }
+                    None => {
+                        tracing::warn!("the store reported a fresh session it never drew a key for");
+                        Err(self.conflicted(false))
+                    }
                 },
-                CommitOutcome::Dropped => {
-                    tracing::warn!("a fresh session ID was already taken; the change set was dropped")
+                CommitOutcome::Gone => {
+                    tracing::warn!("the store neither applied nor created a write-only commit");
+                    Err(self.conflicted(false))
                 }
+                outcome => self.not_written(outcome),
             },
         }
-        Ok(())
     }
 
-    async fn create(&self, mut id: SessionId, record: SessionRecord) -> Result<(), StoreError> {
+    /// Follows a write the store did not apply: the session is gone (the change set
+    /// is dropped and the client told to forget its ticket), or it moved or changed
+    /// under the request (a conflict).
+    fn not_written(&self, outcome: CommitOutcome) -> Result<(), CommitError> {
+        match outcome {
+            CommitOutcome::Gone => {
+                self.lost(&mut self.state());
+                Ok(())
+            }
+            CommitOutcome::Moved => Err(self.conflicted(true)),
+            _ => Err(self.conflicted(false)),
+        }
+    }
+
+    /// Marks the request as conflicted: what it meant to write is dropped, and its
+    /// response becomes a 409 unless the handler reloads. `moved`: the session was
+    /// regenerated away, so the request goes on as an anonymous one whose ticket is
+    /// stale.
+    fn conflicted(&self, moved: bool) -> CommitError {
+        let mut state = self.state();
+        state.conflict = true;
+        state.pending = Pending::default();
+        if moved {
+            if matches!(state.incoming, Incoming::Valid(_)) {
+                state.incoming = Incoming::Moved;
+            }
+            state.status = Status::New;
+            state.id = None;
+            state.meta = None;
+        }
+        tracing::debug!(
+            moved,
+            "the session changed under the request; nothing of it was applied"
+        );
+        CommitError::Conflict
+    }
+
+    async fn create(&self, mut id: SessionId, record: SessionRecord) -> Result<(), CommitError> {
         for _ in 0..CREATE_ATTEMPTS {
             if self.settings.store.create(&id.store_key(), &record).await? {
                 self.created(id, record);
@@ -222,7 +306,7 @@ impl RequestSession {
             id = SessionId::generate();
         }
         tracing::warn!("could not find a free session ID; the new session was not stored");
-        Ok(())
+        Err(self.conflicted(false))
     }
 
     fn created(&self, id: SessionId, record: SessionRecord) {
@@ -251,7 +335,9 @@ impl RequestSession {
         state.status = Status::New;
         state.id = None;
         state.meta = None;
-        state.incoming = Incoming::Gone;
+        if matches!(state.incoming, Incoming::Valid(_)) {
+            state.incoming = Incoming::Gone;
+        }
         state.cookie = CookieAction::Remove;
     }
 }

@@ -18,6 +18,7 @@ mod state;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+pub(crate) use self::commit::CommitError;
 pub(crate) use self::incoming::read_ticket;
 pub(crate) use self::state::{Incoming, State, Status};
 use crate::settings::Settings;

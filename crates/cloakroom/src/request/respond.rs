@@ -4,17 +4,19 @@
 
 use std::time::Duration;
 
-use http::header::{CACHE_CONTROL, HeaderValue, SET_COOKIE, VARY};
+use http::header::{CACHE_CONTROL, HeaderName, HeaderValue, SET_COOKIE, VARY};
 use http::response::Parts;
 
 use super::RequestSession;
 use super::state::{CookieAction, Incoming, Status};
+use crate::response::Public;
 
 impl RequestSession {
     /// Writes the ticket (cookie or header) and cache headers into the response.
     pub(crate) fn finish(&self, response: &mut Parts) {
         let settings = &self.settings;
         let state = self.state();
+        let loaded = state.status.is_loaded();
         let action = match state.cookie {
             CookieAction::Keep if state.status == Status::Stored => {
                 let resign = matches!(&state.incoming, Incoming::Valid(t) if t.needs_resign);
@@ -27,14 +29,20 @@ impl RequestSession {
             CookieAction::Keep if matches!(state.incoming, Incoming::Invalid | Incoming::Gone) => CookieAction::Remove,
             other => other,
         };
-        // Nothing to remove when the client never sent a ticket.
+        // Nothing to remove when the client never sent a ticket, and never for a
+        // stale one: the client may hold its session's newer ticket already.
         let action = match (action, &state.incoming) {
-            (CookieAction::Remove, Incoming::Absent) => CookieAction::Keep,
+            (CookieAction::Remove, Incoming::Absent | Incoming::Moved) => CookieAction::Keep,
             (action, _) => action,
         };
         let via_header = self.via_header && settings.header.is_some();
         if matches!(action, CookieAction::Keep) && !via_header {
-            return; // the client's cookie stands: nothing to write
+            // The client's cookie stands; a response built from the session's data
+            // is still this client's alone.
+            if loaded && response.extensions.get::<Public>().is_none() {
+                add_cache_headers(response, HeaderValue::from_static("cookie"));
+            }
+            return;
         }
         let ticket = match (action, &state.id) {
             (CookieAction::Set, Some(id)) => Some(settings.signer.sign(id)),
@@ -60,15 +68,17 @@ impl RequestSession {
                 (CookieAction::Remove, _) => String::new(),
                 _ => match echo {
                     Some(ticket) => ticket,
-                    None => return,
+                    None => {
+                        if loaded && response.extensions.get::<Public>().is_none() {
+                            add_cache_headers(response, header_value(header));
+                        }
+                        return;
+                    }
                 },
             };
             let value = HeaderValue::from_str(&value).expect("tickets are base64url");
             response.headers.insert(header.clone(), value);
-            add_cache_headers(
-                response,
-                HeaderValue::from_str(header.as_str()).expect("header names are valid values"),
-            );
+            add_cache_headers(response, header_value(header));
             return;
         }
         let cookie = match (action, ticket) {
@@ -81,11 +91,27 @@ impl RequestSession {
     }
 }
 
+fn header_value(name: &HeaderName) -> HeaderValue {
+    HeaderValue::from_str(name.as_str()).expect("header names are valid values")
+}
+
+/// `Vary` on the ticket's header (unless already there) and, unless the handler
+/// set its own, `Cache-Control: private, no-store`: no shared cache may hand this
+/// response to another client.
 fn add_cache_headers(response: &mut Parts, vary_on: HeaderValue) {
-    response.headers.append(VARY, vary_on);
+    let varies = response.headers.get_all(VARY).iter().any(|value| {
+        value.to_str().is_ok_and(|list| {
+            list.split(',')
+                .map(str::trim)
+                .any(|name| name == "*" || name.eq_ignore_ascii_case(vary_on.to_str().unwrap_or_default()))
+        })
+    });
+    if !varies {
+        response.headers.append(VARY, vary_on);
+    }
     if !response.headers.contains_key(CACHE_CONTROL) {
         response
             .headers
-            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     }
 }

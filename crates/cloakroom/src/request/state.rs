@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
 use crate::id::{SessionId, StoreKey};
-use crate::store::{SessionMeta, UserChange};
+use crate::store::{MAX_COUNT, SessionMeta, UserChange, added};
 use crate::ticket::VerifiedTicket;
 
 /// Where the request's ticket stands.
@@ -20,6 +20,11 @@ pub(crate) enum Incoming {
     /// A ticket the server signed, whose session turned out to be gone (at load, or
     /// under the request at commit): the client should forget it.
     Gone,
+    /// A ticket the server signed, whose session was regenerated to another ID (at
+    /// load, or under the request at commit): a stale ticket of a session that lives
+    /// on. The request is served anonymously, its writes are refused (409), and its
+    /// response leaves the client's cookie alone.
+    Moved,
 }
 
 impl Incoming {
@@ -78,17 +83,39 @@ pub(crate) struct Pending {
     pub(crate) clear: bool,
     pub(crate) set: HashMap<String, String>,
     pub(crate) remove: HashSet<String>,
+    /// Numbers to add to keys, by the store.
+    pub(crate) add: HashMap<String, i64>,
+    /// What keys held when this request read them to compute its writes: the
+    /// commit's compare-and-set.
+    pub(crate) expect: HashMap<String, Option<String>>,
+    /// What keys held before this request added to them, in case an `update` of the
+    /// same key turns the addition into a write computed from that value.
+    pub(crate) added_to: HashMap<String, Option<String>>,
     pub(crate) user: Option<UserChange>,
     pub(crate) regenerate: bool,
     /// The store key of a destroyed session, to delete at commit.
     pub(crate) destroy: Option<StoreKey>,
+    /// `destroy()` was called, whether or not there was a stored session.
+    pub(crate) ended: bool,
     pub(crate) touch: bool,
 }
 
 impl Pending {
     /// Keys set or removed, a clear, or a change of user binding.
     pub(crate) fn has_writes(&self) -> bool {
-        self.clear || !self.set.is_empty() || !self.remove.is_empty() || self.user.is_some()
+        self.clear || !self.set.is_empty() || !self.remove.is_empty() || !self.add.is_empty() || self.user.is_some()
+    }
+
+    /// The request means to change its session: writes, a regenerate, a touch, or
+    /// an end.
+    pub(crate) fn wants_change(&self) -> bool {
+        self.has_writes() || self.regenerate || self.touch || self.ended
+    }
+
+    /// True when the request has already decided what `key` holds (set, removed or
+    /// cleared it), so nothing it computes for that key depends on the store.
+    fn decides(&self, key: &str) -> bool {
+        self.clear || self.set.contains_key(key) || self.remove.contains(key)
     }
 
     /// Puts back what a failed commit took, under what was written since.
@@ -108,9 +135,21 @@ impl Pending {
                 self.remove.insert(key);
             }
         }
+        for (key, by) in older.add {
+            if !self.decides(&key) {
+                *self.add.entry(key).or_insert(0) += by;
+            }
+        }
+        for (key, value) in older.expect {
+            self.expect.entry(key).or_insert(value);
+        }
+        for (key, value) in older.added_to {
+            self.added_to.entry(key).or_insert(value);
+        }
         self.user = self.user.take().or(older.user);
         self.regenerate |= older.regenerate;
         self.destroy = self.destroy.or(older.destroy);
+        self.ended |= older.ended;
         self.touch |= older.touch;
     }
 }
@@ -128,6 +167,10 @@ pub(crate) struct State {
     pub(crate) meta: Option<SessionMeta>,
     pub(crate) pending: Pending,
     pub(crate) cookie: CookieAction,
+    /// A commit of this request applied nothing because the session changed under
+    /// it (a key it read, or a regenerate): the response is a 409 unless the
+    /// handler reloads.
+    pub(crate) conflict: bool,
 }
 
 impl State {
@@ -140,6 +183,7 @@ impl State {
             meta: None,
             pending: Pending::default(),
             cookie: CookieAction::Keep,
+            conflict: false,
         }
     }
 
@@ -155,6 +199,7 @@ impl State {
     /// Sets `key` to `json` at commit.
     pub(crate) fn write(&mut self, key: String, json: String) {
         self.pending.remove.remove(&key);
+        self.pending.add.remove(&key);
         // Before the load (the write-only handle), the view is built by the load
         // from the store's data and the pending changes: no copy needed here.
         if self.status.is_loaded() {
@@ -166,6 +211,7 @@ impl State {
     /// Removes `key` at commit; returns whether the view held it.
     pub(crate) fn delete(&mut self, key: &str) -> bool {
         self.pending.set.remove(key);
+        self.pending.add.remove(key);
         if self.status != Status::New {
             self.pending.remove.insert(key.to_owned());
         }
@@ -177,7 +223,59 @@ impl State {
         self.data.clear();
         self.pending.set.clear();
         self.pending.remove.clear();
+        self.pending.add.clear();
         self.pending.clear = true;
+    }
+
+    /// Before a write computed from `key`'s value: the commit applies only if the
+    /// store still holds what this request read there, unless the request itself
+    /// decided that value. An addition pending on the key becomes part of the
+    /// write, expecting the value it was added to.
+    pub(crate) fn guard(&mut self, key: &str) {
+        let pending = &mut self.pending;
+        if pending.decides(key) || pending.expect.contains_key(key) {
+            return;
+        }
+        let read = match pending.add.remove(key) {
+            Some(_) => pending.added_to.remove(key).flatten(),
+            None => self.data.get(key).cloned(),
+        };
+        pending.expect.insert(key.to_owned(), read);
+    }
+
+    /// Adds `by` to the integer under `key` at commit: by the store, so concurrent
+    /// additions all count, unless this request decided the key's value itself
+    /// (then it is a plain write). Returns the value as this request now sees it
+    /// (`None` before the session is read), or `Err` when there is no integer
+    /// there, or the sum leaves ±`MAX_COUNT`.
+    pub(crate) fn add(&mut self, key: &str, by: i64) -> Result<Option<i64>, ()> {
+        if self.pending.decides(key) {
+            let sum = added(self.pending.set.get(key).map(String::as_str), by).ok_or(())?;
+            let value = sum.parse().ok();
+            self.write(key.to_owned(), sum);
+            return Ok(value.filter(|_| self.status.is_loaded()));
+        }
+        let total = self
+            .pending
+            .add
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+            .checked_add(by)
+            .ok_or(())?;
+        if total.abs() > MAX_COUNT {
+            return Err(());
+        }
+        let mut seen = None;
+        if self.status.is_loaded() {
+            let before = self.data.get(key).cloned();
+            let sum = added(before.as_deref(), by).ok_or(())?;
+            seen = sum.parse().ok();
+            self.data.insert(key.to_owned(), sum);
+            self.pending.added_to.entry(key.to_owned()).or_insert(before);
+        }
+        self.pending.add.insert(key.to_owned(), total);
+        Ok(seen)
     }
 
     /// Binds (`Some`) or unbinds (`None`) the user at commit.
@@ -210,6 +308,7 @@ impl State {
         };
         self.pending = Pending {
             destroy: self.pending.destroy.or(key),
+            ended: true,
             ..Pending::default()
         };
         self.status = Status::New;
@@ -228,6 +327,16 @@ impl State {
         }
         for (key, value) in &self.pending.set {
             data.insert(key.clone(), value.clone());
+        }
+        for (key, by) in &self.pending.add {
+            let before = data.get(key).cloned();
+            self.pending.added_to.insert(key.clone(), before.clone());
+            match added(before.as_deref(), *by) {
+                Some(sum) => data.insert(key.clone(), sum),
+                // Not an integer in the store: the commit will conflict; the view
+                // shows what is there.
+                None => None,
+            };
         }
         self.data = data;
     }

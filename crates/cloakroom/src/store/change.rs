@@ -106,6 +106,17 @@ pub struct ChangeSet {
     pub set: Vec<(String, String)>,
     /// Keys to remove (disjoint from `set`).
     pub remove: Vec<String>,
+    /// Keys to add a number to, applied by the store (disjoint from `set` and
+    /// `remove`): the key holds a JSON integer, or nothing (counted as 0), and the
+    /// sum stays within ±[`MAX_COUNT`]. Concurrent additions to one key all count:
+    /// counters and quantities never conflict.
+    pub add: Vec<(String, i64)>,
+    /// Keys this change set's writes were computed from, each with the JSON text the
+    /// request read (`None`: the key was absent). The store applies the change set
+    /// only if every one still holds exactly that: a per-key compare-and-set. When
+    /// one does not, or a key of [`add`](Self::add) holds something else than an
+    /// integer, nothing is applied ([`CommitOutcome::Conflict`](super::CommitOutcome::Conflict)).
+    pub expect: Vec<(String, Option<String>)>,
     /// A change to the user binding.
     pub user: Option<UserChange>,
     /// A new idle deadline (and `last_seen = now`), applied only when it moves the
@@ -141,6 +152,8 @@ impl ChangeSet {
             clear: false,
             set: Vec::new(),
             remove: Vec::new(),
+            add: Vec::new(),
+            expect: Vec::new(),
             user: None,
             idle_deadline: None,
             idle_min_step: Duration::ZERO,
@@ -175,6 +188,33 @@ impl ChangeSet {
         !step.is_zero() && step >= self.idle_min_step
     }
 
+    /// True when the change set can be applied to a session whose keys hold what
+    /// `current` gives (their JSON text): every expectation holds, and every key to
+    /// add to holds an integer (or nothing) whose sum stays within ±[`MAX_COUNT`].
+    /// Stores check it, under the same lock or in the same script as the write.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use std::time::SystemTime;
+    /// use cloakroom::store::ChangeSet;
+    ///
+    /// let data = HashMap::from([("cart".to_owned(), r#"["apple"]"#.to_owned()), ("n".to_owned(), "2".to_owned())]);
+    /// let current = |key: &str| data.get(key).map(String::as_str);
+    ///
+    /// let mut changes = ChangeSet::new(SystemTime::now());
+    /// changes.expect.push(("cart".into(), Some(r#"["apple"]"#.into())));
+    /// changes.add.push(("n".into(), 1));
+    /// assert!(changes.admits(current));
+    /// changes.expect.push(("coupon".into(), Some(r#""SAVE10""#.into()))); // it is absent now
+    /// assert!(!changes.admits(current));
+    /// ```
+    pub fn admits<'a>(&self, current: impl Fn(&str) -> Option<&'a str>) -> bool {
+        self.expect
+            .iter()
+            .all(|(key, expected)| current(key) == expected.as_deref())
+            && self.add.iter().all(|(key, by)| added(current(key), *by).is_some())
+    }
+
     /// True when applying it would change nothing.
     ///
     /// ```
@@ -192,6 +232,7 @@ impl ChangeSet {
         !self.clear
             && self.set.is_empty()
             && self.remove.is_empty()
+            && self.add.is_empty()
             && self.user.is_none()
             && self.idle_deadline.is_none()
     }
@@ -200,15 +241,60 @@ impl ChangeSet {
 impl fmt::Debug for ChangeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let set: Vec<&str> = self.set.iter().map(|(k, _)| k.as_str()).collect();
+        let add: Vec<&str> = self.add.iter().map(|(k, _)| k.as_str()).collect();
+        let expect: Vec<&str> = self.expect.iter().map(|(k, _)| k.as_str()).collect();
         f.debug_struct("ChangeSet")
             .field("now", &self.now)
             .field("clear", &self.clear)
             .field("set", &set)
             .field("remove", &self.remove)
+            .field("add", &add)
+            .field("expect", &expect)
             .field("user", &self.user)
             .field("idle_deadline", &self.idle_deadline)
             .field("idle_min_step", &self.idle_min_step)
             .field("absolute_deadline", &self.absolute_deadline)
             .finish()
     }
+}
+
+/// The largest count a key added to may hold, either way: 2^53 - 1 (JavaScript's
+/// `Number.MAX_SAFE_INTEGER`), so every store, a Redis script's numbers and every
+/// client that reads the JSON hold it exactly.
+///
+/// ```
+/// assert_eq!(cloakroom::store::MAX_COUNT, 9_007_199_254_740_991);
+/// ```
+pub const MAX_COUNT: i64 = (1 << 53) - 1;
+
+/// `current + by` as JSON text, where `current` is a key's JSON text (`None`:
+/// absent, counted as 0); `None` when it is not an integer or the sum leaves
+/// ±[`MAX_COUNT`].
+///
+/// ```
+/// use cloakroom::store::{MAX_COUNT, added};
+///
+/// assert_eq!(added(None, 3).as_deref(), Some("3"));
+/// assert_eq!(added(Some("-2"), 5).as_deref(), Some("3"));
+/// assert_eq!(added(Some(r#""two""#), 1), None);
+/// assert_eq!(added(Some("1.5"), 1), None);
+/// assert_eq!(added(Some(&MAX_COUNT.to_string()), 1), None);
+/// ```
+pub fn added(current: Option<&str>, by: i64) -> Option<String> {
+    let held = match current {
+        None => 0,
+        Some(text) => parse_count(text)?,
+    };
+    let sum = held.checked_add(by)?;
+    (sum.abs() <= MAX_COUNT).then(|| sum.to_string())
+}
+
+/// A JSON integer within ±[`MAX_COUNT`]: an optional `-` and digits, nothing else.
+fn parse_count(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 16 {
+        return None;
+    }
+    let value: i64 = text.parse().ok()?;
+    (value.abs() <= MAX_COUNT).then_some(value)
 }

@@ -1,11 +1,9 @@
-//! The fresh session a write-only commit starts when its own is gone, and what
-//! such a commit did.
+//! The fresh session a write-only commit starts when its own is gone.
 
 use std::fmt;
 use std::sync::OnceLock;
-use std::time::SystemTime;
 
-use super::{ChangeSet, SessionMeta, SessionRecord, SessionStore, StoreError};
+use super::{ChangeSet, CommitOutcome, SessionMeta, SessionRecord, SessionStore, StoreError};
 use crate::id::{SessionId, StoreKey};
 
 /// The session a write-only commit starts when the one it was meant for is gone.
@@ -91,8 +89,8 @@ impl FreshSession {
 
     /// The second half of [`commit_or_create`](crate::store::SessionStore::commit_or_create),
     /// once the session was found gone: inserts the fresh record of `changes` into
-    /// `store` (insert-if-absent). `Created` when it went in, `Dropped` when the fresh
-    /// key was taken.
+    /// `store` (insert-if-absent). `Created` when it went in, `Conflict` when the fresh
+    /// key was taken (odds of 2^-256: the layer answers 409).
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
@@ -104,8 +102,8 @@ impl FreshSession {
     /// let fresh = FreshSession::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
     /// let changes = ChangeSet::new(now);
     /// assert_eq!(fresh.insert_into(&store, &changes).await?, CommitOutcome::Created);
-    /// assert!(store.load(&fresh.key(), &Touch::new(now, now)).await?.is_some());
-    /// assert_eq!(fresh.insert_into(&store, &changes).await?, CommitOutcome::Dropped, "the key is taken now");
+    /// assert!(store.load(&fresh.key(), &Touch::new(now, now)).await?.live().is_some());
+    /// assert_eq!(fresh.insert_into(&store, &changes).await?, CommitOutcome::Conflict, "the key is taken now");
     /// # Ok::<(), cloakroom::store::StoreError>(())
     /// # }).unwrap();
     /// ```
@@ -117,7 +115,7 @@ impl FreshSession {
         Ok(if store.create(&self.key(), &self.record(changes)).await? {
             CommitOutcome::Created
         } else {
-            CommitOutcome::Dropped
+            CommitOutcome::Conflict
         })
     }
 
@@ -157,45 +155,4 @@ impl fmt::Debug for FreshSession {
             .field("drawn", &self.drawn.get().map(|(_, key)| key))
             .finish()
     }
-}
-
-/// What [`SessionStore::commit_or_create`](crate::store::SessionStore::commit_or_create) did.
-///
-/// ```
-/// use std::time::{Duration, SystemTime};
-/// use cloakroom::{MemoryStore, SessionId};
-/// use cloakroom::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, SessionStore};
-///
-/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::clock::whole_millis(SystemTime::now()));
-/// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
-/// store.create(&key, &SessionRecord::new(meta.clone())).await?;
-/// let fresh = FreshSession::new(meta);
-/// let later = now + Duration::from_secs(10);
-/// let mut changes = ChangeSet::new(later);
-/// changes.idle_deadline = Some(later + Duration::from_secs(60));
-/// match store.commit_or_create(&key, &changes, &fresh).await? {
-///     CommitOutcome::Applied(expiry) => assert_eq!(expiry, Some(later + Duration::from_secs(60))),
-///     other => panic!("the session was live, got {other:?}"),
-/// }
-/// // Within the change set's minimum step: applied, the deadline stays.
-/// changes.idle_min_step = Duration::from_secs(5);
-/// let outcome = store.commit_or_create(&key, &changes, &fresh).await?;
-/// assert_eq!(outcome, CommitOutcome::Applied(None));
-/// assert!(fresh.id().is_none(), "no fresh ID was drawn");
-/// # Ok::<(), cloakroom::store::StoreError>(())
-/// # }).unwrap();
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommitOutcome {
-    /// The session was live and the change set was applied to it. When the commit
-    /// moved the idle deadline ([`ChangeSet::slides`]) and the store can tell, it
-    /// carries the session's expiry afterwards, and the layer re-sends the cookie
-    /// with a matching `Max-Age`; `None` when the deadline stayed (or the store
-    /// cannot tell), and the client keeps the cookie it has.
-    Applied(Option<SystemTime>),
-    /// The session was gone; the fresh record was inserted instead.
-    Created,
-    /// The session was gone and the fresh key was taken; nothing was written.
-    Dropped,
 }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use super::{ChangeSet, Touch, UserChange};
+use super::{ChangeSet, Touch, UserChange, added};
 use crate::id::{SessionHandle, StoreKey};
 
 /// Everything a store keeps about one session besides its data.
@@ -183,8 +183,28 @@ impl SessionRecord {
         }
     }
 
-    /// Applies a change set in place: clear, then removals, then sets, then the user
-    /// binding and the idle deadline. The caller has checked the session is live.
+    /// True when `changes` can be applied to this record
+    /// ([`ChangeSet::admits`]): its expectations hold and its additions meet
+    /// integers.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use cloakroom::store::{ChangeSet, SessionMeta, SessionRecord};
+    ///
+    /// let now = SystemTime::now();
+    /// let mut record = SessionRecord::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
+    /// record.data.insert("visits".into(), "4".into());
+    /// let mut changes = ChangeSet::new(now);
+    /// changes.expect.push(("visits".into(), Some("3".into()))); // another request counted already
+    /// assert!(!record.admits(&changes));
+    /// ```
+    pub fn admits(&self, changes: &ChangeSet) -> bool {
+        changes.admits(|key| self.data.get(key).map(String::as_str))
+    }
+
+    /// Applies a change set in place: clear, then removals, sets and additions, then
+    /// the user binding and the idle deadline. The caller has checked the session is
+    /// live and that it [`admits`](Self::admits) the change set.
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
@@ -208,6 +228,11 @@ impl SessionRecord {
         }
         for (key, value) in &changes.set {
             self.data.insert(key.clone(), value.clone());
+        }
+        for (key, by) in &changes.add {
+            if let Some(sum) = added(self.data.get(key).map(String::as_str), *by) {
+                self.data.insert(key.clone(), sum);
+            }
         }
         match &changes.user {
             Some(UserChange::Bind(user)) => self.meta.user = Some(user.clone()),

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{ChangeSet, CommitOutcome, FreshSession, SessionRecord, StoreError, Touch, UserSession};
+use super::{ChangeSet, CommitOutcome, FreshSession, Loaded, SessionRecord, StoreError, Touch, UserSession};
 use crate::id::{SessionId, StoreKey};
 
 /// A place to keep sessions, shaped around change sets.
@@ -15,9 +15,14 @@ use crate::id::{SessionId, StoreKey};
 /// The [`conformance`](crate::conformance) suite (cargo feature `conformance`) checks
 /// an implementation against every rule below; run it on yours.
 ///
-/// Expiry: a record whose [`SessionMeta::expires_at`](super::SessionMeta::expires_at) is not after the time of a
-/// call (the `now` of the touch or change set) is gone for that call: `load`
-/// returns `None`, `commit` returns `false`, and the store may delete it.
+/// Expiry: a record whose [`SessionMeta::expires_at`](super::SessionMeta::expires_at)
+/// is not after the time of a call (the `now` of the touch or change set) is gone
+/// for that call: `load` finds [`Loaded::Gone`], a write
+/// [`CommitOutcome::Gone`], and the store may delete it.
+///
+/// Regenerate leaves a marker under the old key for [`MOVED_MARKER_TTL`](super::MOVED_MARKER_TTL),
+/// holding nothing but the fact that the session moved: loads and writes on that
+/// key answer `Moved`, so the layer can tell a stale ticket from a gone session.
 ///
 /// ```
 /// use cloakroom::{MemoryStore, SessionId};
@@ -29,7 +34,7 @@ use crate::id::{SessionId, StoreKey};
 /// let key = SessionId::generate().store_key();
 /// let now = SystemTime::now();
 /// let touch = Touch::new(now, now + Duration::from_secs(60));
-/// assert!(store.load(&key, &touch).await.unwrap().is_none());
+/// assert!(store.load(&key, &touch).await.unwrap().live().is_none());
 /// # });
 /// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
 /// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
@@ -40,7 +45,9 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// Reads a live session and, in the same atomic step, moves its idle deadline
     /// to `touch.idle_deadline` (and `last_seen` to `touch.now`) when that moves it
     /// by at least `touch.min_step`, forward or back ([`SessionMeta::apply_touch`](super::SessionMeta::apply_touch)).
-    /// Returns the record as it is after the touch, or `None` if absent or expired.
+    /// Returns the record as it is after the touch, [`Loaded::Moved`] when a
+    /// regenerate moved it away (within the marker's lifetime), else
+    /// [`Loaded::Gone`].
     ///
     /// ```
     /// # use std::time::{Duration, SystemTime};
@@ -53,16 +60,16 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// store.create(&key, &SessionRecord::new(meta)).await?;
     /// let later = now + Duration::from_secs(10);
     /// let touch = Touch::new(later, later + Duration::from_secs(60));
-    /// let record = store.load(&key, &touch).await?.expect("live");
+    /// let record = store.load(&key, &touch).await?.live().expect("live");
     /// assert_eq!(record.meta.idle_deadline, touch.idle_deadline); // slid by 10 s
-    /// assert!(store.load(&SessionId::generate().store_key(), &touch).await?.is_none());
+    /// assert!(store.load(&SessionId::generate().store_key(), &touch).await?.live().is_none());
     /// # Ok::<(), cloakroom::store::StoreError>(())
     /// # }).unwrap();
     /// ```
-    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError>;
+    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Loaded, StoreError>;
 
-    /// Inserts a new session if no session has this key. Returns `false`, changing
-    /// nothing, if one does.
+    /// Inserts a new session if no session (nor a moved marker) has this key.
+    /// Returns `false`, changing nothing, if one does.
     ///
     /// ```
     /// # use std::time::{Duration, SystemTime};
@@ -79,14 +86,21 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// ```
     async fn create(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError>;
 
-    /// Applies `changes` to a live session, atomically. Keys the change set does not
-    /// name are left as the store has them. Returns `false`, changing nothing, if
-    /// the session is absent or expired: a commit never recreates a session.
+    /// Applies `changes` to a live session, atomically, if the session
+    /// [admits](ChangeSet::admits) them. Keys the change set does not name are left
+    /// as the store has them.
+    ///
+    /// Changing nothing, it answers [`CommitOutcome::Gone`] when the session is
+    /// absent or expired (a commit never recreates a session),
+    /// [`CommitOutcome::Moved`] when it was regenerated away, and
+    /// [`CommitOutcome::Conflict`] when a key the change set expects no longer holds
+    /// what it read, or a key to add to holds no integer. Otherwise
+    /// [`CommitOutcome::Applied`], with the expiry when the idle deadline moved.
     ///
     /// ```
     /// # use std::time::{Duration, SystemTime};
     /// use cloakroom::{MemoryStore, SessionId};
-    /// use cloakroom::store::{ChangeSet, SessionMeta, SessionRecord, SessionStore};
+    /// use cloakroom::store::{ChangeSet, CommitOutcome, SessionMeta, SessionRecord, SessionStore};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::clock::whole_millis(SystemTime::now()));
@@ -94,21 +108,22 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// store.create(&key, &SessionRecord::new(meta)).await?;
     /// let mut changes = ChangeSet::new(now);
     /// changes.set.push(("theme".into(), r#""dark""#.into()));
-    /// assert!(store.commit(&key, &changes).await?);
+    /// assert_eq!(store.commit(&key, &changes).await?, CommitOutcome::Applied(None));
     /// store.delete(&key).await?;
-    /// assert!(!store.commit(&key, &changes).await?); // never brings a session back
+    /// assert_eq!(store.commit(&key, &changes).await?, CommitOutcome::Gone); // never brings it back
     /// # Ok::<(), cloakroom::store::StoreError>(())
     /// # }).unwrap();
     /// ```
-    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError>;
+    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<CommitOutcome, StoreError>;
 
     /// Applies `changes` to the session at `key` if it is live; otherwise inserts
     /// `fresh` (its [`record`](FreshSession::record) of `changes`, under its
     /// [`key`](FreshSession::key), insert-if-absent). Used by the write-only handle,
     /// which does not load the session first.
     ///
-    /// The default commits, then creates when the session was gone: one call in the
-    /// usual case. A store can override it to report the expiry when the commit slid
+    /// The default commits, then creates when the session was gone (`Created`, or
+    /// `Conflict` should the fresh key be taken): one call in the usual case. A
+    /// session that moved is not replaced: `Moved`. A store can override it to report the expiry when the commit slid
     /// the idle deadline ([`CommitOutcome::Applied`]), or to do both steps in one
     /// round trip (asking for `fresh.key()` up front draws the ID every time).
     ///
@@ -123,7 +138,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// let fresh = FreshSession::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
     /// let outcome = store.commit_or_create(&key, &ChangeSet::new(now), &fresh).await?;
     /// assert_eq!(outcome, CommitOutcome::Created);
-    /// assert!(store.load(&fresh.key(), &cloakroom::store::Touch::new(now, now)).await?.is_some());
+    /// assert!(store.load(&fresh.key(), &cloakroom::store::Touch::new(now, now)).await?.live().is_some());
     /// # Ok::<(), cloakroom::store::StoreError>(())
     /// # }).unwrap();
     /// ```
@@ -133,35 +148,45 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         changes: &ChangeSet,
         fresh: &FreshSession,
     ) -> Result<CommitOutcome, StoreError> {
-        if self.commit(key, changes).await? {
-            return Ok(CommitOutcome::Applied(None));
+        match self.commit(key, changes).await? {
+            CommitOutcome::Gone => fresh.insert_into(self, changes).await,
+            outcome => Ok(outcome),
         }
-        fresh.insert_into(self, changes).await
     }
 
     /// Moves the live session at `old` to `new`, applying `changes` on the way, in
-    /// one atomic step; `old` no longer exists afterwards. `new` is the store key of
-    /// an ID drawn by [`successor_id`](Self::successor_id) for `old`. Returns `false`, changing
-    /// nothing, if `old` is absent or expired or `new` already exists.
+    /// one atomic step; `old` then holds only a moved marker for
+    /// [`MOVED_MARKER_TTL`](super::MOVED_MARKER_TTL). `new` is the store key of an
+    /// ID drawn by [`successor_id`](Self::successor_id) for `old`. The record keeps
+    /// its creation time and absolute deadline.
+    ///
+    /// Changing nothing, it answers as [`commit`](Self::commit) does when `old` is
+    /// gone, moved or does not admit `changes`, and `Conflict` when `new` is taken.
     ///
     /// ```
     /// # use std::time::{Duration, SystemTime};
     /// use cloakroom::{MemoryStore, SessionId};
-    /// use cloakroom::store::{ChangeSet, SessionMeta, SessionRecord, SessionStore, Touch};
+    /// use cloakroom::store::{ChangeSet, CommitOutcome, Loaded, SessionMeta, SessionRecord, SessionStore, Touch};
     ///
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let (store, key, now) = (MemoryStore::new(), SessionId::generate().store_key(), cloakroom::clock::whole_millis(SystemTime::now()));
     /// let meta = SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600));
     /// store.create(&key, &SessionRecord::new(meta)).await?;
     /// let new = store.successor_id(&key).store_key();
-    /// assert!(store.regenerate(&key, &new, &ChangeSet::new(now)).await?);
+    /// assert!(store.regenerate(&key, &new, &ChangeSet::new(now)).await?.is_written());
     /// let touch = Touch::new(now, now + Duration::from_secs(60));
-    /// assert!(store.load(&key, &touch).await?.is_none());
-    /// assert!(store.load(&new, &touch).await?.is_some());
+    /// assert_eq!(store.load(&key, &touch).await?, Loaded::Moved);
+    /// assert!(store.load(&new, &touch).await?.live().is_some());
+    /// assert_eq!(store.commit(&key, &ChangeSet::new(now)).await?, CommitOutcome::Moved);
     /// # Ok::<(), cloakroom::store::StoreError>(())
     /// # }).unwrap();
     /// ```
-    async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError>;
+    async fn regenerate(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        changes: &ChangeSet,
+    ) -> Result<CommitOutcome, StoreError>;
 
     /// The ID to give a session regenerated from `old`. The default draws a new
     /// random ID; a store whose regenerate must keep both keys together (Redis
@@ -180,8 +205,8 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         SessionId::generate()
     }
 
-    /// Deletes a session (and its entry in the per-user index). Returns whether
-    /// there was a session to delete.
+    /// Deletes a session (and its entry in the per-user index), or a moved marker.
+    /// Returns whether there was a live session to delete.
     ///
     /// ```
     /// # use std::time::{Duration, SystemTime};

@@ -5,7 +5,9 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{ChangeSet, SessionMeta, SessionRecord, SessionStore, StoreError, Touch, UserSession};
+use super::{
+    ChangeSet, CommitOutcome, Loaded, SessionMeta, SessionRecord, SessionStore, StoreError, Touch, UserSession,
+};
 use crate::id::StoreKey;
 
 /// A store written the simple way: whole records in, whole records out.
@@ -14,10 +16,13 @@ use crate::id::StoreKey;
 ///
 /// **Caveat: last writer wins.** The adapter applies a change set by reading the
 /// record, changing it and writing it back. Two requests on one session that
-/// commit at the same moment can lose one another's writes, and a request that
-/// commits just after another destroyed the session can bring it back. Every store
-/// that ships with cloakroom applies change sets atomically instead; implement
-/// [`SessionStore`] directly when your backend can do the same.
+/// commit at the same moment can lose one another's writes (its compare-and-set and
+/// its additions are checked against the record it read, not atomically with the
+/// write), and a request that commits just after another destroyed the session can
+/// bring it back. It keeps no moved markers either: a stale ticket after a
+/// regenerate reads as a gone session, and its response removes the cookie. Every
+/// store that ships with cloakroom applies change sets atomically instead;
+/// implement [`SessionStore`] directly when your backend can do the same.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -186,14 +191,14 @@ impl<S: SimpleStore> SimpleStoreAdapter<S> {
 
 #[async_trait]
 impl<S: SimpleStore> SessionStore for SimpleStoreAdapter<S> {
-    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
+    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Loaded, StoreError> {
         let Some(mut record) = self.live(key, touch.now).await? else {
-            return Ok(None);
+            return Ok(Loaded::Gone);
         };
         if record.meta.apply_touch(touch) {
             self.inner.touch(key, &record.meta).await?;
         }
-        Ok(Some(record))
+        Ok(Loaded::Live(record))
     }
 
     async fn create(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
@@ -204,26 +209,35 @@ impl<S: SimpleStore> SessionStore for SimpleStoreAdapter<S> {
         Ok(true)
     }
 
-    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<CommitOutcome, StoreError> {
         let Some(mut record) = self.live(key, changes.now).await? else {
-            return Ok(false);
+            return Ok(CommitOutcome::Gone);
         };
+        if !record.admits(changes) {
+            return Ok(CommitOutcome::Conflict);
+        }
+        let slid = changes.slides(record.meta.idle_deadline);
         record.apply(changes);
         self.inner.set(key, &record).await?;
-        Ok(true)
+        Ok(CommitOutcome::Applied(slid.then(|| record.meta.expires_at())))
     }
 
-    async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+    async fn regenerate(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        changes: &ChangeSet,
+    ) -> Result<CommitOutcome, StoreError> {
         let Some(mut record) = self.live(old, changes.now).await? else {
-            return Ok(false);
+            return Ok(CommitOutcome::Gone);
         };
-        if self.live(new, changes.now).await?.is_some() {
-            return Ok(false);
+        if !record.admits(changes) || self.live(new, changes.now).await?.is_some() {
+            return Ok(CommitOutcome::Conflict);
         }
         record.apply(changes);
         self.inner.set(new, &record).await?;
         self.inner.destroy(old).await?;
-        Ok(true)
+        Ok(CommitOutcome::Applied(None))
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {

@@ -13,7 +13,8 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::routing::{get, post, put};
 use cloakroom::store::{
-    ChangeSet, CommitOutcome, FreshSession, SessionRecord, SessionStore, StoreError, StoreKey, Touch, UserSession,
+    ChangeSet, CommitOutcome, FreshSession, Loaded, SessionRecord, SessionStore, StoreError, StoreKey, Touch,
+    UserSession,
 };
 use cloakroom::{MemoryStore, Session, SessionConfig, SessionLayer, SessionWriter, SignedIn};
 use http_body_util::BodyExt;
@@ -281,7 +282,7 @@ impl CountingStore {
 
 #[async_trait]
 impl SessionStore for CountingStore {
-    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
+    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Loaded, StoreError> {
         self.call(&self.calls.load)?;
         self.inner.load(key, touch).await
     }
@@ -289,7 +290,7 @@ impl SessionStore for CountingStore {
         self.call(&self.calls.create)?;
         self.inner.create(key, record).await
     }
-    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<CommitOutcome, StoreError> {
         self.call(&self.calls.commit)?;
         self.inner.commit(key, changes).await
     }
@@ -302,7 +303,12 @@ impl SessionStore for CountingStore {
         self.call(&self.calls.commit_or_create)?;
         self.inner.commit_or_create(key, changes, fresh).await
     }
-    async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+    async fn regenerate(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        changes: &ChangeSet,
+    ) -> Result<CommitOutcome, StoreError> {
         self.call(&self.calls.regenerate)?;
         self.inner.regenerate(old, new, changes).await
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use self::stored::Shard;
-use super::{Applied, ChangeSet, DEFAULT_PURGE_INTERVAL, StoreError};
+use super::{ChangeSet, CommitOutcome, DEFAULT_PURGE_INTERVAL, StoreError};
 use crate::clock::{Clock, SystemClock};
 use crate::id::StoreKey;
 
@@ -180,18 +180,25 @@ impl MemoryStore {
         lock(&self.inner.shards[shard_index(key)])
     }
 
-    /// Applies a change set to a live session, changing nothing when it is absent
-    /// or dead.
-    fn apply_commit(&self, key: &StoreKey, changes: &ChangeSet) -> Applied {
+    /// Applies a change set to a live session that admits it; changes nothing
+    /// otherwise.
+    fn apply_commit(&self, key: &StoreKey, changes: &ChangeSet) -> CommitOutcome {
         let mut shard = self.shard(key);
-        let Some(record) = shard.get_mut(key) else {
-            return Applied::Gone;
+        let Some(record) = shard.sessions.get_mut(key) else {
+            return if shard.is_moved(key, changes.now) {
+                CommitOutcome::Moved
+            } else {
+                CommitOutcome::Gone
+            };
         };
         if record.meta.is_expired(changes.now) {
             if let Some(user) = self.drop_expired(&mut shard, key) {
                 self.unindex(&user, key);
             }
-            return Applied::Gone;
+            return CommitOutcome::Gone;
+        }
+        if !record.admits(changes) {
+            return CommitOutcome::Conflict;
         }
         let before = changes.user.is_some().then(|| record.meta.user.clone());
         let slid = record.apply(changes);
@@ -200,12 +207,12 @@ impl MemoryStore {
             let after = record.meta.user.clone();
             self.reindex(key, before.as_deref(), after.as_deref());
         }
-        Applied::Live { slid_to }
+        CommitOutcome::Applied(slid_to)
     }
 
     /// Removes a record found expired under the shard lock; returns its user.
     fn drop_expired(&self, shard: &mut Shard, key: &StoreKey) -> Option<String> {
-        let record = shard.remove(key)?;
+        let record = shard.sessions.remove(key)?;
         self.inner.live.fetch_sub(1, Ordering::Relaxed);
         record.meta.user
     }

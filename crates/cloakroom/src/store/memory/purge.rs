@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use super::stored::Stored;
 use super::{Inner, MemoryStore, SHARDS, lock};
+use crate::clock::to_millis;
 use crate::id::StoreKey;
 
 /// Most expired sessions a purge removes under one hold of a shard's lock.
@@ -31,24 +32,30 @@ impl MemoryStore {
         runtime.spawn(purge_loop(weak, shutdown, every));
     }
 
-    /// Deletes the expired sessions of one shard; returns how many went. The
-    /// shard's lock is held for a scan, then for at most [`PURGE_BATCH`] removals
-    /// at a time; records are freed outside the lock and the task yields between
-    /// batches, so requests on the same thread keep being served.
+    /// Deletes the expired sessions (and moved markers) of one shard; returns how
+    /// many sessions went. The shard's lock is held for a scan, then for at most
+    /// [`PURGE_BATCH`] removals at a time; records are freed outside the lock and the
+    /// task yields between batches, so requests on the same thread keep being served.
     pub(super) async fn purge_shard(&self, index: usize, now: SystemTime) -> usize {
-        let dead: Vec<StoreKey> = lock(&self.inner.shards[index])
-            .iter()
-            .filter(|(_, record)| record.meta.is_expired(now))
-            .map(|(key, _)| *key)
-            .collect();
+        let dead: Vec<StoreKey> = {
+            let mut shard = lock(&self.inner.shards[index]);
+            let now_ms = to_millis(now);
+            shard.moved.retain(|_, until| *until > now_ms);
+            shard
+                .sessions
+                .iter()
+                .filter(|(_, record)| record.meta.is_expired(now))
+                .map(|(key, _)| *key)
+                .collect()
+        };
         let mut purged = 0;
         for batch in dead.chunks(PURGE_BATCH) {
             let removed: Vec<Stored> = {
                 let mut shard = lock(&self.inner.shards[index]);
                 let mut removed = Vec::with_capacity(batch.len());
                 for key in batch {
-                    if shard.get(key).is_some_and(|r| r.meta.is_expired(now)) {
-                        let record = shard.remove(key).expect("checked above");
+                    if shard.sessions.get(key).is_some_and(|r| r.meta.is_expired(now)) {
+                        let record = shard.sessions.remove(key).expect("checked above");
                         if let Some(user) = &record.meta.user {
                             self.unindex(user, key);
                         }
@@ -64,8 +71,8 @@ impl MemoryStore {
         }
         if purged > 0 {
             let mut shard = lock(&self.inner.shards[index]);
-            if shard.len() < shard.capacity() / 4 {
-                shard.shrink_to_fit();
+            if shard.sessions.len() < shard.sessions.capacity() / 4 {
+                shard.sessions.shrink_to_fit();
             }
         }
         purged

@@ -7,33 +7,42 @@ use async_trait::async_trait;
 
 use super::stored::{Shard, Stored};
 use super::{MemoryStore, lock, shard_index};
+use crate::clock::to_millis;
 use crate::id::StoreKey;
 use crate::store::{
-    Applied, ChangeSet, CommitOutcome, FreshSession, SessionRecord, SessionStore, StoreError, Touch, UserSession,
+    ChangeSet, CommitOutcome, FreshSession, Loaded, MOVED_MARKER_TTL, SessionRecord, SessionStore, StoreError, Touch,
+    UserSession,
 };
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
+    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Loaded, StoreError> {
         self.ensure_purger();
         let mut shard = self.shard(key);
-        let Some(record) = shard.get_mut(key) else {
-            return Ok(None);
+        let Some(record) = shard.sessions.get_mut(key) else {
+            return Ok(if shard.is_moved(key, touch.now) {
+                Loaded::Moved
+            } else {
+                Loaded::Gone
+            });
         };
         if record.meta.is_expired(touch.now) {
             if let Some(user) = self.drop_expired(&mut shard, key) {
                 self.unindex(&user, key);
             }
-            return Ok(None);
+            return Ok(Loaded::Gone);
         }
         record.meta.apply_touch(touch);
-        Ok(Some(record.to_record()))
+        Ok(Loaded::Live(record.to_record()))
     }
 
     async fn create(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
         self.ensure_purger();
         let mut shard = self.shard(key);
-        let expired_user = match shard.get(key) {
+        if shard.is_moved(key, record.meta.created_at) {
+            return Ok(false);
+        }
+        let expired_user = match shard.sessions.get(key) {
             Some(existing) if !existing.meta.is_expired(record.meta.created_at) => return Ok(false),
             Some(_) => self.drop_expired(&mut shard, key),
             None => None,
@@ -44,7 +53,7 @@ impl SessionStore for MemoryStore {
             }
             return Err(full);
         }
-        shard.insert(*key, Stored::from_record(record));
+        shard.sessions.insert(*key, Stored::from_record(record));
         if let Some(user) = expired_user {
             self.unindex(&user, key);
         }
@@ -54,8 +63,8 @@ impl SessionStore for MemoryStore {
         Ok(true)
     }
 
-    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
-        Ok(self.apply_commit(key, changes).is_live())
+    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<CommitOutcome, StoreError> {
+        Ok(self.apply_commit(key, changes))
     }
 
     async fn commit_or_create(
@@ -64,13 +73,18 @@ impl SessionStore for MemoryStore {
         changes: &ChangeSet,
         fresh: &FreshSession,
     ) -> Result<CommitOutcome, StoreError> {
-        if let Applied::Live { slid_to } = self.apply_commit(key, changes) {
-            return Ok(CommitOutcome::Applied(slid_to));
+        match self.apply_commit(key, changes) {
+            CommitOutcome::Gone => fresh.insert_into(self, changes).await,
+            outcome => Ok(outcome),
         }
-        fresh.insert_into(self, changes).await
     }
 
-    async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+    async fn regenerate(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        changes: &ChangeSet,
+    ) -> Result<CommitOutcome, StoreError> {
         let (a, b) = (shard_index(old), shard_index(new));
         // Lock both shards in index order so two regenerations cannot deadlock.
         let mut low = lock(&self.inner.shards[a.min(b)]);
@@ -80,8 +94,9 @@ impl SessionStore for MemoryStore {
             Some(high) if a < b => move_record(&mut low, Some(high), old, new, changes),
             Some(high) => move_record(high, Some(&mut low), old, new, changes),
         };
-        let Some((before, after)) = moved else {
-            return Ok(false);
+        let (before, after) = match moved {
+            Ok(users) => users,
+            Err(outcome) => return Ok(outcome),
         };
         if let Some(user) = before {
             self.unindex(&user, old);
@@ -89,12 +104,13 @@ impl SessionStore for MemoryStore {
         if let Some(user) = after {
             self.index(&user, *new);
         }
-        Ok(true)
+        Ok(CommitOutcome::Applied(None))
     }
 
     async fn delete(&self, key: &StoreKey) -> Result<bool, StoreError> {
         let mut shard = self.shard(key);
-        let Some(record) = shard.remove(key) else {
+        let Some(record) = shard.sessions.remove(key) else {
+            shard.moved.remove(key);
             return Ok(false);
         };
         self.inner.live.fetch_sub(1, Ordering::Relaxed);
@@ -121,35 +137,51 @@ impl SessionStore for MemoryStore {
             .inner
             .shards
             .iter()
-            .map(|shard| lock(shard).values().filter(|r| !r.meta.is_expired(now)).count())
+            .map(|shard| {
+                lock(shard)
+                    .sessions
+                    .values()
+                    .filter(|r| !r.meta.is_expired(now))
+                    .count()
+            })
             .sum())
     }
 }
 
 /// Moves the live record at `old` to `new` (in `to`, or in `from` when `None`),
-/// applying `changes`. Returns its user binding before and after, or `None` when
-/// `old` is not live or `new` is taken.
+/// applying `changes`, and leaves a moved marker at `old`. Returns its user binding
+/// before and after, or what stopped it: `old` gone, moved or not admitting the
+/// change set, or `new` taken.
 fn move_record(
     from: &mut Shard,
     to: Option<&mut Shard>,
     old: &StoreKey,
     new: &StoreKey,
     changes: &ChangeSet,
-) -> Option<(Option<String>, Option<String>)> {
-    if from.get(old).is_none_or(|r| r.meta.is_expired(changes.now)) {
-        return None;
+) -> Result<(Option<String>, Option<String>), CommitOutcome> {
+    let refused = match from.sessions.get(old) {
+        Some(record) if record.meta.is_expired(changes.now) => Some(CommitOutcome::Gone),
+        Some(record) if !record.admits(changes) => Some(CommitOutcome::Conflict),
+        Some(_) => None,
+        None => Some(CommitOutcome::Gone),
+    };
+    match refused {
+        Some(CommitOutcome::Gone) if from.is_moved(old, changes.now) => return Err(CommitOutcome::Moved),
+        Some(outcome) => return Err(outcome),
+        None => {}
     }
     let taken = match &to {
-        Some(to) => to.contains_key(new),
-        None => from.contains_key(new),
+        Some(to) => to.sessions.contains_key(new) || to.moved.contains_key(new),
+        None => from.sessions.contains_key(new) || from.moved.contains_key(new),
     };
     if taken {
-        return None;
+        return Err(CommitOutcome::Conflict);
     }
-    let mut record = from.remove(old)?;
+    let mut record = from.sessions.remove(old).ok_or(CommitOutcome::Gone)?;
+    from.moved.insert(*old, to_millis(changes.now + MOVED_MARKER_TTL));
     let before = record.meta.user.clone();
     record.apply(changes);
     let after = record.meta.user.clone();
-    to.unwrap_or(from).insert(*new, record);
-    Some((before, after))
+    to.unwrap_or(from).sessions.insert(*new, record);
+    Ok((before, after))
 }

@@ -7,10 +7,35 @@ use std::time::SystemTime;
 
 use crate::clock::{duration_millis, from_millis, to_millis};
 use crate::id::StoreKey;
-use crate::store::{ChangeSet, SessionMeta, SessionRecord, Touch, UserChange};
+use crate::store::{ChangeSet, SessionMeta, SessionRecord, Touch, UserChange, added};
 
-/// One shard of the store: sessions by store key.
-pub(super) type Shard = HashMap<StoreKey, Stored, BuildHasherDefault<KeyHasher>>;
+/// A map keyed by store keys, hashed by taking their bytes as they are.
+type KeyMap<V> = HashMap<StoreKey, V, BuildHasherDefault<KeyHasher>>;
+
+/// One shard of the store: sessions by store key, and the keys regenerated sessions
+/// moved away from.
+#[derive(Default)]
+pub(super) struct Shard {
+    pub(super) sessions: KeyMap<Stored>,
+    /// Moved markers: the old key of a regenerated session, until when (ms) it
+    /// answers "moved".
+    pub(super) moved: KeyMap<u64>,
+}
+
+impl Shard {
+    /// True when `key` holds a moved marker still standing at `now`; a marker past
+    /// its time is dropped on sight.
+    pub(super) fn is_moved(&mut self, key: &StoreKey, now: SystemTime) -> bool {
+        match self.moved.get(key) {
+            Some(&until) if to_millis(now) < until => true,
+            Some(_) => {
+                self.moved.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+}
 
 /// A session as the memory store keeps it: like a [`SessionRecord`], but with its
 /// keys in an exactly sized vector instead of a hash map (a small session's map
@@ -103,6 +128,16 @@ impl Stored {
         }
     }
 
+    /// The JSON text under `key`.
+    fn value(&self, key: &str) -> Option<&str> {
+        self.data.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Whether `changes` can be applied ([`ChangeSet::admits`]).
+    pub(super) fn admits(&self, changes: &ChangeSet) -> bool {
+        changes.admits(|key| self.value(key))
+    }
+
     /// Applies a change set as [`SessionRecord::apply`] does; returns whether the
     /// idle deadline moved.
     pub(super) fn apply(&mut self, changes: &ChangeSet) -> bool {
@@ -113,12 +148,11 @@ impl Stored {
             self.data.retain(|(key, _)| !changes.remove.contains(key));
         }
         for (key, value) in &changes.set {
-            match self.data.iter_mut().find(|(k, _)| k == key) {
-                Some((_, stored)) => value.clone_into(stored),
-                None => {
-                    self.data.reserve_exact(1);
-                    self.data.push((key.clone(), value.clone()));
-                }
+            self.put(key, value);
+        }
+        for (key, by) in &changes.add {
+            if let Some(sum) = added(self.value(key), *by) {
+                self.put(key, &sum);
             }
         }
         match &changes.user {
@@ -133,6 +167,19 @@ impl Stored {
                 true
             }
             _ => false,
+        }
+    }
+}
+
+impl Stored {
+    /// Sets `key` to `value`, reusing the old value's buffer.
+    fn put(&mut self, key: &str, value: &str) {
+        match self.data.iter_mut().find(|(k, _)| k == key) {
+            Some((_, stored)) => value.clone_into(stored),
+            None => {
+                self.data.reserve_exact(1);
+                self.data.push((key.to_owned(), value.to_owned()));
+            }
         }
     }
 }

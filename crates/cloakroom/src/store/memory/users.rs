@@ -46,7 +46,7 @@ impl MemoryStore {
         let mut sessions = Vec::with_capacity(keys.len());
         for key in keys {
             let shard = self.shard(&key);
-            match shard.get(&key) {
+            match shard.sessions.get(&key) {
                 Some(record) if !record.meta.is_expired(now) && record.meta.user.as_deref() == Some(user) => {
                     sessions.push(UserSession {
                         key,
@@ -75,12 +75,12 @@ impl MemoryStore {
             let mut progressed = false;
             for key in keys {
                 let mut shard = self.shard(&key);
-                match shard.get(&key) {
+                match shard.sessions.get(&key) {
                     Some(r) if r.meta.user.as_deref() == Some(user) => {
                         if r.meta.created_at() > started {
                             continue; // a sign-in after the logout began
                         }
-                        let record = shard.remove(&key).expect("checked above");
+                        let record = shard.sessions.remove(&key).expect("checked above");
                         self.inner.live.fetch_sub(1, Ordering::Relaxed);
                         self.unindex(user, &key);
                         deleted += usize::from(!record.meta.is_expired(started));

@@ -2,14 +2,17 @@
 
 use std::time::SystemTime;
 
+use redis::Value;
+
 use super::RedisStore;
-use super::layout::{DataField, Layout, record_fields};
+use super::layout::{DataField, Layout, record_fields, user_hash};
 use super::plain_write::{self, Written};
 use super::scripts::{self, ScriptCall};
 use crate::clock::{duration_millis, from_millis, to_millis};
 use crate::id::{SessionId, StoreKey};
-use crate::store::{Applied, ChangeSet, SessionRecord, StoreError, UserChange};
+use crate::store::{ChangeSet, CommitOutcome, MOVED_MARKER_TTL, SessionRecord, StoreError, UserChange};
 
+/// Appends a change set in the order `lua/lib/apply.lua` reads it.
 fn push_changes(invocation: &mut ScriptCall, changes: &ChangeSet) {
     invocation.arg(if changes.clear { "1" } else { "0" });
     match changes.idle_deadline {
@@ -18,28 +21,74 @@ fn push_changes(invocation: &mut ScriptCall, changes: &ChangeSet) {
     };
     invocation.arg(duration_millis(changes.idle_min_step));
     match &changes.user {
-        Some(UserChange::Bind(user)) => invocation.arg("b").arg(user.as_str()),
-        Some(UserChange::Unbind) => invocation.arg("u").arg(""),
-        None => invocation.arg("").arg(""),
+        Some(UserChange::Bind(user)) => invocation.arg("b").arg(user.as_str()).arg(user_hash(user)),
+        Some(UserChange::Unbind) => invocation.arg("u").arg("").arg(""),
+        None => invocation.arg("").arg("").arg(""),
     };
-    invocation.arg(changes.set.len()).arg(changes.remove.len());
+    invocation
+        .arg(changes.set.len())
+        .arg(changes.remove.len())
+        .arg(changes.add.len())
+        .arg(changes.expect.len());
     for (key, value) in &changes.set {
         invocation.arg(DataField(key)).arg(value.as_str());
     }
     for key in &changes.remove {
         invocation.arg(DataField(key));
     }
+    for (key, by) in &changes.add {
+        invocation.arg(DataField(key)).arg(*by);
+    }
+    for (key, expected) in &changes.expect {
+        invocation.arg(DataField(key));
+        match expected {
+            Some(value) => invocation.arg(format!("={value}")),
+            None => invocation.arg("!"),
+        };
+    }
 }
 
-/// Reads `{1, previous user}` or nil from a regenerate script.
-fn applied(reply: Option<(i64, String)>) -> Option<String> {
-    reply.map(|(_, previous)| previous)
+/// What the commit and regenerate scripts answered.
+enum Reply {
+    /// `{1, previous user, expiry}`: applied.
+    Applied {
+        previous: String,
+        expiry: Option<SystemTime>,
+    },
+    /// `{-1}`, `{-2}` or nil: nothing written.
+    Not(CommitOutcome),
+}
+
+fn reply(value: Value) -> Result<Reply, StoreError> {
+    let items = match value {
+        Value::Nil => return Ok(Reply::Not(CommitOutcome::Gone)),
+        Value::Array(items) => items,
+        other => return Err(StoreError::Corrupt(format!("unexpected script reply: {other:?}"))),
+    };
+    let text = |item: Option<&Value>| match item {
+        Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+        Some(Value::Int(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    match items.first() {
+        Some(Value::Int(1)) => Ok(Reply::Applied {
+            previous: text(items.get(1)),
+            expiry: text(items.get(2)).parse().ok().map(from_millis),
+        }),
+        Some(Value::Int(-1)) => Ok(Reply::Not(CommitOutcome::Moved)),
+        Some(Value::Int(-2)) => Ok(Reply::Not(CommitOutcome::Conflict)),
+        other => Err(StoreError::Corrupt(format!("unexpected script reply: {other:?}"))),
+    }
 }
 
 impl RedisStore {
     /// Commits `changes` to the session at `key`, without a script when the change
     /// set allows it.
-    pub(super) async fn commit_session(&self, key: &StoreKey, changes: &ChangeSet) -> Result<Applied, StoreError> {
+    pub(super) async fn commit_session(
+        &self,
+        key: &StoreKey,
+        changes: &ChangeSet,
+    ) -> Result<CommitOutcome, StoreError> {
         if plain_write::applies(changes) {
             return self.commit_plain(key, changes).await;
         }
@@ -48,38 +97,38 @@ impl RedisStore {
 
     /// A commit without a script (see `plain_write`): one pipeline, and the commit
     /// script with nothing to write only when the session is not in steady use.
-    async fn commit_plain(&self, key: &StoreKey, changes: &ChangeSet) -> Result<Applied, StoreError> {
+    async fn commit_plain(&self, key: &StoreKey, changes: &ChangeSet) -> Result<CommitOutcome, StoreError> {
         let replies = self
             .pipeline(plain_write::pipeline(&self.layout.session(key), changes))
             .await?;
         match plain_write::outcome(replies, changes)? {
-            Written::Done => Ok(Applied::Live { slid_to: None }),
+            Written::Done => Ok(CommitOutcome::Applied(None)),
             Written::Settle => self.commit_by_script(key, &plain_write::settling(changes)).await,
         }
     }
 
-    /// The commit script: files a new binding, applies the change set, fixes the
-    /// user index.
-    async fn commit_by_script(&self, key: &StoreKey, changes: &ChangeSet) -> Result<Applied, StoreError> {
+    /// The commit script: files a new binding, applies the change set if the
+    /// session admits it, fixes the user index.
+    async fn commit_by_script(&self, key: &StoreKey, changes: &ChangeSet) -> Result<CommitOutcome, StoreError> {
         self.index_binding(key, changes).await?;
         let mut invocation = scripts::COMMIT.call();
         invocation
             .key(self.layout.session(key))
             .key(self.layout.expiries(key))
+            .key(self.layout.users(key))
             .arg(to_millis(changes.now))
             .arg(key.to_hex());
         push_changes(&mut invocation, changes);
-        let reply: Option<(i64, String, String)> = self.invoke(invocation).await?;
-        let Some((_, previous, expiry)) = reply else {
-            return Ok(Applied::Gone);
-        };
-        self.index_moved(key, key, &previous, changes).await?;
-        Ok(Applied::Live {
-            slid_to: expiry.parse().ok().map(from_millis),
-        })
+        match reply(self.invoke(invocation).await?)? {
+            Reply::Applied { previous, expiry } => {
+                self.index_moved(key, key, &previous, changes).await?;
+                Ok(CommitOutcome::Applied(expiry))
+            }
+            Reply::Not(outcome) => Ok(outcome),
+        }
     }
 
-    /// Inserts a session unless a live one holds the key.
+    /// Inserts a session unless a live one (or a moved marker) holds the key.
     pub(super) async fn create_session(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
         if let Some(user) = &record.meta.user {
             self.index_add(user, key, record.meta.absolute_deadline, record.meta.created_at)
@@ -89,9 +138,11 @@ impl RedisStore {
         invocation
             .key(self.layout.session(key))
             .key(self.layout.expiries(key))
+            .key(self.layout.users(key))
             .arg(to_millis(record.meta.created_at))
             .arg(key.to_hex())
             .arg(to_millis(record.meta.expires_at()))
+            .arg(record.meta.user.as_deref().map(user_hash).unwrap_or_default())
             .arg(record_fields(record));
         Ok(self.invoke::<i64>(invocation).await? == 1)
     }
@@ -111,13 +162,13 @@ impl RedisStore {
         }
     }
 
-    /// Moves a live session to `new`, applying `changes`.
+    /// Moves a live session to `new`, applying `changes`, and marks `old` as moved.
     pub(super) async fn regenerate_session(
         &self,
         old: &StoreKey,
         new: &StoreKey,
         changes: &ChangeSet,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<CommitOutcome, StoreError> {
         if self.conn.is_cluster() && Layout::tag(old) != Layout::tag(new) {
             return Err(StoreError::unavailable(
                 "RedisStore::regenerate on a cluster needs a new key from successor_id (same hash slot)",
@@ -130,23 +181,30 @@ impl RedisStore {
             .key(self.layout.session(new))
             .key(self.layout.expiries(old))
             .key(self.layout.expiries(new))
+            .key(self.layout.users(old))
+            .key(self.layout.users(new))
             .arg(to_millis(changes.now))
             .arg(old.to_hex())
-            .arg(new.to_hex());
+            .arg(new.to_hex())
+            .arg(to_millis(changes.now + MOVED_MARKER_TTL));
         push_changes(&mut invocation, changes);
-        let Some(previous) = applied(self.invoke(invocation).await?) else {
-            return Ok(false);
-        };
-        self.index_moved(old, new, &previous, changes).await?;
-        Ok(true)
+        match reply(self.invoke(invocation).await?)? {
+            Reply::Applied { previous, .. } => {
+                self.index_moved(old, new, &previous, changes).await?;
+                Ok(CommitOutcome::Applied(None))
+            }
+            Reply::Not(outcome) => Ok(outcome),
+        }
     }
 
-    /// Deletes a session and its index entries; whether it was live.
+    /// Deletes a session (or a moved marker) and its index entries; whether a live
+    /// session went.
     pub(super) async fn delete_session(&self, key: &StoreKey) -> Result<bool, StoreError> {
         let mut invocation = scripts::DELETE.call();
         invocation
             .key(self.layout.session(key))
             .key(self.layout.expiries(key))
+            .key(self.layout.users(key))
             .arg(key.to_hex())
             .arg(to_millis(SystemTime::now()));
         let (live, user): (i64, String) = self.invoke(invocation).await?;

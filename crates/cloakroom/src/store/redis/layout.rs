@@ -2,8 +2,9 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `{prefix}{TT}:s:{KEY}` | hash | one session: `m` = `created:seen:idle:absolute` (ms since the epoch, one field so a read returns few elements), `m:u` user, and `d:{name}` per session key (JSON) |
+//! | `{prefix}{TT}:s:{KEY}` | hash | one session: `m` = `created:seen:idle:absolute` (ms since the epoch, one field so a read returns few elements), `m:u` user, and `d:{name}` per session key (JSON); or, after a regenerate, only `mv` = until when it answers "moved" |
 //! | `{prefix}{TT}:expiries` | sorted set | members `{KEY}` scored by their expiry (ms), for counting and purging |
+//! | `{prefix}{TT}:users` | hash | the tag's bound sessions: `{KEY}` → `U` of its user, so the purge can prune a dead session's index entry |
 //! | `{prefix}user:{U}` | sorted set | a user's sessions: members `{KEY}` scored by absolute deadline |
 //!
 //! `KEY` is the 64-hex-digit store key (SHA-256 of the session ID), `TT` its first
@@ -19,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::{from_millis, to_millis};
 use crate::id::{StoreKey, hex, push_hex};
-use crate::store::{SessionMeta, SessionRecord, StoreError};
+use crate::store::{Loaded, SessionMeta, SessionRecord, StoreError};
 
 /// Key names for one prefix.
 #[derive(Debug, Clone)]
@@ -68,8 +69,26 @@ impl Layout {
         format!("{}{{{tag}}}:s:", self.prefix)
     }
 
+    /// A tag's hash of bound sessions: member → the user hash of its binding, so
+    /// the purge can take a dead session out of its user's index.
+    pub(super) fn users(&self, key: &StoreKey) -> String {
+        let mut name = self.tagged(key, 6);
+        name.push_str(":users");
+        name
+    }
+
+    pub(super) fn users_of_tag(&self, tag: &str) -> String {
+        format!("{}{{{tag}}}:users", self.prefix)
+    }
+
+    /// The index of `user`'s sessions.
     pub(super) fn user(&self, user: &str) -> String {
-        format!("{}user:{}", self.prefix, hex(&Sha256::digest(user.as_bytes())[..16]))
+        self.user_index(&user_hash(user))
+    }
+
+    /// The index of the user whose [`user_hash`] is `hash`.
+    pub(super) fn user_index(&self, hash: &str) -> String {
+        format!("{}user:{hash}", self.prefix)
     }
 
     /// Every hash tag in use.
@@ -90,6 +109,12 @@ fn packed_meta(meta: &SessionMeta) -> String {
 }
 
 /// Reads an `m` field back into (created, seen, idle, absolute).
+/// 32 hex digits of SHA-256 of a user name: the part of its index key that names
+/// it, safe whatever the name holds.
+pub(super) fn user_hash(user: &str) -> String {
+    hex(&Sha256::digest(user.as_bytes())[..16])
+}
+
 pub(super) fn unpack_meta(text: &str) -> Option<[SystemTime; 4]> {
     let mut parts = text.split(':').map(|part| part.parse::<u64>().ok().map(from_millis));
     let times = [parts.next()??, parts.next()??, parts.next()??, parts.next()??];
@@ -134,9 +159,33 @@ impl ToRedisArgs for DataField<'_> {
 /// Rebuilds a record from a flat field/value list (HGETALL, or HMGET of `m` and
 /// `m:u` with the names put back). `None` when there is no `m` field: no session,
 /// only data a late write left under a gone session's key (see `plain_write`).
-pub(super) fn decode(flat: Vec<String>) -> Result<Option<SessionRecord>, StoreError> {
+/// What a session's hash holds.
+#[derive(Debug, PartialEq)]
+pub(super) enum Hash {
+    /// A session.
+    Session(SessionRecord),
+    /// A moved marker, standing until then.
+    Moved(SystemTime),
+    /// No metadata: nothing, or data a late plain write left under a gone
+    /// session's key. No session either way.
+    Bare,
+}
+
+impl Hash {
+    /// What the hash means at `now`.
+    pub(super) fn at(self, now: SystemTime) -> Loaded {
+        match self {
+            Hash::Session(record) if !record.meta.is_expired(now) => Loaded::Live(record),
+            Hash::Moved(until) if now < until => Loaded::Moved,
+            _ => Loaded::Gone,
+        }
+    }
+}
+
+/// Reads a session hash from its flat field/value list.
+pub(super) fn decode(flat: Vec<String>) -> Result<Hash, StoreError> {
     let mut data = HashMap::with_capacity(flat.len() / 2);
-    let (mut times, mut user, mut has_meta) = (None, None, false);
+    let (mut times, mut user, mut has_meta, mut moved) = (None, None, false, None);
     let mut items = flat.into_iter();
     while let (Some(field), Some(value)) = (items.next(), items.next()) {
         if let Some(key) = field.strip_prefix("d:") {
@@ -149,18 +198,19 @@ pub(super) fn decode(flat: Vec<String>) -> Result<Option<SessionRecord>, StoreEr
                 times = unpack_meta(&value);
             }
             "m:u" => user = Some(value),
+            "mv" => moved = value.parse::<u64>().ok().map(from_millis),
             _ => {}
         }
     }
     if !has_meta {
-        return Ok(None);
+        return Ok(moved.map_or(Hash::Bare, Hash::Moved));
     }
     let Some([created_at, last_seen, idle_deadline, absolute_deadline]) = times else {
         return Err(StoreError::Corrupt(
             "a Redis session hash lacks readable metadata (field m)".to_owned(),
         ));
     };
-    Ok(Some(SessionRecord {
+    Ok(Hash::Session(SessionRecord {
         data,
         meta: SessionMeta {
             created_at,
@@ -192,7 +242,7 @@ mod tests {
                 "1795448134509:1795448134509:1795448194509:1795448734509".to_owned()
             ]
         );
-        assert_eq!(decode(fields).unwrap(), Some(record));
+        assert_eq!(decode(fields).unwrap(), Hash::Session(record));
     }
 
     #[test]
@@ -220,8 +270,16 @@ mod tests {
         }
         assert_eq!(
             decode(vec!["d:a".into(), "1".into()]).unwrap(),
-            None,
+            Hash::Bare,
             "data without metadata is no session"
+        );
+        let marker = decode(vec!["mv".into(), "2000".into(), "d:late".into(), "1".into()]).unwrap();
+        assert_eq!(marker, Hash::Moved(from_millis(2000)));
+        assert_eq!(marker.at(from_millis(1999)), Loaded::Moved);
+        assert_eq!(
+            decode(vec!["mv".into(), "2000".into()]).unwrap().at(from_millis(2000)),
+            Loaded::Gone,
+            "a marker past its time is no session"
         );
     }
 }

@@ -2,19 +2,15 @@
 //! idle deadline is due to slide or the session is dead.
 
 use super::RedisStore;
-use super::layout::decode;
+use super::layout::{Hash, decode};
 use super::scripts;
 use crate::clock::{duration_millis, to_millis};
 use crate::id::StoreKey;
-use crate::store::{SessionRecord, StoreError, Touch};
+use crate::store::{Loaded, StoreError, Touch};
 
 impl RedisStore {
     /// Reads a live session, sliding its idle deadline when due.
-    pub(super) async fn load_session(
-        &self,
-        key: &StoreKey,
-        touch: &Touch,
-    ) -> Result<Option<SessionRecord>, StoreError> {
+    pub(super) async fn load_session(&self, key: &StoreKey, touch: &Touch) -> Result<Loaded, StoreError> {
         // Most loads change nothing: a plain HGETALL, checked here. The script (which
         // slides the deadline, or drops a dead session, atomically) runs only when
         // there is something to write: about once per touch step per session.
@@ -22,20 +18,20 @@ impl RedisStore {
         cmd.arg(self.layout.session(key));
         let flat: Vec<String> = self.query(cmd).await?;
         if flat.is_empty() {
-            return Ok(None);
+            return Ok(Loaded::Gone);
         }
-        let Some(record) = decode(flat)? else {
-            return Ok(None);
-        };
-        if !record.meta.is_expired(touch.now) && !record.meta.touch_due(touch) {
-            return Ok(Some(record));
+        match decode(flat)? {
+            Hash::Session(record) if !record.meta.is_expired(touch.now) && !record.meta.touch_due(touch) => {
+                Ok(Loaded::Live(record))
+            }
+            Hash::Session(_) => self.load_by_script(key, touch).await,
+            other => Ok(other.at(touch.now)),
         }
-        self.load_by_script(key, touch).await
     }
 
     /// Loads through the script: slides the idle deadline when due, drops a dead
-    /// session (and its expiry entry), in one atomic step.
-    async fn load_by_script(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
+    /// session, in one atomic step.
+    async fn load_by_script(&self, key: &StoreKey, touch: &Touch) -> Result<Loaded, StoreError> {
         let mut invocation = scripts::LOAD.call();
         invocation
             .key(self.layout.session(key))
@@ -45,6 +41,9 @@ impl RedisStore {
             .arg(duration_millis(touch.min_step))
             .arg(key.to_hex());
         let flat: Option<Vec<String>> = self.invoke(invocation).await?;
-        Ok(flat.map(decode).transpose()?.flatten())
+        match flat {
+            Some(flat) => Ok(decode(flat)?.at(touch.now)),
+            None => Ok(Loaded::Gone),
+        }
     }
 }

@@ -44,6 +44,8 @@ const HUSK_TTL: Duration = Duration::from_secs(60);
 pub(super) fn applies(changes: &ChangeSet) -> bool {
     !changes.clear
         && changes.user.is_none()
+        && changes.add.is_empty()
+        && changes.expect.is_empty()
         && changes.set.is_empty() != changes.remove.is_empty()
         && (changes.idle_deadline.is_none() || !changes.idle_min_step.is_zero())
 }

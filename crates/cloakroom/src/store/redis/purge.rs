@@ -1,5 +1,6 @@
 //! Tidying the expiry sets in the background, and counting live sessions.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -34,16 +35,33 @@ pub(super) async fn purge_loop(store: RedisStore, every: Duration, stop: Arc<tok
 }
 
 impl RedisStore {
-    /// Drops the members of the expiry sets (and any session hash left) dead at `now`.
+    /// Drops the sessions dead at `now` with their expiry entries, and takes the
+    /// bound ones out of their users' indexes.
     pub(super) async fn purge(&self, now: SystemTime) -> Result<usize, StoreError> {
         let mut purged = 0;
         for tag in Layout::tags() {
             let mut invocation = scripts::PURGE.call();
             invocation
                 .key(self.layout.expiries_of_tag(&tag))
+                .key(self.layout.users_of_tag(&tag))
                 .arg(to_millis(now))
                 .arg(self.layout.session_prefix_of_tag(&tag));
-            purged += self.invoke::<usize>(invocation).await?;
+            let reply: Vec<String> = self.invoke(invocation).await?;
+            let mut reply = reply.into_iter();
+            purged += reply.next().and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
+            let mut unfiled: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            while let (Some(member), Some(user)) = (reply.next(), reply.next()) {
+                unfiled.entry(user).or_default().push(member);
+            }
+            let cmds = unfiled
+                .into_iter()
+                .map(|(user, members)| {
+                    let mut cmd = redis::cmd("ZREM");
+                    cmd.arg(self.layout.user_index(&user)).arg(members);
+                    cmd
+                })
+                .collect();
+            self.batch::<i64>(cmds).await?;
         }
         Ok(purged)
     }

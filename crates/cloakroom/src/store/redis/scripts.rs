@@ -9,7 +9,7 @@ use redis::{Cmd, Script, ToRedisArgs};
 
 const META: &str = include_str!("lua/lib/meta.lua");
 const LIVE: &str = include_str!("lua/lib/live.lua");
-const DROP: &str = include_str!("lua/lib/drop.lua");
+const MOVED: &str = include_str!("lua/lib/moved.lua");
 const APPLY: &str = include_str!("lua/lib/apply.lua");
 
 /// A script and the number of keys it takes.
@@ -66,12 +66,12 @@ impl ScriptCall {
     }
 }
 
-pub(super) static LOAD: LazyLock<LuaScript> = LazyLock::new(|| script(&[META, DROP], include_str!("lua/load.lua"), 2));
+pub(super) static LOAD: LazyLock<LuaScript> = LazyLock::new(|| script(&[META, MOVED], include_str!("lua/load.lua"), 2));
 pub(super) static CREATE: LazyLock<LuaScript> =
-    LazyLock::new(|| script(&[META, LIVE, DROP], include_str!("lua/create.lua"), 2));
+    LazyLock::new(|| script(&[META, LIVE, MOVED], include_str!("lua/create.lua"), 3));
 pub(super) static COMMIT: LazyLock<LuaScript> =
-    LazyLock::new(|| script(&[META, LIVE, DROP, APPLY], include_str!("lua/commit.lua"), 2));
+    LazyLock::new(|| script(&[META, LIVE, MOVED, APPLY], include_str!("lua/commit.lua"), 3));
 pub(super) static REGENERATE: LazyLock<LuaScript> =
-    LazyLock::new(|| script(&[META, LIVE, APPLY], include_str!("lua/regenerate.lua"), 4));
-pub(super) static DELETE: LazyLock<LuaScript> = LazyLock::new(|| script(&[META], include_str!("lua/delete.lua"), 2));
-pub(super) static PURGE: LazyLock<LuaScript> = LazyLock::new(|| script(&[], include_str!("lua/purge.lua"), 1));
+    LazyLock::new(|| script(&[META, LIVE, MOVED, APPLY], include_str!("lua/regenerate.lua"), 6));
+pub(super) static DELETE: LazyLock<LuaScript> = LazyLock::new(|| script(&[META], include_str!("lua/delete.lua"), 3));
+pub(super) static PURGE: LazyLock<LuaScript> = LazyLock::new(|| script(&[], include_str!("lua/purge.lua"), 2));

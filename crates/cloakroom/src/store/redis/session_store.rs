@@ -8,12 +8,12 @@ use redis::Value;
 use super::RedisStore;
 use crate::id::{SessionId, StoreKey};
 use crate::store::{
-    Applied, ChangeSet, CommitOutcome, FreshSession, SessionRecord, SessionStore, StoreError, Touch, UserSession,
+    ChangeSet, CommitOutcome, FreshSession, Loaded, SessionRecord, SessionStore, StoreError, Touch, UserSession,
 };
 
 #[async_trait]
 impl SessionStore for RedisStore {
-    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Option<SessionRecord>, StoreError> {
+    async fn load(&self, key: &StoreKey, touch: &Touch) -> Result<Loaded, StoreError> {
         self.load_session(key, touch).await
     }
 
@@ -21,8 +21,8 @@ impl SessionStore for RedisStore {
         self.create_session(key, record).await
     }
 
-    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
-        Ok(self.commit_session(key, changes).await?.is_live())
+    async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<CommitOutcome, StoreError> {
+        self.commit_session(key, changes).await
     }
 
     async fn commit_or_create(
@@ -33,17 +33,22 @@ impl SessionStore for RedisStore {
     ) -> Result<CommitOutcome, StoreError> {
         // One round trip while the session lives; a second one creates the fresh
         // session in the rare case it is gone.
-        if let Applied::Live { slid_to } = self.commit_session(key, changes).await? {
-            return Ok(CommitOutcome::Applied(slid_to));
+        match self.commit_session(key, changes).await? {
+            CommitOutcome::Gone => fresh.insert_into(self, changes).await,
+            outcome => Ok(outcome),
         }
-        fresh.insert_into(self, changes).await
     }
 
     fn successor_id(&self, old: &StoreKey) -> SessionId {
         self.successor_of(old)
     }
 
-    async fn regenerate(&self, old: &StoreKey, new: &StoreKey, changes: &ChangeSet) -> Result<bool, StoreError> {
+    async fn regenerate(
+        &self,
+        old: &StoreKey,
+        new: &StoreKey,
+        changes: &ChangeSet,
+    ) -> Result<CommitOutcome, StoreError> {
         self.regenerate_session(old, new, changes).await
     }
 

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::RedisStore;
-use super::layout::decode;
+use super::layout::{Hash, decode};
 use super::scripts;
 use crate::clock::to_millis;
 use crate::id::StoreKey;
@@ -117,7 +117,9 @@ impl RedisStore {
                 .flatten()
                 .collect();
             match decode(flat) {
-                Ok(Some(record)) if !record.meta.is_expired(now) && record.meta.user.as_deref() == Some(user) => {
+                Ok(Hash::Session(record))
+                    if !record.meta.is_expired(now) && record.meta.user.as_deref() == Some(user) =>
+                {
                     sessions.push(UserSession { key, meta: record.meta });
                 }
                 _ => dead.push(key.to_hex()),
@@ -147,6 +149,7 @@ impl RedisStore {
                 invocation
                     .key(self.layout.session(&key))
                     .key(self.layout.expiries(&key))
+                    .key(self.layout.users(&key))
                     .arg(&member)
                     .arg(started)
                     .arg(user)

@@ -2,7 +2,8 @@
 -- stored as decimal strings (never through Lua numbers into text). Session hash
 -- fields: `m` = "created:seen:idle:absolute", `m:u` the user, and `d:<key>` per
 -- session key (its JSON value). A metadata table is {created, seen, idle, absolute,
--- user or false}, the times as strings.
+-- user or false}, the times as strings. A regenerated session's old key holds
+-- only `mv` = until when it answers "moved".
 
 -- The metadata parsed from an `m` field, or nil when it is unreadable.
 local function parse_meta(text, user)
