@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::id::{SessionHandle, SessionId};
-use crate::request::{CommitError, RequestSession, State};
+use crate::request::{AddError, CommitError, RequestSession, State};
 use crate::settings::Settings;
 use crate::store::SessionMeta;
 
@@ -276,16 +276,40 @@ impl Session {
     /// ```
     pub fn increment(&self, key: &str, by: i64) -> Result<i64, Error> {
         let key = checked_key(key.to_owned())?;
-        match self.state().add(&key, by) {
+        match self.state().add(&key, by, None) {
             Ok(seen) => Ok(seen.unwrap_or(by)),
-            Err(()) => Err(not_a_count(key)),
+            Err(_) => Err(not_a_count(key)),
+        }
+    }
+
+    /// [`increment`](Self::increment), capped: `None`, recording nothing, when the
+    /// sum this request sees would pass `cap`; and at commit, when other requests'
+    /// increments have brought the sum past it, nothing of this request is applied
+    /// (409), so the cap holds whatever the concurrency. For quantities and
+    /// attempts with a most.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// let session = Session::detached();
+    /// assert_eq!(session.increment_at_most("cart:socks", 60, 99)?, Some(60));
+    /// assert_eq!(session.increment_at_most("cart:socks", 40, 99)?, None, "100 would pass 99");
+    /// assert_eq!(session.get::<i64>("cart:socks")?, Some(60));
+    /// # Ok::<(), cloakroom::Error>(())
+    /// ```
+    pub fn increment_at_most(&self, key: &str, by: i64, cap: i64) -> Result<Option<i64>, Error> {
+        let key = checked_key(key.to_owned())?;
+        match self.state().add(&key, by, Some(cap)) {
+            Ok(seen) => Ok(Some(seen.unwrap_or(by))),
+            Err(AddError::OverCap) => Ok(None),
+            Err(AddError::NotACount) => Err(not_a_count(key)),
         }
     }
 
     /// [`increment`](Self::increment) without reading the view: for the write-only
     /// handle, before the session is loaded.
     pub(crate) fn increment_blind(&self, key: String, by: i64) -> Result<(), Error> {
-        self.state().add(&key, by).map(drop).map_err(|()| not_a_count(key))
+        self.state().add(&key, by, None).map(drop).map_err(|_| not_a_count(key))
     }
 
     /// Records that a write about to be made is computed from `key`'s value, for

@@ -465,3 +465,39 @@ async fn an_increment_after_a_write_of_the_same_key_is_a_plain_write() {
     assert_eq!(client.get("/get/n").await.json(), json!(7));
     assert_eq!(client.get("/get/m").await.json(), json!(3));
 }
+
+#[tokio::test]
+async fn capped_increments_never_pass_their_cap_however_concurrent() {
+    let app = Router::new()
+        .route(
+            "/add-ten",
+            post(|s: Session| async move {
+                match s.increment_at_most("qty", 10, 99)? {
+                    Some(qty) => Ok::<_, Error>(qty.to_string().into_response()),
+                    None => Ok(axum::http::StatusCode::UNPROCESSABLE_ENTITY.into_response()),
+                }
+            }),
+        )
+        .merge(routes())
+        .layer(config().build().unwrap());
+    let mut client = Client::new(app.clone());
+    client.put("/set/other", json!(0)).await;
+    let cookie = format!("sid={}", client.ticket.clone().unwrap());
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (app, cookie) = (app.clone(), cookie.clone());
+            tokio::spawn(async move { send(&app, "POST", "/add-ten", Some(&cookie), None).await.status })
+        })
+        .collect();
+    let mut accepted = 0;
+    for task in tasks {
+        match task.await.unwrap().as_u16() {
+            200 => accepted += 1,
+            409 | 422 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(accepted, 9, "nine tens fit under 99");
+    assert_eq!(client.get("/get/qty").await.json(), json!(90));
+    assert_eq!(client.post("/add-ten").await.status, 422, "the view says no");
+}

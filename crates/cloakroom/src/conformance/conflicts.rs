@@ -47,7 +47,8 @@ pub async fn a_guarded_commit_applies_only_while_its_keys_hold_what_was_read<S: 
 }
 
 /// Additions add to what the store holds (absent counts as 0); one that meets no
-/// integer, or would leave ±`MAX_COUNT`, applies nothing of its change set.
+/// integer, would leave ±`MAX_COUNT` or would pass its cap applies nothing of its
+/// change set.
 ///
 /// ```no_run
 /// use cloakroom::{MemoryStore, conformance};
@@ -62,7 +63,7 @@ pub async fn additions_add_to_what_the_store_holds<S: SessionStore>(store: Arc<S
         .await
         .unwrap();
     let mut add = changes(now, &[("seen", "true")], &[]);
-    add.add = vec![("n".into(), -2), ("fresh".into(), 7)];
+    add.add = vec![Addition::new("n", -2).at_most(3), Addition::new("fresh", 7)];
     assert!(store.commit(&k, &add).await.unwrap().is_written());
     let loaded = peek(&*store, &k, now).await.unwrap();
     assert_eq!(
@@ -71,11 +72,18 @@ pub async fn additions_add_to_what_the_store_holds<S: SessionStore>(store: Arc<S
     );
 
     let mut on_text = changes(now, &[("other", "1")], &[]);
-    on_text.add = vec![("name".into(), 1)];
+    on_text.add = vec![Addition::new("name", 1)];
     assert_eq!(store.commit(&k, &on_text).await.unwrap(), CommitOutcome::Conflict);
     let mut too_far = ChangeSet::new(now);
-    too_far.add = vec![("n".into(), crate::store::MAX_COUNT)];
+    too_far.add = vec![Addition::new("n", crate::store::MAX_COUNT)];
     assert_eq!(store.commit(&k, &too_far).await.unwrap(), CommitOutcome::Conflict);
+    let mut over_cap = ChangeSet::new(now);
+    over_cap.add = vec![Addition::new("n", 5).at_most(7)];
+    assert_eq!(
+        store.commit(&k, &over_cap).await.unwrap(),
+        CommitOutcome::Conflict,
+        "3 + 5 > 7"
+    );
     assert_eq!(data(&peek(&*store, &k, now).await.unwrap()), data(&loaded), "unchanged");
 }
 
@@ -132,7 +140,7 @@ pub async fn concurrent_additions_to_one_key_all_count<S: SessionStore>(store: A
             let store = store.clone();
             tokio::spawn(async move {
                 let mut add = ChangeSet::new(now);
-                add.add = vec![("qty".into(), 1)];
+                add.add = vec![Addition::new("qty", 1)];
                 store.commit(&k, &add).await.unwrap()
             })
         })

@@ -44,7 +44,8 @@ pub use self::regenerate::*;
 pub use self::users::*;
 use crate::id::{SessionId, StoreKey};
 use crate::store::{
-    ChangeSet, CommitOutcome, FreshSession, Loaded, SessionMeta, SessionRecord, SessionStore, Touch, UserChange,
+    Addition, ChangeSet, CommitOutcome, FreshSession, Loaded, SessionMeta, SessionRecord, SessionStore, Touch,
+    UserChange,
 };
 
 const IDLE: Duration = Duration::from_secs(60);

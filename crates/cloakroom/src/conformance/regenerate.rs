@@ -128,7 +128,7 @@ pub async fn regenerate_leaves_a_moved_marker_that_takes_nothing<S: SessionStore
     let late = changes(now, &[("late", "1")], &[]);
     assert_eq!(store.commit(&old, &late).await.unwrap(), CommitOutcome::Moved);
     let mut counted = ChangeSet::new(now);
-    counted.add = vec![("n".into(), 1)];
+    counted.add = vec![Addition::new("n", 1)];
     assert_eq!(store.commit(&old, &counted).await.unwrap(), CommitOutcome::Moved);
     let fresh = fresh_session(now);
     assert_eq!(

@@ -167,7 +167,7 @@ impl RequestSession {
         changes.clear = pending.clear;
         changes.set = pending.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         changes.remove = pending.remove.iter().cloned().collect();
-        changes.add = pending.add.iter().map(|(k, by)| (k.clone(), *by)).collect();
+        changes.add = pending.add.values().cloned().collect();
         changes.expect = pending.expect.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         changes.user = pending.user.clone();
         changes.idle_deadline = Some(now + self.settings.idle_timeout);

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
 use crate::id::{SessionId, StoreKey};
-use crate::store::{MAX_COUNT, SessionMeta, UserChange, added};
+use crate::store::{Addition, MAX_COUNT, SessionMeta, UserChange, added};
 use crate::ticket::VerifiedTicket;
 
 /// Where the request's ticket stands.
@@ -84,7 +84,7 @@ pub(crate) struct Pending {
     pub(crate) set: HashMap<String, String>,
     pub(crate) remove: HashSet<String>,
     /// Numbers to add to keys, by the store.
-    pub(crate) add: HashMap<String, i64>,
+    pub(crate) add: HashMap<String, Addition>,
     /// What keys held when this request read them to compute its writes: the
     /// commit's compare-and-set.
     pub(crate) expect: HashMap<String, Option<String>>,
@@ -135,9 +135,15 @@ impl Pending {
                 self.remove.insert(key);
             }
         }
-        for (key, by) in older.add {
-            if !self.decides(&key) {
-                *self.add.entry(key).or_insert(0) += by;
+        for (key, older) in older.add {
+            if self.decides(&key) {
+                continue;
+            }
+            match self.add.get_mut(&key) {
+                Some(newer) => newer.combine(&older),
+                None => {
+                    self.add.insert(key, older);
+                }
             }
         }
         for (key, value) in older.expect {
@@ -151,6 +157,27 @@ impl Pending {
         self.destroy = self.destroy.or(older.destroy);
         self.ended |= older.ended;
         self.touch |= older.touch;
+    }
+}
+
+/// Why an increment was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddError {
+    /// The key holds no integer, or the sum would leave ±`MAX_COUNT`.
+    NotACount,
+    /// The sum would pass the increment's cap.
+    OverCap,
+}
+
+/// `current + addition.by`, checked against the range and the cap.
+fn checked_sum(addition: &Addition, current: Option<&str>) -> Result<i64, AddError> {
+    let sum: i64 = added(current, addition.by)
+        .ok_or(AddError::NotACount)?
+        .parse()
+        .map_err(|_| AddError::NotACount)?;
+    match addition.cap {
+        Some(cap) if sum > cap => Err(AddError::OverCap),
+        _ => Ok(sum),
     }
 }
 
@@ -243,38 +270,39 @@ impl State {
         pending.expect.insert(key.to_owned(), read);
     }
 
-    /// Adds `by` to the integer under `key` at commit: by the store, so concurrent
-    /// additions all count, unless this request decided the key's value itself
-    /// (then it is a plain write). Returns the value as this request now sees it
-    /// (`None` before the session is read), or `Err` when there is no integer
-    /// there, or the sum leaves ±`MAX_COUNT`.
-    pub(crate) fn add(&mut self, key: &str, by: i64) -> Result<Option<i64>, ()> {
+    /// Adds `by` to the integer under `key` at commit, refusing a sum past `cap`:
+    /// by the store, so concurrent additions all count, unless this request decided
+    /// the key's value itself (then it is a plain write). Returns the value as this
+    /// request now sees it (`None` before the session is read).
+    pub(crate) fn add(&mut self, key: &str, by: i64, cap: Option<i64>) -> Result<Option<i64>, AddError> {
+        let addition = Addition {
+            key: key.to_owned(),
+            by,
+            cap,
+        };
         if self.pending.decides(key) {
-            let sum = added(self.pending.set.get(key).map(String::as_str), by).ok_or(())?;
-            let value = sum.parse().ok();
-            self.write(key.to_owned(), sum);
-            return Ok(value.filter(|_| self.status.is_loaded()));
+            let current = self.pending.set.get(key).map(String::as_str);
+            let sum = checked_sum(&addition, current)?;
+            self.write(key.to_owned(), sum.to_string());
+            return Ok(Some(sum).filter(|_| self.status.is_loaded()));
         }
-        let total = self
-            .pending
-            .add
-            .get(key)
-            .copied()
-            .unwrap_or(0)
-            .checked_add(by)
-            .ok_or(())?;
-        if total.abs() > MAX_COUNT {
-            return Err(());
+        let mut combined = addition.clone();
+        if let Some(pending) = self.pending.add.get(key) {
+            combined.combine(pending);
+            if combined.by.abs() > MAX_COUNT {
+                return Err(AddError::NotACount);
+            }
         }
         let mut seen = None;
         if self.status.is_loaded() {
-            let before = self.data.get(key).cloned();
-            let sum = added(before.as_deref(), by).ok_or(())?;
-            seen = sum.parse().ok();
-            self.data.insert(key.to_owned(), sum);
-            self.pending.added_to.entry(key.to_owned()).or_insert(before);
+            let sum = checked_sum(&addition, self.data.get(key).map(String::as_str))?;
+            seen = Some(sum);
+            let before = self.data.insert(key.to_owned(), sum.to_string());
+            if !self.pending.added_to.contains_key(key) {
+                self.pending.added_to.insert(key.to_owned(), before);
+            }
         }
-        self.pending.add.insert(key.to_owned(), total);
+        self.pending.add.insert(key.to_owned(), combined);
         Ok(seen)
     }
 
@@ -328,10 +356,10 @@ impl State {
         for (key, value) in &self.pending.set {
             data.insert(key.clone(), value.clone());
         }
-        for (key, by) in &self.pending.add {
+        for (key, addition) in &self.pending.add {
             let before = data.get(key).cloned();
             self.pending.added_to.insert(key.clone(), before.clone());
-            match added(before.as_deref(), *by) {
+            match added(before.as_deref(), addition.by) {
                 Some(sum) => data.insert(key.clone(), sum),
                 // Not an integer in the store: the commit will conflict; the view
                 // shows what is there.

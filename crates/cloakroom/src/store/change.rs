@@ -106,11 +106,12 @@ pub struct ChangeSet {
     pub set: Vec<(String, String)>,
     /// Keys to remove (disjoint from `set`).
     pub remove: Vec<String>,
-    /// Keys to add a number to, applied by the store (disjoint from `set` and
-    /// `remove`): the key holds a JSON integer, or nothing (counted as 0), and the
-    /// sum stays within ±[`MAX_COUNT`]. Concurrent additions to one key all count:
-    /// counters and quantities never conflict.
-    pub add: Vec<(String, i64)>,
+    /// Numbers to add to keys, applied by the store (their keys disjoint from `set`
+    /// and `remove`): the key holds a JSON integer, or nothing (counted as 0), and
+    /// the sum stays within ±[`MAX_COUNT`] and under the addition's cap, if any.
+    /// Concurrent additions to one key all count: counters and quantities never
+    /// conflict (unless a cap would be passed).
+    pub add: Vec<Addition>,
     /// Keys this change set's writes were computed from, each with the JSON text the
     /// request read (`None`: the key was absent). The store applies the change set
     /// only if every one still holds exactly that: a per-key compare-and-set. When
@@ -196,14 +197,14 @@ impl ChangeSet {
     /// ```
     /// use std::collections::HashMap;
     /// use std::time::SystemTime;
-    /// use cloakroom::store::ChangeSet;
+    /// use cloakroom::store::{Addition, ChangeSet};
     ///
     /// let data = HashMap::from([("cart".to_owned(), r#"["apple"]"#.to_owned()), ("n".to_owned(), "2".to_owned())]);
     /// let current = |key: &str| data.get(key).map(String::as_str);
     ///
     /// let mut changes = ChangeSet::new(SystemTime::now());
     /// changes.expect.push(("cart".into(), Some(r#"["apple"]"#.into())));
-    /// changes.add.push(("n".into(), 1));
+    /// changes.add.push(Addition::new("n", 1));
     /// assert!(changes.admits(current));
     /// changes.expect.push(("coupon".into(), Some(r#""SAVE10""#.into()))); // it is absent now
     /// assert!(!changes.admits(current));
@@ -212,7 +213,7 @@ impl ChangeSet {
         self.expect
             .iter()
             .all(|(key, expected)| current(key) == expected.as_deref())
-            && self.add.iter().all(|(key, by)| added(current(key), *by).is_some())
+            && self.add.iter().all(|addition| addition.admits(current(&addition.key)))
     }
 
     /// True when applying it would change nothing.
@@ -241,7 +242,7 @@ impl ChangeSet {
 impl fmt::Debug for ChangeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let set: Vec<&str> = self.set.iter().map(|(k, _)| k.as_str()).collect();
-        let add: Vec<&str> = self.add.iter().map(|(k, _)| k.as_str()).collect();
+        let add: Vec<&str> = self.add.iter().map(|a| a.key.as_str()).collect();
         let expect: Vec<&str> = self.expect.iter().map(|(k, _)| k.as_str()).collect();
         f.debug_struct("ChangeSet")
             .field("now", &self.now)
@@ -255,6 +256,76 @@ impl fmt::Debug for ChangeSet {
             .field("idle_min_step", &self.idle_min_step)
             .field("absolute_deadline", &self.absolute_deadline)
             .finish()
+    }
+}
+
+/// A number the store adds to a key: one entry of [`ChangeSet::add`].
+///
+/// ```
+/// use cloakroom::store::Addition;
+///
+/// let add = Addition::new("cart:socks", 3).at_most(99);
+/// assert!(add.admits(Some("96")));
+/// assert!(!add.admits(Some("97")), "100 would pass the cap");
+/// assert!(!add.admits(Some(r#""three""#)), "not an integer");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addition {
+    /// The session key.
+    pub key: String,
+    /// What to add (negative to take away).
+    pub by: i64,
+    /// The most the key may hold after the addition: the store refuses the change
+    /// set when the sum would pass it, checked atomically with the write.
+    pub cap: Option<i64>,
+}
+
+impl Addition {
+    /// Adds `by` to `key`, with no cap but ±[`MAX_COUNT`].
+    ///
+    /// ```
+    /// use cloakroom::store::Addition;
+    ///
+    /// assert_eq!(Addition::new("visits", 1).cap, None);
+    /// ```
+    pub fn new(key: impl Into<String>, by: i64) -> Self {
+        Self {
+            key: key.into(),
+            by,
+            cap: None,
+        }
+    }
+
+    /// The same addition, refused when the sum would pass `cap`.
+    ///
+    /// ```
+    /// use cloakroom::store::Addition;
+    ///
+    /// assert_eq!(Addition::new("qty", 1).at_most(99).cap, Some(99));
+    /// ```
+    pub fn at_most(mut self, cap: i64) -> Self {
+        self.cap = Some(cap);
+        self
+    }
+
+    /// Two additions to one key as one: the amounts add up, the tighter cap holds.
+    pub(crate) fn combine(&mut self, other: &Addition) {
+        self.by = self.by.saturating_add(other.by);
+        self.cap = match (self.cap, other.cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Whether it applies to a key holding `current` (its JSON text, or `None`).
+    ///
+    /// ```
+    /// use cloakroom::store::Addition;
+    ///
+    /// assert!(Addition::new("n", 5).admits(None));
+    /// ```
+    pub fn admits(&self, current: Option<&str>) -> bool {
+        sum(current, self.by).is_some_and(|total| self.cap.is_none_or(|cap| total <= cap))
     }
 }
 
@@ -281,12 +352,17 @@ pub const MAX_COUNT: i64 = (1 << 53) - 1;
 /// assert_eq!(added(Some(&MAX_COUNT.to_string()), 1), None);
 /// ```
 pub fn added(current: Option<&str>, by: i64) -> Option<String> {
+    sum(current, by).map(|total| total.to_string())
+}
+
+/// `current + by`, where `current` is a key's JSON text; `None` as for [`added`].
+fn sum(current: Option<&str>, by: i64) -> Option<i64> {
     let held = match current {
         None => 0,
         Some(text) => parse_count(text)?,
     };
-    let sum = held.checked_add(by)?;
-    (sum.abs() <= MAX_COUNT).then(|| sum.to_string())
+    let total = held.checked_add(by)?;
+    (total.abs() <= MAX_COUNT).then_some(total)
 }
 
 /// A JSON integer within ±[`MAX_COUNT`]: an optional `-` and digits, nothing else.

@@ -13,7 +13,7 @@ mod simple;
 
 use std::time::Duration;
 
-pub use self::change::{ChangeSet, MAX_COUNT, Touch, UserChange, added};
+pub use self::change::{Addition, ChangeSet, MAX_COUNT, Touch, UserChange, added};
 pub use self::error::StoreError;
 pub use self::fresh::FreshSession;
 pub use self::memory::MemoryStoreBuilder;

@@ -229,9 +229,9 @@ impl SessionRecord {
         for (key, value) in &changes.set {
             self.data.insert(key.clone(), value.clone());
         }
-        for (key, by) in &changes.add {
-            if let Some(sum) = added(self.data.get(key).map(String::as_str), *by) {
-                self.data.insert(key.clone(), sum);
+        for addition in &changes.add {
+            if let Some(sum) = added(self.data.get(&addition.key).map(String::as_str), addition.by) {
+                self.data.insert(addition.key.clone(), sum);
             }
         }
         match &changes.user {

@@ -150,9 +150,9 @@ impl Stored {
         for (key, value) in &changes.set {
             self.put(key, value);
         }
-        for (key, by) in &changes.add {
-            if let Some(sum) = added(self.value(key), *by) {
-                self.put(key, &sum);
+        for addition in &changes.add {
+            if let Some(sum) = added(self.value(&addition.key), addition.by) {
+                self.put(&addition.key, &sum);
             }
         }
         match &changes.user {

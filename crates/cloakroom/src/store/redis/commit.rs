@@ -36,8 +36,12 @@ fn push_changes(invocation: &mut ScriptCall, changes: &ChangeSet) {
     for key in &changes.remove {
         invocation.arg(DataField(key));
     }
-    for (key, by) in &changes.add {
-        invocation.arg(DataField(key)).arg(*by);
+    for addition in &changes.add {
+        invocation.arg(DataField(&addition.key)).arg(addition.by);
+        match addition.cap {
+            Some(cap) => invocation.arg(cap),
+            None => invocation.arg(""),
+        };
     }
     for (key, expected) in &changes.expect {
         invocation.arg(DataField(key));

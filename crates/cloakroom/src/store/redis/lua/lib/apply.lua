@@ -2,8 +2,8 @@
 --   clear ('1'/'0'), idle deadline ('' = keep), smallest move of the idle deadline
 --   worth a write, user op ('', 'b' bind, 'u' unbind), user, user hash, then the
 --   numbers of sets, removals, additions and expectations, then field/value pairs,
---   fields, field/amount pairs, and field/expected pairs ('=' .. value, or '!' for
---   absent).
+--   fields, field/amount/cap triples (cap '' for none), and field/expected pairs
+--   ('=' .. value, or '!' for absent).
 -- Items go to HSET/HDEL in slices, since unpack() has a limit on how many it spreads.
 
 -- Largest count a field added to may hold either way (2^53 - 1: exact in a Lua number).
@@ -16,7 +16,7 @@ local function parts(i)
   local sets = i + 10
   local rems = sets + 2 * nset
   local adds = rems + nrem
-  local exps = adds + 2 * nadd
+  local exps = adds + 3 * nadd
   return nset, nrem, nadd, nexp, sets, rems, adds, exps
 end
 
@@ -31,12 +31,17 @@ end
 
 -- True when the change set at `i` can be applied to `key`: each expected field
 -- holds what the request read, each field to add to an integer whose sum stays in
--- range. Checked before anything is written, so a refusal writes nothing.
+-- range and under its cap. Checked before anything is written, so a refusal
+-- writes nothing.
 local function admits(key, i)
   local _, _, nadd, nexp, _, _, adds, exps = parts(i)
   for j = 0, nadd - 1 do
-    local n = count(redis.call('HGET', key, ARGV[adds + 2 * j]))
-    if not n or math.abs(n + tonumber(ARGV[adds + 2 * j + 1])) > MAX_COUNT then return false end
+    local at = adds + 3 * j
+    local n = count(redis.call('HGET', key, ARGV[at]))
+    if not n then return false end
+    local sum = n + tonumber(ARGV[at + 1])
+    if math.abs(sum) > MAX_COUNT then return false end
+    if ARGV[at + 2] ~= '' and sum > tonumber(ARGV[at + 2]) then return false end
   end
   for j = 0, nexp - 1 do
     local v = redis.call('HGET', key, ARGV[exps + 2 * j])
@@ -89,8 +94,8 @@ local function apply(key, m, now, i, users, member)
   end
   if not meta_written then redis.call('HSET', key, 'm', packed(m)) end
   for j = 0, nadd - 1 do
-    local f = ARGV[a + 2 * j]
-    local sum = count(redis.call('HGET', key, f)) + tonumber(ARGV[a + 2 * j + 1])
+    local f = ARGV[a + 3 * j]
+    local sum = count(redis.call('HGET', key, f)) + tonumber(ARGV[a + 3 * j + 1])
     redis.call('HSET', key, f, string.format('%d', sum))
   end
   local userop = ARGV[i + 3]
