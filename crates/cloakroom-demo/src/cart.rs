@@ -1,5 +1,5 @@
-//! The cart, kept in the session under `cart`: anonymous visitors have one too,
-//! and it survives signing in.
+//! The cart, one session key per line: anonymous visitors have one too, and it
+//! survives signing in.
 
 use axum::Json;
 use cloakroom::Session;
@@ -7,8 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{ApiError, ApiJson, ApiPath, ApiResult};
 
-/// The session key of the cart.
-pub const CART_KEY: &str = "cart";
+/// The session key prefix of a cart line: `cart:{id}` holds its quantity, an
+/// integer the store adds to, so concurrent adds of one item add up and adds of
+/// different items never touch the same key.
+pub const LINE_PREFIX: &str = "cart:";
+/// The session key prefix of when a line was first added (`cart-at:{id}`, ms since
+/// the epoch): the order lines are shown in.
+pub const ADDED_PREFIX: &str = "cart-at:";
 /// The most of one item a cart line may hold (and a request may add).
 pub const MAX_QTY: i64 = 99;
 /// The longest item ID, in characters.
@@ -39,9 +44,22 @@ pub struct AddItem {
     pub qty: i64,
 }
 
-/// The session's cart lines.
+/// The session's cart lines, in the order they were first added.
 pub fn items(session: &Session) -> Result<Vec<Item>, cloakroom::Error> {
-    session.get_or(CART_KEY, Vec::new())
+    let mut lines = Vec::new();
+    for key in session.keys() {
+        let Some(id) = key.strip_prefix(LINE_PREFIX) else {
+            continue;
+        };
+        let qty = session.get::<i64>(&key)?.unwrap_or(0);
+        if qty <= 0 {
+            continue;
+        }
+        let added: u64 = session.get(&format!("{ADDED_PREFIX}{id}"))?.unwrap_or(u64::MAX);
+        lines.push((added, Item { id: id.to_owned(), qty }));
+    }
+    lines.sort_by(|(a, x), (b, y)| a.cmp(b).then_with(|| x.id.cmp(&y.id)));
+    Ok(lines.into_iter().map(|(_, item)| item).collect())
 }
 
 /// `GET /cart`.
@@ -52,7 +70,9 @@ pub async fn show(session: Session) -> ApiResult<Json<CartView>> {
 }
 
 /// `POST /cart`: adds `qty` of `id` (quantities of the same ID add up, to at most
-/// 99); returns the cart.
+/// 99); returns the cart. The quantity is added by the store, so concurrent adds
+/// all count; when they would together pass 99, the one that would pass it is
+/// answered 409 and applies nothing, and its retry sees the fuller cart.
 pub async fn add(session: Session, ApiJson(add): ApiJson<AddItem>) -> ApiResult<Json<CartView>> {
     if add.id.trim().is_empty() || add.id.chars().count() > MAX_ID_LEN {
         return Err(ApiError::bad_request(format!(
@@ -62,37 +82,34 @@ pub async fn add(session: Session, ApiJson(add): ApiJson<AddItem>) -> ApiResult<
     if !(1..=MAX_QTY).contains(&add.qty) {
         return Err(ApiError::bad_request(format!("qty must be between 1 and {MAX_QTY}")));
     }
-    let held = items(&session)?
-        .iter()
-        .find(|item| item.id == add.id)
-        .map_or(0, |item| item.qty);
-    if held + add.qty > MAX_QTY {
+    let line = format!("{LINE_PREFIX}{}", add.id);
+    let new_line = !session.contains(&line);
+    if session.increment_at_most(&line, add.qty, MAX_QTY)?.is_none() {
+        let held = session.get::<i64>(&line)?.unwrap_or(0);
         return Err(ApiError::bad_request(format!(
             "the cart holds {held} of {:?}; at most {MAX_QTY} of one item",
             add.id
         )));
     }
-    let items = session.update(CART_KEY, |mut items: Vec<Item>| {
-        match items.iter_mut().find(|item| item.id == add.id) {
-            Some(item) => item.qty += add.qty,
-            None => items.push(Item {
-                id: add.id,
-                qty: add.qty,
-            }),
-        }
-        items
-    })?;
-    Ok(Json(CartView { items }))
+    if new_line {
+        session.insert(format!("{ADDED_PREFIX}{}", add.id), now_millis())?;
+    }
+    Ok(Json(CartView {
+        items: items(&session)?,
+    }))
 }
 
 /// `DELETE /cart/{id}`: removes the line (if any); returns the cart.
 pub async fn remove(session: Session, ApiPath(id): ApiPath<String>) -> ApiResult<Json<CartView>> {
-    let mut items = items(&session)?;
-    if items.iter().any(|item| item.id == id) {
-        items = session.update(CART_KEY, |mut items: Vec<Item>| {
-            items.retain(|item| item.id != id);
-            items
-        })?;
-    }
-    Ok(Json(CartView { items }))
+    session.remove(&format!("{LINE_PREFIX}{id}"))?;
+    session.remove(&format!("{ADDED_PREFIX}{id}"))?;
+    Ok(Json(CartView {
+        items: items(&session)?,
+    }))
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -8,10 +8,15 @@
 //! | `SESSION_TTL`, `SESSION_ABSOLUTE_TTL` | idle and absolute timeouts in seconds |
 //! | `SESSION_COOKIE_NAME` | cookie name (default `sid`) |
 //! | `APP_ENV` | `production` for `Secure` cookies |
+//! | `SHUTDOWN_TIMEOUT` | seconds open requests may take to finish after SIGTERM or Ctrl-C (default 10) |
+//! | `HEADER_READ_TIMEOUT` | seconds a client has to send a request's headers before its connection is closed (default 30) |
 
 use std::fmt;
+use std::time::Duration;
 
 use cloakroom::{SessionConfig, SessionId};
+
+use crate::server::ServeOptions;
 
 /// The port the demo listens on when `PORT` is unset.
 pub const DEFAULT_PORT: u16 = 3000;
@@ -33,6 +38,8 @@ pub struct DemoConfig {
     pub production: bool,
     /// Where sessions are kept (`SESSION_STORE`).
     pub store: StoreChoice,
+    /// The shutdown and header timeouts (`SHUTDOWN_TIMEOUT`, `HEADER_READ_TIMEOUT`).
+    pub serve: ServeOptions,
 }
 
 /// The store `SESSION_STORE` names.
@@ -119,6 +126,11 @@ impl DemoConfig {
             })?,
         };
         let store = parse_store(lookup("SESSION_STORE").as_deref())?;
+        let defaults = ServeOptions::default();
+        let serve = ServeOptions {
+            shutdown_grace: seconds(&lookup, "SHUTDOWN_TIMEOUT")?.unwrap_or(defaults.shutdown_grace),
+            header_read_timeout: seconds(&lookup, "HEADER_READ_TIMEOUT")?.unwrap_or(defaults.header_read_timeout),
+        };
 
         let generated = lookup("SESSION_SECRET").is_none().then(random_secret);
         let session = SessionConfig::from_lookup(|name| match (name, &generated) {
@@ -134,6 +146,7 @@ impl DemoConfig {
             secret_generated: generated.is_some(),
             production,
             store,
+            serve,
         })
     }
 
@@ -163,6 +176,20 @@ impl DemoConfig {
 }
 
 /// Drops anything that looks like `user:password@` from an error message.
+/// A whole number of seconds from `name`, if set: more than 0 and at most a day.
+fn seconds(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<Duration>, ConfigError> {
+    let Some(value) = lookup(name) else {
+        return Ok(None);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(secs @ 1..=86_400) => Ok(Some(Duration::from_secs(secs))),
+        _ => Err(ConfigError::Variable {
+            name,
+            problem: format!("{value:?} is not a whole number of seconds from 1 to 86400"),
+        }),
+    }
+}
+
 fn redact(message: &str) -> String {
     message
         .split(' ')
@@ -317,6 +344,27 @@ mod tests {
     fn bad_timeouts_name_their_variable() {
         assert!(error(&[("SESSION_TTL", "soon")]).contains("SESSION_TTL"));
         assert!(error(&[("SESSION_ABSOLUTE_TTL", "0")]).contains("SESSION_ABSOLUTE_TTL"));
+    }
+
+    #[test]
+    fn the_serve_timeouts_are_read_and_checked() {
+        let defaults = config(&[]).unwrap().serve;
+        assert_eq!(defaults.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(defaults.header_read_timeout, Duration::from_secs(30));
+        let set = config(&[("SHUTDOWN_TIMEOUT", "3"), ("HEADER_READ_TIMEOUT", "5")])
+            .unwrap()
+            .serve;
+        assert_eq!(
+            (set.shutdown_grace, set.header_read_timeout),
+            (Duration::from_secs(3), Duration::from_secs(5))
+        );
+        for (name, value) in [
+            ("SHUTDOWN_TIMEOUT", "0"),
+            ("HEADER_READ_TIMEOUT", "soon"),
+            ("HEADER_READ_TIMEOUT", "-1"),
+        ] {
+            assert!(error(&[(name, value)]).contains(name), "{name}={value}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod config;
 pub mod health;
 pub mod page;
 pub mod prefs;
+pub mod server;
 pub mod time;
 pub mod users;
 
@@ -31,6 +32,7 @@ use axum::routing::{delete, get, post, put};
 use cloakroom::SessionManager;
 
 pub use config::{ConfigError, DemoConfig, StoreChoice};
+pub use server::{Drained, ServeOptions, serve};
 
 /// The largest request body the demo accepts (a preference value, a cart line).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -45,9 +47,10 @@ pub fn app(config: DemoConfig) -> Result<(Router, SessionManager), cloakroom::Er
     let router = routes()
         .with_state(manager.clone())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // Inside the session layer, so each log line carries the session fingerprint.
-        .layer(middleware::from_fn(log_request))
-        .layer(layer);
+        .layer(layer)
+        // Outside the session layer, so it logs the status actually sent (a 503 or
+        // 409 the layer answered with, not the handler's).
+        .layer(middleware::from_fn(log_request));
     Ok((router, manager))
 }
 
@@ -74,11 +77,13 @@ fn routes() -> Router<SessionManager> {
         .method_not_allowed_fallback(api::method_not_allowed)
 }
 
-/// Logs one line per request: method, path and status.
+/// Logs one line per request: method, path, the status sent, and how long it took.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
     let response = next.run(request).await;
-    tracing::info!(%method, %path, status = response.status().as_u16(), "request");
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    tracing::info!(%method, %path, status = response.status().as_u16(), micros, "request");
     response
 }

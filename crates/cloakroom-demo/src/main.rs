@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use cloakroom_demo::{DemoConfig, app};
+use cloakroom_demo::{DemoConfig, Drained, app, serve};
 use tracing_subscriber::EnvFilter;
 
 /// Exit status for a configuration error.
@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(store = ?config.store, "session store ready");
-    let port = config.port;
+    let (port, options) = (config.port, config.serve);
     let (router, _manager) = match app(config) {
         Ok(app) => app,
         Err(err) => {
@@ -63,11 +63,17 @@ async fn main() -> ExitCode {
         Ok(bound) => tracing::info!("listening on http://{bound}"),
         Err(_) => tracing::info!("listening on http://{address}"),
     }
-    if let Err(err) = axum::serve(listener, router).with_graceful_shutdown(shutdown()).await {
-        eprintln!("cloakroom-demo: server error: {err}");
-        return ExitCode::FAILURE;
+    match serve(listener, router, options, shutdown()).await {
+        Ok(Drained::All) => tracing::info!("stopped"),
+        Ok(Drained::TimedOut) => tracing::warn!(
+            grace = ?options.shutdown_grace,
+            "stopped with requests still open after the grace period (SHUTDOWN_TIMEOUT)"
+        ),
+        Err(err) => {
+            eprintln!("cloakroom-demo: server error: {err}");
+            return ExitCode::FAILURE;
+        }
     }
-    tracing::info!("stopped");
     ExitCode::SUCCESS
 }
 

@@ -709,3 +709,161 @@ async fn header_transport_ticket_signs_in_later_requests() {
     // Without the header the same client is anonymous: nothing was put in a cookie.
     client.get("/auth/me").await.expect_error(StatusCode::UNAUTHORIZED);
 }
+
+// --- no lost writes, no race that signs a user out, no shared caching ----------
+
+#[tokio::test]
+async fn fifty_concurrent_adds_of_different_items_are_all_in_the_cart() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client.post("/cart", json!({ "id": "first", "qty": 1 })).await;
+    let mut adds = JoinSet::new();
+    for i in 0..50 {
+        let client = client.fork();
+        adds.spawn(async move {
+            let response = client
+                .post("/cart", json!({ "id": format!("item-{i:02}"), "qty": 1 }))
+                .await;
+            (i, response.status)
+        });
+    }
+    let mut accepted = Vec::new();
+    while let Some(done) = adds.join_next().await {
+        let (i, status) = done.unwrap();
+        match status {
+            StatusCode::OK => accepted.push(i),
+            StatusCode::CONFLICT => {}
+            other => panic!("an add answered {other}"),
+        }
+    }
+    let cart = client.get("/cart").await.json();
+    let held: Vec<&str> = cart["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap())
+        .collect();
+    for i in &accepted {
+        assert!(
+            held.contains(&format!("item-{i:02}").as_str()),
+            "item-{i:02} was acknowledged"
+        );
+    }
+    println!("{} of 50 concurrent adds of different items accepted", accepted.len());
+    assert_eq!(accepted.len(), 50, "adds of different items never conflict");
+    assert_eq!(held.len(), 51);
+}
+
+#[tokio::test]
+async fn concurrent_adds_of_one_item_add_up_and_never_pass_99() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client.post("/cart", json!({ "id": "socks", "qty": 1 })).await;
+    let mut adds = JoinSet::new();
+    for _ in 0..20 {
+        let client = client.fork();
+        adds.spawn(async move { client.post("/cart", json!({ "id": "socks", "qty": 10 })).await.status });
+    }
+    let mut accepted = 0;
+    while let Some(done) = adds.join_next().await {
+        match done.unwrap() {
+            StatusCode::OK => accepted += 1,
+            StatusCode::CONFLICT | StatusCode::BAD_REQUEST => {}
+            other => panic!("an add answered {other}"),
+        }
+    }
+    assert_eq!(accepted, 9, "nine tens fit beside the first sock");
+    assert_eq!(
+        client.get("/cart").await.json(),
+        json!({ "items": [{ "id": "socks", "qty": 91 }] })
+    );
+}
+
+#[tokio::test]
+async fn a_write_with_the_ticket_from_before_sign_in_answers_409_and_keeps_the_new_cookie() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client.post("/cart", json!({ "id": "socks", "qty": 2 })).await;
+    let anonymous = client.cookie("sid").unwrap();
+    client.login("alice").await;
+
+    // A tab that sent its request before the sign-in's cookie arrived.
+    let late = server.client();
+    late.set_cookie("sid", &anonymous);
+    let response = late.post("/cart", json!({ "id": "hat", "qty": 1 })).await;
+    assert_eq!(response.status, StatusCode::CONFLICT);
+    assert_eq!(
+        response.json(),
+        json!({ "error": "the session changed during this request; try again" })
+    );
+    assert!(
+        response.set_cookies().is_empty(),
+        "no removal cookie: {:?}",
+        response.set_cookies()
+    );
+    let read = late.get("/cart").await;
+    assert_eq!(
+        read.json(),
+        json!({ "items": [] }),
+        "the stale ticket reads as a new visitor"
+    );
+    assert!(read.set_cookies().is_empty());
+
+    assert_eq!(
+        client.get("/auth/me").await.status,
+        StatusCode::OK,
+        "alice is still signed in"
+    );
+    assert_eq!(
+        client.get("/cart").await.json(),
+        json!({ "items": [{ "id": "socks", "qty": 2 }] }),
+        "the late add went nowhere"
+    );
+}
+
+#[tokio::test]
+async fn two_concurrent_sign_ins_on_one_anonymous_ticket_never_answer_2xx_without_a_ticket() {
+    for _round in 0..3 {
+        let server = TestServer::start().await;
+        let browser = server.client();
+        browser.post("/cart", json!({ "id": "socks", "qty": 1 })).await;
+        let (first, second) = (browser.fork(), browser.fork());
+        let (a, b) = tokio::join!(first.login_attempt("alice"), second.login_attempt("bob"));
+        let mut signed_in = 0;
+        for (user, response, client) in [("alice", a, first), ("bob", b, second)] {
+            match response.status {
+                StatusCode::OK => {
+                    let cookie = response.session_cookie().expect("a 2xx sign-in sets its ticket");
+                    assert!(!cookie.contains("Max-Age=0"), "{cookie}");
+                    let me = client.get("/auth/me").await;
+                    assert_eq!(me.json()["id"], user, "bound to who signed in");
+                    signed_in += 1;
+                }
+                StatusCode::CONFLICT => assert!(response.set_cookies().is_empty()),
+                other => panic!("a sign-in answered {other}: {}", response.text()),
+            }
+        }
+        assert!(signed_in >= 1);
+    }
+}
+
+#[tokio::test]
+async fn personalised_responses_vary_on_the_cookie_and_are_private() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client.login("alice").await;
+    for path in ["/auth/me", "/auth/sessions", "/cart", "/prefs", "/checkout"] {
+        let response = client.get(path).await;
+        assert_eq!(response.status, StatusCode::OK, "{path}");
+        assert_eq!(response.header("vary").as_deref(), Some("cookie"), "{path}");
+        assert_eq!(
+            response.header("cache-control").as_deref(),
+            Some("private, no-store"),
+            "{path}"
+        );
+    }
+    let page = client.get("/").await;
+    assert_eq!(page.header("vary").as_deref(), Some("cookie"));
+    let health = client.get("/healthz").await;
+    assert_eq!(health.header("vary"), None, "no session read, nothing personal");
+}

@@ -63,3 +63,32 @@ async fn a_restarted_demo_on_the_same_redis_keeps_users_signed_in() {
     let health = client.get("/healthz").await;
     assert_eq!(health.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_request_log_shows_the_status_sent_when_a_commit_fails() {
+    let mut redis = tokio::task::spawn_blocking(RedisServer::start).await.unwrap();
+    let dir = TempDir::new("redis-log");
+    let port = free_port();
+    let demo = start_demo(&dir, port, &redis).await;
+    let client = Client::new(SocketAddr::from(([127, 0, 0, 1], port)));
+    assert_eq!(
+        client.put("/prefs/theme", serde_json::json!("dark")).await.status,
+        StatusCode::OK
+    );
+    redis.kill();
+    // The write-only handle reads nothing: the handler answers 200, and the commit
+    // after it fails.
+    let failed = client.put("/prefs/theme", serde_json::json!("light")).await;
+    assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
+    drop(demo);
+
+    let log = fs::read_to_string(dir.path().join(format!("demo-{port}.log"))).expect("read the log");
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("path=/prefs/theme")).collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(lines[0].contains("status=200"), "{}", lines[0]);
+    assert!(
+        lines[1].contains("status=503"),
+        "the status sent, not the handler's: {}",
+        lines[1]
+    );
+}

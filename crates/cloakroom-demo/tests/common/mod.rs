@@ -19,7 +19,7 @@ use cloakroom::store::{
     UserSession,
 };
 use cloakroom::{MemoryStore, SessionManager};
-use cloakroom_demo::{DemoConfig, app};
+use cloakroom_demo::{DemoConfig, app, serve};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
@@ -73,11 +73,15 @@ impl TestServer {
         if std::env::var("DEMO_TEST_STORE").is_ok_and(|store| store == "redis") {
             config.session = config.session.store(redis_store().await);
         }
-        let (router, manager) = app(adjust(config)).expect("the demo builds");
+        let config = adjust(config);
+        let options = config.serve;
+        let (router, manager) = app(config).expect("the demo builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let addr = listener.local_addr().expect("local address");
         let task = tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("the demo serves");
+            serve(listener, router, options, std::future::pending())
+                .await
+                .expect("the demo serves");
         });
         Self { addr, manager, task }
     }
@@ -245,14 +249,18 @@ impl Client {
 
     /// Signs in as `user` (password `USER-pass`), asserting success.
     pub async fn login(&self, user: &str) -> TestResponse {
-        let response = self
-            .post(
-                "/auth/login",
-                serde_json::json!({ "username": user, "password": format!("{user}-pass") }),
-            )
-            .await;
+        let response = self.login_attempt(user).await;
         assert_eq!(response.status, StatusCode::OK, "login: {}", response.text());
         response
+    }
+
+    /// Tries to sign in as `user` (password `USER-pass`), whatever the outcome.
+    pub async fn login_attempt(&self, user: &str) -> TestResponse {
+        self.post(
+            "/auth/login",
+            serde_json::json!({ "username": user, "password": format!("{user}-pass") }),
+        )
+        .await
     }
 
     /// Sends a request with the jar's cookies, a JSON body if given, and `headers`;

@@ -103,6 +103,13 @@ impl ChildGuard {
         }
     }
 
+    /// Sends SIGTERM to the child, as a service manager stopping it would.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
     fn signal_group(&self, signal: &str) {
         let group = format!("-{}", self.child.id());
         let _ = Command::new("kill")
