@@ -501,3 +501,28 @@ async fn capped_increments_never_pass_their_cap_however_concurrent() {
     assert_eq!(client.get("/get/qty").await.json(), json!(90));
     assert_eq!(client.post("/add-ten").await.status, 422, "the view says no");
 }
+
+#[tokio::test]
+async fn a_sign_in_with_a_stale_ticket_starts_a_fresh_signed_in_session() {
+    // The browser never got the sign-in's response (and its cookie), and signs in again.
+    let layer = config().build().unwrap();
+    let manager = layer.manager();
+    let mut browser = Client::new(app(layer));
+    browser.put("/set/cart", json!(["apple"])).await;
+    let stale = format!("sid={}", browser.ticket.clone().unwrap());
+    let lost = browser.post("/login/alice").await;
+    assert!(lost.ticket().is_some());
+
+    let again = send(&browser.app, "POST", "/login/alice", Some(&stale), None).await;
+    assert_eq!(again.status, 200);
+    let ticket = again.ticket().expect("a fresh session's ticket");
+    let id = manager.verify_ticket(&ticket).unwrap();
+    let record = manager.get(&id).await.unwrap().expect("stored");
+    assert_eq!(record.meta.user.as_deref(), Some("alice"));
+    assert!(record.data.is_empty(), "nothing is forwarded from the moved session");
+    assert_eq!(
+        manager.list_user("alice").await.unwrap().len(),
+        2,
+        "the first sign-in lives on"
+    );
+}

@@ -94,10 +94,11 @@ impl RequestSession {
         let now = self.now();
         let writes = pending.has_writes();
 
-        if matches!(state.incoming, Incoming::Moved) {
+        if matches!(state.incoming, Incoming::Moved) && !pending.regenerate {
             // A stale ticket of a session regenerated away: nothing it means to do
             // may land, in the old session or a new one (whose cookie would replace
-            // the client's newer one).
+            // the client's newer one). A sign-in (a regenerate) may start afresh: the
+            // client asks for a new session then, and gets one.
             return if pending.wants_change() {
                 Plan::Refused
             } else {

@@ -226,7 +226,9 @@ impl State {
     /// Sets `key` to `json` at commit.
     pub(crate) fn write(&mut self, key: String, json: String) {
         self.pending.remove.remove(&key);
-        self.pending.add.remove(&key);
+        if !self.pending.add.is_empty() {
+            self.pending.add.remove(&key);
+        }
         // Before the load (the write-only handle), the view is built by the load
         // from the store's data and the pending changes: no copy needed here.
         if self.status.is_loaded() {
