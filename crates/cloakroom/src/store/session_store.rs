@@ -122,10 +122,11 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// which does not load the session first.
     ///
     /// The default commits, then creates when the session was gone (`Created`, or
-    /// `Conflict` should the fresh key be taken): one call in the usual case. A
-    /// session that moved is not replaced: `Moved`. A store can override it to report the expiry when the commit slid
-    /// the idle deadline ([`CommitOutcome::Applied`]), or to do both steps in one
-    /// round trip (asking for `fresh.key()` up front draws the ID every time).
+    /// `Conflict` should the fresh key be taken): one call in the usual case, whose
+    /// [`CommitOutcome::Applied`] carries the expiry when the commit slid the idle
+    /// deadline. A session that moved is not replaced: `Moved`. A store may
+    /// override it to do both steps in one round trip (asking for `fresh.key()` up
+    /// front draws the ID every time).
     ///
     /// ```
     /// # use std::time::{Duration, SystemTime};

@@ -10,8 +10,7 @@ use super::{MemoryStore, lock, shard_index};
 use crate::clock::to_millis;
 use crate::id::StoreKey;
 use crate::store::{
-    ChangeSet, CommitOutcome, FreshSession, Loaded, MOVED_MARKER_TTL, SessionRecord, SessionStore, StoreError, Touch,
-    UserSession,
+    ChangeSet, CommitOutcome, Loaded, MOVED_MARKER_TTL, SessionRecord, SessionStore, StoreError, Touch, UserSession,
 };
 
 #[async_trait]
@@ -65,18 +64,6 @@ impl SessionStore for MemoryStore {
 
     async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<CommitOutcome, StoreError> {
         Ok(self.apply_commit(key, changes))
-    }
-
-    async fn commit_or_create(
-        &self,
-        key: &StoreKey,
-        changes: &ChangeSet,
-        fresh: &FreshSession,
-    ) -> Result<CommitOutcome, StoreError> {
-        match self.apply_commit(key, changes) {
-            CommitOutcome::Gone => fresh.insert_into(self, changes).await,
-            outcome => Ok(outcome),
-        }
     }
 
     async fn regenerate(

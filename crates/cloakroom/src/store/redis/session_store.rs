@@ -7,9 +7,7 @@ use redis::Value;
 
 use super::RedisStore;
 use crate::id::{SessionId, StoreKey};
-use crate::store::{
-    ChangeSet, CommitOutcome, FreshSession, Loaded, SessionRecord, SessionStore, StoreError, Touch, UserSession,
-};
+use crate::store::{ChangeSet, CommitOutcome, Loaded, SessionRecord, SessionStore, StoreError, Touch, UserSession};
 
 #[async_trait]
 impl SessionStore for RedisStore {
@@ -23,20 +21,6 @@ impl SessionStore for RedisStore {
 
     async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<CommitOutcome, StoreError> {
         self.commit_session(key, changes).await
-    }
-
-    async fn commit_or_create(
-        &self,
-        key: &StoreKey,
-        changes: &ChangeSet,
-        fresh: &FreshSession,
-    ) -> Result<CommitOutcome, StoreError> {
-        // One round trip while the session lives; a second one creates the fresh
-        // session in the rare case it is gone.
-        match self.commit_session(key, changes).await? {
-            CommitOutcome::Gone => fresh.insert_into(self, changes).await,
-            outcome => Ok(outcome),
-        }
     }
 
     fn successor_id(&self, old: &StoreKey) -> SessionId {
