@@ -39,10 +39,10 @@ pub async fn put(
 pub fn all(session: &Session) -> Result<Map<String, Value>, cloakroom::Error> {
     let mut prefs = Map::new();
     for key in session.keys() {
-        if let Some(name) = key.strip_prefix(PREF_PREFIX) {
-            if let Some(value) = session.get::<Value>(&key)? {
-                prefs.insert(name.to_owned(), value);
-            }
+        if let Some(name) = key.strip_prefix(PREF_PREFIX)
+            && let Some(value) = session.get::<Value>(&key)?
+        {
+            prefs.insert(name.to_owned(), value);
         }
     }
     Ok(prefs)

@@ -645,13 +645,13 @@ impl SessionConfig {
                 format!("{:?} must start with / and hold no spaces or ;", self.path),
             ));
         }
-        if let Some(domain) = &self.domain {
-            if domain.is_empty() || !is_valid_attribute_value(domain) {
-                return Err(Error::config(
-                    "domain",
-                    format!("{domain:?} is not a valid cookie domain"),
-                ));
-            }
+        if let Some(domain) = &self.domain
+            && (domain.is_empty() || !is_valid_attribute_value(domain))
+        {
+            return Err(Error::config(
+                "domain",
+                format!("{domain:?} is not a valid cookie domain"),
+            ));
         }
         if self.same_site == SameSite::None && !self.secure {
             return Err(Error::config("same_site", "SameSite=None requires secure(true)"));
@@ -679,13 +679,13 @@ impl SessionConfig {
                 "APP_ENV=production requires Secure cookies; remove secure(false)",
             ));
         }
-        if let Some(header) = &self.header {
-            if HeaderName::from_bytes(header.as_bytes()).is_err() {
-                return Err(Error::config(
-                    "header",
-                    format!("{header:?} is not a valid header name"),
-                ));
-            }
+        if let Some(header) = &self.header
+            && HeaderName::from_bytes(header.as_bytes()).is_err()
+        {
+            return Err(Error::config(
+                "header",
+                format!("{header:?} is not a valid header name"),
+            ));
         }
         Ok(())
     }

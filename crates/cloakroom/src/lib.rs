@@ -74,5 +74,7 @@ pub use manager::{DeviceSession, SessionManager};
 pub use scope::{Scoped, SessionData, SessionScope};
 pub use session::Session;
 pub use store::memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use store::postgres::PostgresStore;
 #[cfg(feature = "redis")]
 pub use store::redis::RedisStore;

@@ -245,42 +245,17 @@ async fn scripts_flushed_from_redis_are_loaded_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_survive_a_restart_of_the_app() {
     let redis = RedisServer::start();
-    let mut client = Client::new(app(redis_layer(&redis, Duration::from_secs(2)).await));
-    client.put("/set/cart", json!(["apple"])).await;
-    client.post("/login/alice").await;
     // A new process: new layer, new connection, same Redis and secret.
-    client.app = app(redis_layer(&redis, Duration::from_secs(2)).await);
-    assert_eq!(client.get("/whoami").await.text(), "alice");
-    assert_eq!(client.get("/get/cart").await.json(), json!(["apple"]));
+    let first = app(redis_layer(&redis, Duration::from_secs(2)).await);
+    let second = app(redis_layer(&redis, Duration::from_secs(2)).await);
+    assert_sessions_survive_a_restart(first, second).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_on_redis_keep_every_key_and_logout_is_final() {
     let redis = RedisServer::start();
-    let mut client = Client::new(app(redis_layer(&redis, Duration::from_secs(2)).await));
-    client.put("/set/start", json!(0)).await;
-    let cookie = write_keys_concurrently(&client, 100).await;
-    assert_eq!(client.get("/keys").await.json().as_array().unwrap().len(), 101);
-    client.post("/destroy").await;
-    let late = send(&client.app, "PUT", "/set/late", Some(&cookie), Some(json!(1))).await;
-    assert_ne!(
-        late.ticket().unwrap(),
-        cookie[4..],
-        "a fresh session, not the destroyed one"
-    );
-    assert_eq!(
-        send(&client.app, "GET", "/get/k1", Some(&cookie), None).await.json(),
-        json!(null)
-    );
-    // The write-only handle writes before it knows the session is gone: what it
-    // wrote under the destroyed key is removed, and the write goes to a fresh session.
-    let late = send(&client.app, "PUT", "/write-only/late", Some(&cookie), Some(json!(2))).await;
-    let fresh = format!("sid={}", late.ticket().expect("a fresh session's ticket"));
-    assert_ne!(fresh, cookie);
-    assert_eq!(
-        send(&client.app, "GET", "/get/late", Some(&fresh), None).await.json(),
-        json!(2)
-    );
+    assert_concurrent_writes_kept_and_logout_final(app(redis_layer(&redis, Duration::from_secs(2)).await)).await;
+    // What the write-only handle wrote under the destroyed key was removed.
     for hash in session_hashes(&redis) {
         let has_meta = redis.command(&format!("HEXISTS {hash} m"));
         assert_eq!(has_meta.trim(), ":1", "{hash} holds data without a session");
@@ -306,31 +281,7 @@ async fn redis_going_down_gives_503_and_coming_back_restores_service_and_data() 
     client.put("/set/cart", json!(["apple"])).await;
     let cookie = format!("sid={}", client.ticket.clone().unwrap());
 
-    // Traffic while Redis dies and comes back.
-    let traffic_app = client.app.clone();
-    let traffic_cookie = cookie.clone();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stop_traffic = stop.clone();
-    let traffic = tokio::spawn(async move {
-        let mut statuses = Vec::new();
-        for i in 0..3000 {
-            if stop_traffic.load(std::sync::atomic::Ordering::SeqCst) {
-                break;
-            }
-            let reply = send(
-                &traffic_app,
-                "PUT",
-                &format!("/set/t{}", i % 8),
-                Some(&traffic_cookie),
-                Some(json!(i)),
-            )
-            .await;
-            statuses.push(reply.status.as_u16());
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        statuses
-    });
-
+    let traffic = Traffic::start(&client.app, &cookie);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut redis = tokio::task::spawn_blocking(move || {
         redis.kill();
@@ -338,12 +289,7 @@ async fn redis_going_down_gives_503_and_coming_back_restores_service_and_data() 
     })
     .await
     .unwrap();
-
-    let down = tokio::time::timeout(Duration::from_secs(10), client.get("/get/cart"))
-        .await
-        .expect("a request while Redis is down must not hang");
-    assert_eq!(down.status, 503);
-    assert_eq!(down.json(), json!({"error": "session store unavailable"}));
+    assert_down(&client.app, "/get/cart", &cookie).await;
     assert!(manager.ping().await.is_err());
 
     let mut redis = tokio::task::spawn_blocking(move || {
@@ -352,30 +298,14 @@ async fn redis_going_down_gives_503_and_coming_back_restores_service_and_data() 
     })
     .await
     .unwrap();
-
-    let mut recovered = None;
-    for _ in 0..100 {
-        let reply = send(&client.app, "GET", "/get/cart", Some(&cookie), None).await;
-        if reply.status == 200 {
-            recovered = Some(reply);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let recovered = recovered.expect("requests succeed again once Redis is back");
+    let recovered = until_served(&client.app, "/get/cart", &cookie).await;
     assert_eq!(
         recovered.json(),
         json!(["apple"]),
         "acknowledged writes survived the restart"
     );
     assert!(manager.ping().await.is_ok());
-
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let statuses = traffic.await.unwrap();
-    assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
-    assert!(statuses.contains(&503), "the traffic saw the outage");
-    assert_eq!(*statuses.last().unwrap(), 200, "the traffic recovered");
+    traffic.finish().await;
     redis.kill();
 }
 

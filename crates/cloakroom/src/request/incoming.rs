@@ -10,14 +10,14 @@ use crate::settings::Settings;
 /// The request's ticket, and whether it came in the transport header (then the
 /// response answers in the header, never with a cookie).
 pub(crate) fn read_ticket(settings: &Settings, headers: &HeaderMap) -> (Incoming, bool) {
-    if let Some(name) = &settings.header {
-        if let Some(value) = headers.get(name) {
-            let incoming = match value.as_bytes() {
-                [] => Incoming::Absent,
-                bytes => settings.signer.verify(bytes).map_or(Incoming::Invalid, Incoming::Valid),
-            };
-            return (incoming, true);
-        }
+    if let Some(name) = &settings.header
+        && let Some(value) = headers.get(name)
+    {
+        let incoming = match value.as_bytes() {
+            [] => Incoming::Absent,
+            bytes => settings.signer.verify(bytes).map_or(Incoming::Invalid, Incoming::Valid),
+        };
+        return (incoming, true);
     }
     let incoming = match find_ticket(headers, &settings.cookie.name, &settings.signer) {
         CookieTicket::Absent => Incoming::Absent,

@@ -5,6 +5,9 @@ mod error;
 mod fresh;
 pub(crate) mod memory;
 mod outcome;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+mod purge_task;
 mod record;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
@@ -18,6 +21,8 @@ pub use self::error::StoreError;
 pub use self::fresh::FreshSession;
 pub use self::memory::MemoryStoreBuilder;
 pub use self::outcome::{CommitOutcome, Loaded, MOVED_MARKER_TTL};
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresStoreBuilder;
 pub use self::record::{SessionMeta, SessionRecord, UserSession};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStoreBuilder;

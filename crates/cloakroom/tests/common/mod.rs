@@ -2,6 +2,14 @@
 //! stores that count or fail.
 #![allow(dead_code)]
 
+mod contract;
+mod outage;
+
+#[allow(unused_imports)]
+pub use contract::{assert_concurrent_writes_kept_and_logout_final, assert_sessions_survive_a_restart};
+#[allow(unused_imports)]
+pub use outage::{Traffic, assert_down, until_served};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::SystemTime;

@@ -219,11 +219,11 @@ impl MemoryStore {
 
     fn reserve_slot(&self) -> Result<(), StoreError> {
         let before = self.inner.live.fetch_add(1, Ordering::AcqRel);
-        if let Some(limit) = self.inner.max_sessions {
-            if before >= limit {
-                self.inner.live.fetch_sub(1, Ordering::AcqRel);
-                return Err(StoreError::Full { limit });
-            }
+        if let Some(limit) = self.inner.max_sessions
+            && before >= limit
+        {
+            self.inner.live.fetch_sub(1, Ordering::AcqRel);
+            return Err(StoreError::Full { limit });
         }
         Ok(())
     }

@@ -10,7 +10,7 @@ use redis::cluster_async::ClusterConnection;
 use super::RedisStore;
 use super::connection::Connection;
 use super::layout::Layout;
-use super::purge::{PurgeGuard, purge_loop};
+use crate::store::purge_task::spawn_purge_task;
 use crate::store::{DEFAULT_PURGE_INTERVAL, StoreError};
 
 /// Default prefix of every key the store writes.
@@ -161,11 +161,7 @@ impl RedisStoreBuilder {
             timeout: self.timeout,
             purger: None,
         };
-        if let (Some(every), Ok(runtime)) = (self.purge_interval, tokio::runtime::Handle::try_current()) {
-            let stop = Arc::new(tokio::sync::Notify::new());
-            runtime.spawn(purge_loop(store.clone(), every, stop.clone()));
-            store.purger = Some(Arc::new(PurgeGuard(stop)));
-        }
+        store.purger = spawn_purge_task(&store, self.purge_interval, "Redis");
         store
     }
 

@@ -36,9 +36,9 @@ use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorKin
 pub use self::builder::RedisStoreBuilder;
 use self::connection::Connection;
 use self::layout::Layout;
-use self::purge::PurgeGuard;
 use self::scripts::ScriptCall;
 use crate::store::StoreError;
+use crate::store::purge_task::PurgeGuard;
 
 /// Sessions in Redis, standalone or Cluster (cargo feature `redis`): one hash per
 /// session keyed by the SHA-256 of its ID, change sets applied atomically, one

@@ -1,38 +1,13 @@
 //! Tidying the expiry sets in the background, and counting live sessions.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::RedisStore;
 use super::layout::Layout;
 use super::scripts;
 use crate::clock::to_millis;
 use crate::store::StoreError;
-
-/// Held by every user-side clone of the store; the last one dropped stops the
-/// purge task.
-pub(super) struct PurgeGuard(pub(super) Arc<tokio::sync::Notify>);
-
-impl Drop for PurgeGuard {
-    fn drop(&mut self) {
-        self.0.notify_one();
-    }
-}
-
-/// Tidies the expiry sets every `every` until the guard is dropped.
-pub(super) async fn purge_loop(store: RedisStore, every: Duration, stop: Arc<tokio::sync::Notify>) {
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            () = stop.notified() => return,
-        }
-        match store.purge(SystemTime::now()).await {
-            Ok(purged) => tracing::debug!(purged, "purged expired sessions from Redis"),
-            Err(err) => tracing::warn!(error = %err, "purging expired sessions from Redis failed"),
-        }
-    }
-}
 
 impl RedisStore {
     /// Drops the sessions dead at `now` with their expiry entries, and takes the

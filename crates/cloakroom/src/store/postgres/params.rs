@@ -1,0 +1,69 @@
+//! A change set as the parameters `$3` to `$15` of the commit and regenerate
+//! statements (see `statements.rs`).
+
+use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+
+use crate::clock::{duration_millis, to_millis};
+use crate::store::{ChangeSet, UserChange};
+
+/// The change set's parts, laid out as the statements take them.
+pub(super) struct ChangeParams<'a> {
+    changes: &'a ChangeSet,
+    set_keys: Vec<&'a str>,
+    set_values: Vec<&'a str>,
+    add_keys: Vec<&'a str>,
+    add_by: Vec<i64>,
+    add_caps: Vec<Option<i64>>,
+    expect_keys: Vec<&'a str>,
+    expect_values: Vec<Option<&'a str>>,
+}
+
+impl<'a> ChangeParams<'a> {
+    pub(super) fn new(changes: &'a ChangeSet) -> Self {
+        Self {
+            changes,
+            set_keys: changes.set.iter().map(|(k, _)| k.as_str()).collect(),
+            set_values: changes.set.iter().map(|(_, v)| v.as_str()).collect(),
+            add_keys: changes.add.iter().map(|a| a.key.as_str()).collect(),
+            add_by: changes.add.iter().map(|a| a.by).collect(),
+            add_caps: changes.add.iter().map(|a| a.cap).collect(),
+            expect_keys: changes.expect.iter().map(|(k, _)| k.as_str()).collect(),
+            expect_values: changes.expect.iter().map(|(_, v)| v.as_deref()).collect(),
+        }
+    }
+
+    /// `query` (with `$1` and `$2` bound) with `$3` to `$15` bound.
+    pub(super) fn bind<'q>(&'q self, query: Query<'q, Postgres, PgArguments>) -> Query<'q, Postgres, PgArguments> {
+        let changes = self.changes;
+        let (op, user) = match &changes.user {
+            Some(UserChange::Bind(user)) => ("bind", Some(user.as_str())),
+            Some(UserChange::Unbind) => ("unbind", None),
+            None => ("", None),
+        };
+        query
+            .bind(changes.clear)
+            .bind(&self.set_keys)
+            .bind(&self.set_values)
+            .bind(&changes.remove)
+            .bind(&self.add_keys)
+            .bind(&self.add_by)
+            .bind(&self.add_caps)
+            .bind(&self.expect_keys)
+            .bind(&self.expect_values)
+            .bind(op)
+            .bind(user)
+            .bind(changes.idle_deadline.map(millis))
+            .bind(millis_of_duration(changes))
+    }
+}
+
+/// A time as the statements' milliseconds.
+pub(super) fn millis(time: std::time::SystemTime) -> i64 {
+    i64::try_from(to_millis(time)).unwrap_or(i64::MAX)
+}
+
+fn millis_of_duration(changes: &ChangeSet) -> i64 {
+    i64::try_from(duration_millis(changes.idle_min_step)).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,118 @@
+//! Rows back into records: the `data` document into a session's keys, millisecond
+//! columns into times.
+
+use std::collections::HashMap;
+
+use crate::clock::from_millis;
+use crate::id::StoreKey;
+use crate::store::{Loaded, SessionMeta, SessionRecord, StoreError, UserSession};
+
+/// What the load statement returns: data (as JSON text), created, last seen, idle
+/// deadline, absolute deadline, user, moved, expiry.
+pub(super) type LoadRow = (String, i64, i64, i64, i64, Option<String>, bool, i64);
+
+/// What the list-user statement returns: key, created, last seen, idle and
+/// absolute deadlines.
+pub(super) type UserRow = (Vec<u8>, i64, i64, i64, i64);
+
+/// A time from the statements' milliseconds (negative ones, which the store never
+/// writes, read as the epoch).
+pub(super) fn time(ms: i64) -> std::time::SystemTime {
+    from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// The session a load found, at `now` in milliseconds.
+pub(super) fn loaded(row: Option<LoadRow>, now: i64) -> Result<Loaded, StoreError> {
+    let Some((data, created, seen, idle, absolute, user, moved, expires)) = row else {
+        return Ok(Loaded::Gone);
+    };
+    if now >= expires {
+        return Ok(Loaded::Gone);
+    }
+    if moved {
+        return Ok(Loaded::Moved);
+    }
+    Ok(Loaded::Live(SessionRecord {
+        data: decode_data(&data)?,
+        meta: SessionMeta {
+            created_at: time(created),
+            last_seen: time(seen),
+            idle_deadline: time(idle),
+            absolute_deadline: time(absolute),
+            user,
+        },
+    }))
+}
+
+/// A row of the user's sessions.
+pub(super) fn user_session(
+    (key, created, seen, idle, absolute): UserRow,
+    user: &str,
+) -> Result<UserSession, StoreError> {
+    let key: [u8; 32] = key
+        .try_into()
+        .map_err(|key: Vec<u8>| StoreError::Corrupt(format!("a session key of {} bytes, not 32", key.len())))?;
+    Ok(UserSession {
+        key: StoreKey(key),
+        meta: SessionMeta {
+            created_at: time(created),
+            last_seen: time(seen),
+            idle_deadline: time(idle),
+            absolute_deadline: time(absolute),
+            user: Some(user.to_owned()),
+        },
+    })
+}
+
+/// The session's keys from the `data` document. Each member is a JSON string
+/// holding the value's text; a member some other program wrote as plain JSON
+/// (a number, an object) reads as that JSON's text.
+pub(super) fn decode_data(text: &str) -> Result<HashMap<String, String>, StoreError> {
+    if let Ok(data) = serde_json::from_str::<HashMap<String, String>>(text) {
+        return Ok(data);
+    }
+    let data: HashMap<String, serde_json::Value> = serde_json::from_str(text)
+        .map_err(|err| StoreError::Corrupt(format!("session data is not a JSON object: {err}")))?;
+    Ok(data
+        .into_iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::String(text) => (key, text),
+            other => (key, other.to_string()),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_the_values_text() {
+        let data = decode_data(r#"{"cart": "{\"n\": 1}", "user": "\"ada\""}"#).unwrap();
+        assert_eq!(data["cart"], "{\"n\": 1}");
+        assert_eq!(data["user"], "\"ada\"");
+    }
+
+    #[test]
+    fn plain_json_members_read_as_their_text() {
+        let data = decode_data(r#"{"n": 3, "s": "x", "o": {"a": [1, 2]}}"#).unwrap();
+        assert_eq!(data["n"], "3");
+        assert_eq!(data["s"], "x");
+        assert_eq!(data["o"], r#"{"a":[1,2]}"#);
+    }
+
+    #[test]
+    fn a_document_that_is_no_object_is_corrupt() {
+        assert!(matches!(decode_data("[1]"), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn dead_rows_and_markers() {
+        let row = |moved, expires| Some((String::from("{}"), 0, 0, expires, expires, None, moved, expires));
+        assert_eq!(loaded(None, 5).unwrap(), Loaded::Gone);
+        assert_eq!(loaded(row(false, 5), 5).unwrap(), Loaded::Gone);
+        assert_eq!(loaded(row(true, 6), 5).unwrap(), Loaded::Moved);
+        assert_eq!(loaded(row(true, 5), 5).unwrap(), Loaded::Gone);
+        assert!(matches!(loaded(row(false, 6), 5).unwrap(), Loaded::Live(_)));
+    }
+}
