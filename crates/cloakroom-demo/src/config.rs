@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | `PORT` | port on 127.0.0.1 (default 3000) |
 //! | `SESSION_SECRET` | comma-separated secrets, the first signs; random when unset |
-//! | `SESSION_STORE` | `memory` (default); `redis://HOST:PORT[/DB]`; `redis+cluster://HOST:PORT,HOST:PORT,…` for a Redis Cluster; `postgres://…` and `sqlite://PATH` are not in this build |
+//! | `SESSION_STORE` | `memory` (default); `redis://HOST:PORT[/DB]`; `redis+cluster://HOST:PORT,HOST:PORT,…` for a Redis Cluster; `postgres://USER[:PASSWORD]@HOST:PORT/DB` (the table `cloakroom_sessions` is created when missing); `sqlite://PATH` is not in this build |
 //! | `SESSION_TTL`, `SESSION_ABSOLUTE_TTL` | idle and absolute timeouts in seconds |
 //! | `SESSION_COOKIE_NAME` | cookie name (default `sid`) |
 //! | `APP_ENV` | `production` for `Secure` cookies |
@@ -51,6 +51,8 @@ pub enum StoreChoice {
     Redis(String),
     /// A Redis Cluster, by the URLs of some of its nodes.
     RedisCluster(Vec<String>),
+    /// A Postgres database, by URL.
+    Postgres(String),
 }
 
 impl fmt::Debug for StoreChoice {
@@ -60,6 +62,7 @@ impl fmt::Debug for StoreChoice {
             Self::Memory => "Memory",
             Self::Redis(_) => "Redis",
             Self::RedisCluster(_) => "RedisCluster",
+            Self::Postgres(_) => "Postgres",
         })
     }
 }
@@ -170,6 +173,10 @@ impl DemoConfig {
                     .map_err(unreachable)?;
                 self.session = self.session.store(store);
             }
+            StoreChoice::Postgres(url) => {
+                let store = cloakroom::PostgresStore::connect(url).await.map_err(unreachable)?;
+                self.session = self.session.store(store);
+            }
         }
         Ok(self)
     }
@@ -206,8 +213,8 @@ fn random_secret() -> String {
     format!("{}{}", SessionId::generate().expose(), SessionId::generate().expose())
 }
 
-/// Reads `SESSION_STORE`: `memory` (or no value), a Redis URL, or a Redis Cluster
-/// list; every other store is refused with a message saying why. URLs are never
+/// Reads `SESSION_STORE`: `memory` (or no value), a Redis URL, a Redis Cluster
+/// list or a Postgres URL; every other store is refused with a message saying why. URLs are never
 /// echoed whole: they may hold passwords.
 fn parse_store(value: Option<&str>) -> Result<StoreChoice, ConfigError> {
     let Some(value) = value.map(str::trim) else {
@@ -231,18 +238,17 @@ fn parse_store(value: Option<&str>) -> Result<StoreChoice, ConfigError> {
             }
             "names a Redis Cluster without nodes; use redis+cluster://HOST:PORT,HOST:PORT".to_owned()
         }
-        Some(scheme @ ("postgres" | "postgresql" | "sqlite")) => format!(
-            "asks for the {} store ({scheme}://…), which is not available in this build; \
-             use SESSION_STORE=memory (the default) or redis://HOST:PORT",
-            if scheme == "postgresql" { "postgres" } else { scheme }
-        ),
+        Some("postgres" | "postgresql") => return Ok(StoreChoice::Postgres(value.to_owned())),
+        Some("sqlite") => "asks for the sqlite store (sqlite://…), which is not available in this build; \
+             use SESSION_STORE=memory (the default), redis://HOST:PORT or postgres://USER@HOST:PORT/DB"
+            .to_owned(),
         Some(scheme) => format!(
             "names an unknown store ({scheme}://…); use memory (the default), \
-             redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT"
+             redis://HOST:PORT, redis+cluster://HOST:PORT,HOST:PORT or postgres://USER@HOST:PORT/DB"
         ),
         None => format!(
             "{value:?} is not a known store; use memory (the default), \
-             redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT"
+             redis://HOST:PORT, redis+cluster://HOST:PORT,HOST:PORT or postgres://USER@HOST:PORT/DB"
         ),
     };
     Err(ConfigError::Variable {
@@ -294,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn memory_and_redis_stores_are_recognised() {
+    fn memory_redis_and_postgres_stores_are_recognised() {
         assert_eq!(config(&[]).unwrap().store, StoreChoice::Memory);
         assert_eq!(
             config(&[("SESSION_STORE", "memory")]).unwrap().store,
@@ -311,6 +317,16 @@ mod tests {
             StoreChoice::RedisCluster(vec!["redis://a:7000".into(), "redis://b:7001".into()])
         );
         assert!(error(&[("SESSION_STORE", "redis+cluster://")]).contains("SESSION_STORE"));
+        for url in ["postgres://demo@db:5432/demo", "postgresql://demo:pw@db/demo"] {
+            assert_eq!(
+                config(&[("SESSION_STORE", url)]).unwrap().store,
+                StoreChoice::Postgres(url.into())
+            );
+        }
+        assert_eq!(
+            format!("{:?}", StoreChoice::Postgres("postgres://u:pw@h/d".into())),
+            "Postgres"
+        );
     }
 
     #[test]
@@ -322,8 +338,8 @@ mod tests {
     }
 
     #[test]
-    fn postgres_and_sqlite_are_not_in_this_build() {
-        for url in ["postgres://user:hunter2@db/app", "sqlite:///var/lib/demo.db"] {
+    fn sqlite_is_not_in_this_build() {
+        for url in ["sqlite:///var/lib/demo.db", "sqlite://user:hunter2@x"] {
             let message = error(&[("SESSION_STORE", url)]);
             assert!(message.contains("SESSION_STORE"), "{message}");
             assert!(message.contains("not available in this build"), "{message}");

@@ -49,6 +49,22 @@ pub async fn redis_store() -> cloakroom::RedisStore {
         .expect("connect to the test Redis")
 }
 
+/// A store on this test binary's Postgres, in a table of its own.
+pub async fn postgres_store() -> cloakroom::PostgresStore {
+    static POSTGRES: std::sync::LazyLock<cloakroom_testing::PostgresServer> =
+        std::sync::LazyLock::new(cloakroom_testing::PostgresServer::start);
+    let url = tokio::task::spawn_blocking(|| POSTGRES.url())
+        .await
+        .expect("start the test Postgres");
+    let table = format!("demo_{}", &cloakroom::SessionId::generate().store_key().to_hex()[..12]);
+    eprintln!("sessions in Postgres at {url} in table {table}");
+    cloakroom::PostgresStore::builder()
+        .table(table)
+        .connect(&url)
+        .await
+        .expect("connect to the test Postgres")
+}
+
 /// The demo served in this process on 127.0.0.1 and a free port; stops on drop.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -64,14 +80,18 @@ impl TestServer {
 
     /// Serves the demo with its configuration changed by `adjust` first.
     ///
-    /// With `DEMO_TEST_STORE=redis` in the environment, sessions live in a real
-    /// Redis that this test binary starts (each server under its own key prefix);
-    /// `scripts/test` runs the HTTP contract that way too.
+    /// With `DEMO_TEST_STORE=redis` (or `postgres`) in the environment, sessions
+    /// live in a real Redis (or Postgres) that this test binary starts, each server
+    /// under its own key prefix (or table); `scripts/test` runs the HTTP contract
+    /// on each.
     pub async fn start_with(adjust: impl FnOnce(DemoConfig) -> DemoConfig) -> Self {
         let mut config = DemoConfig::from_lookup(|name| (name == "SESSION_SECRET").then(|| SECRET.to_owned()))
             .expect("the test configuration is valid");
-        if std::env::var("DEMO_TEST_STORE").is_ok_and(|store| store == "redis") {
-            config.session = config.session.store(redis_store().await);
+        match std::env::var("DEMO_TEST_STORE").as_deref() {
+            Ok("redis") => config.session = config.session.store(redis_store().await),
+            Ok("postgres") => config.session = config.session.store(postgres_store().await),
+            Ok("memory") | Err(_) => {}
+            Ok(other) => panic!("DEMO_TEST_STORE={other:?}: use memory, redis or postgres"),
         }
         let config = adjust(config);
         let options = config.serve;

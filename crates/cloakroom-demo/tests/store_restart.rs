@@ -1,5 +1,5 @@
-//! The demo on Redis, as a real process: a restart with the same Redis and secret
-//! keeps users signed in.
+//! The demo on Redis and on Postgres, as a real process: a restart with the same
+//! store and secret keeps users signed in.
 
 mod common;
 
@@ -9,21 +9,22 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use cloakroom_testing::RedisServer;
+use cloakroom_testing::{PostgresServer, RedisServer};
 use common::Client;
 use common::process::{ChildGuard, TempDir, free_port};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_cloakroom-demo");
 const SECRET: &str = "a-restart-test-secret-of-at-least-thirty-two-bytes";
 
-/// Starts the demo on `port` with sessions in `redis`; waits (bounded) until it listens.
-async fn start_demo(dir: &TempDir, port: u16, redis: &RedisServer) -> ChildGuard {
+/// Starts the demo on `port` with sessions in the store at `store_url`; waits
+/// (bounded) until it listens.
+async fn start_demo(dir: &TempDir, port: u16, store_url: &str) -> ChildGuard {
     let mut command = Command::new(BINARY);
     command
         .env_clear()
         .env("PORT", port.to_string())
         .env("SESSION_SECRET", SECRET)
-        .env("SESSION_STORE", redis.url())
+        .env("SESSION_STORE", store_url)
         .stdin(Stdio::null())
         .stdout(fs::File::create(dir.path().join(format!("demo-{port}.log"))).expect("create the log"))
         .stderr(fs::File::create(dir.path().join("demo.err")).expect("create the error log"));
@@ -44,18 +45,18 @@ async fn start_demo(dir: &TempDir, port: u16, redis: &RedisServer) -> ChildGuard
     child
 }
 
-#[tokio::test]
-async fn a_restarted_demo_on_the_same_redis_keeps_users_signed_in() {
-    let redis = tokio::task::spawn_blocking(RedisServer::start).await.unwrap();
-    let dir = TempDir::new("redis-restart");
+/// Signs in and fills a cart on a demo over `store_url`, restarts the demo, and
+/// finds both still there.
+async fn a_restart_keeps_users_signed_in(label: &str, store_url: &str) {
+    let dir = TempDir::new(label);
     let port = free_port();
-    let first = start_demo(&dir, port, &redis).await;
+    let first = start_demo(&dir, port, store_url).await;
     let client = Client::new(SocketAddr::from(([127, 0, 0, 1], port)));
     assert_eq!(client.login("alice").await.status, StatusCode::OK);
     client.post("/cart", serde_json::json!({"id": "apple", "qty": 2})).await;
     drop(first);
 
-    let _second = start_demo(&dir, port, &redis).await;
+    let _second = start_demo(&dir, port, store_url).await;
     let me = client.get("/auth/me").await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json(), serde_json::json!({"id": "alice", "role": "admin"}));
@@ -65,11 +66,28 @@ async fn a_restarted_demo_on_the_same_redis_keeps_users_signed_in() {
 }
 
 #[tokio::test]
+async fn a_restarted_demo_on_the_same_redis_keeps_users_signed_in() {
+    let redis = tokio::task::spawn_blocking(RedisServer::start).await.unwrap();
+    a_restart_keeps_users_signed_in("redis-restart", &redis.url()).await;
+}
+
+#[tokio::test]
+async fn a_restarted_demo_on_the_same_postgres_keeps_users_signed_in() {
+    let postgres = tokio::task::spawn_blocking(PostgresServer::start).await.unwrap();
+    a_restart_keeps_users_signed_in("postgres-restart", &postgres.url()).await;
+    let rows = postgres.sql("SELECT count(*) FROM cloakroom_sessions WHERE user_id IS NOT NULL");
+    assert_eq!(
+        rows, "1",
+        "the demo created its table and kept the signed-in session there"
+    );
+}
+
+#[tokio::test]
 async fn the_request_log_shows_the_status_sent_when_a_commit_fails() {
     let mut redis = tokio::task::spawn_blocking(RedisServer::start).await.unwrap();
     let dir = TempDir::new("redis-log");
     let port = free_port();
-    let demo = start_demo(&dir, port, &redis).await;
+    let demo = start_demo(&dir, port, &redis.url()).await;
     let client = Client::new(SocketAddr::from(([127, 0, 0, 1], port)));
     assert_eq!(
         client.put("/prefs/theme", serde_json::json!("dark")).await.status,
