@@ -1,4 +1,5 @@
-//! The applications under test: one set of axum routes, served three ways.
+//! The applications under test: one set of axum routes, served three ways, over
+//! the memory store, Redis or Postgres.
 //!
 //! | path | what the handler does |
 //! | --- | --- |
@@ -144,6 +145,45 @@ pub fn over_redis(lib: Lib, store: &cloakroom::RedisStore, fred: &FredClient) ->
                 .expect("valid configuration"),
         ),
         Lib::TowerSessions => tower(tower_sessions_redis_store::RedisStore::new(fred.clone())),
+    }
+}
+
+/// The stores both libraries use for the Postgres database at `url`: cloakroom's
+/// `PostgresStore` (its own pool of 10) and tower-sessions-sqlx-store's on a
+/// default sqlx 0.8 `PgPool` (10 connections), each table created by its own
+/// migration.
+pub async fn postgres_stores(
+    url: &str,
+) -> Result<(cloakroom::PostgresStore, tower_sessions_sqlx_store::PostgresStore), String> {
+    let cloakroom = cloakroom::PostgresStore::connect(url)
+        .await
+        .map_err(|e| format!("cloakroom PostgresStore: {e}"))?;
+    let pool = tower_sessions_sqlx_store::sqlx::PgPool::connect(url)
+        .await
+        .map_err(|e| format!("sqlx 0.8 pool: {e}"))?;
+    let tower = tower_sessions_sqlx_store::PostgresStore::new(pool);
+    tower
+        .migrate()
+        .await
+        .map_err(|e| format!("tower-sessions-sqlx-store migrate: {e}"))?;
+    Ok((cloakroom, tower))
+}
+
+/// The application of `lib` over Postgres, through stores from [`postgres_stores`].
+pub fn over_postgres(
+    lib: Lib,
+    store: &cloakroom::PostgresStore,
+    tower_store: &tower_sessions_sqlx_store::PostgresStore,
+) -> Router {
+    match lib {
+        Lib::Floor => floor(),
+        Lib::Cloakroom => cloakroom(
+            cloakroom_config()
+                .store(store.clone())
+                .build()
+                .expect("valid configuration"),
+        ),
+        Lib::TowerSessions => tower(tower_store.clone()),
     }
 }
 
@@ -355,6 +395,20 @@ mod tests {
         check_existing_session_routes(&over_redis(Lib::TowerSessions, &store, &fred), Lib::TowerSessions).await;
         let keys = server.command("DBSIZE");
         assert_ne!(keys.trim(), ":0", "the sessions went to Redis");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn over_postgres_both_libraries_serve_every_route_the_same_way() {
+        let server = cloakroom_testing::PostgresServer::start();
+        let (store, tower_store) = postgres_stores(&server.url()).await.unwrap();
+        check_existing_session_routes(&over_postgres(Lib::Cloakroom, &store, &tower_store), Lib::Cloakroom).await;
+        check_existing_session_routes(
+            &over_postgres(Lib::TowerSessions, &store, &tower_store),
+            Lib::TowerSessions,
+        )
+        .await;
+        assert_ne!(server.sql("SELECT count(*) FROM cloakroom_sessions"), "0");
+        assert_ne!(server.sql("SELECT count(*) FROM tower_sessions.session"), "0");
     }
 
     #[tokio::test]

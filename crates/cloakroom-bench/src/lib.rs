@@ -35,6 +35,25 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(stat_field(stat, 14)? + stat_field(stat, 15)?)
 }
 
+/// CPU time of process `root` and its children (Postgres: the postmaster and its
+/// backends), in clock ticks, from every `/proc/PID/stat`.
+pub fn tree_cpu_ticks(root: u32) -> Option<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if pid == root || stat_field(&stat, 4) == Some(u64::from(root)) {
+            total += parse_cpu_ticks(&stat).unwrap_or(0);
+        }
+    }
+    Some(total)
+}
+
 /// CPU time of the children this process has waited for (`cutime + cstime`), in
 /// clock ticks: after `wrk` exits and is waited for, its CPU time lands here.
 pub fn children_cpu_ticks() -> Option<u64> {

@@ -250,6 +250,11 @@ impl PostgresServer {
         self.port
     }
 
+    /// The postmaster's process ID (its backends are its children).
+    pub fn pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.pid_file()).ok()?.trim().parse().ok()
+    }
+
     /// Runs `sql` with `psql` and returns its unaligned output, panicking on an error.
     pub fn sql(&self, sql: &str) -> String {
         let output = Command::new(bindir().join("psql"))

@@ -94,7 +94,8 @@ mod on_postgres {
         let store = store_on(&server, &table()).await;
         let now = SystemTime::now();
         let k = SessionId::generate().store_key();
-        let touch = Touch::new(now, now + IDLE);
+        // The idle deadline the record already has (conformance records idle out after 60 s).
+        let touch = Touch::new(now, now + Duration::from_secs(60));
 
         let (created, create) =
             statements_of!(server, store.create(&k, &conformance::record(now, &[("a", "1")])).await);
@@ -102,15 +103,15 @@ mod on_postgres {
         assert_eq!(create, ["create"]);
 
         let (_, load) = statements_of!(server, store.load(&k, &touch).await.unwrap());
-        assert_eq!(load, ["load"], "a load, no slide due");
-        let later = Touch::new(now + Duration::from_secs(60), now + Duration::from_secs(60) + IDLE);
+        assert_eq!(load, ["read"], "a load, no slide due");
+        let later = Touch::new(now + Duration::from_secs(30), now + Duration::from_secs(30) + IDLE);
         let (loaded, load_sliding) = statements_of!(server, store.load(&k, &later).await.unwrap());
         let millis = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis();
         assert_eq!(
             millis(loaded.live().unwrap().meta.idle_deadline),
             millis(later.idle_deadline)
         );
-        assert_eq!(load_sliding, ["load"], "a load that slides the deadline: still one");
+        assert_eq!(load_sliding, ["read", "slide"], "a load that slides the deadline");
 
         let (_, commit) = statements_of!(server, store.commit(&k, &set(now, "b", "2")).await.unwrap());
         assert_eq!(commit, ["commit"]);
@@ -130,12 +131,16 @@ mod on_postgres {
         );
         let (outcome, conflict) = statements_of!(server, store.commit(&k, &guarded).await.unwrap());
         assert_eq!(outcome, CommitOutcome::Conflict);
-        assert_eq!(conflict, ["commit"], "a conflict costs the same statement");
+        assert_eq!(
+            conflict,
+            ["commit", "commit-checked"],
+            "a conflict: the checked commit says so"
+        );
 
         let gone = SessionId::generate().store_key();
         let (outcome, commit_gone) = statements_of!(server, store.commit(&gone, &set(now, "x", "1")).await.unwrap());
         assert_eq!(outcome, CommitOutcome::Gone);
-        assert_eq!(commit_gone, ["commit"]);
+        assert_eq!(commit_gone, ["commit", "commit-checked"]);
         let fresh = FreshSession::new(SessionMeta::new(now, IDLE, IDLE * 10));
         let (outcome, write_gone) = statements_of!(
             server,
@@ -147,7 +152,7 @@ mod on_postgres {
         assert_eq!(outcome, CommitOutcome::Created);
         assert_eq!(
             write_gone,
-            ["commit", "create"],
+            ["commit", "commit-checked", "create"],
             "a create only when the session turned out gone"
         );
 
@@ -158,6 +163,14 @@ mod on_postgres {
             statements_of!(server, store.regenerate(&k, &new, &ChangeSet::new(now)).await.unwrap());
         assert_eq!(outcome, CommitOutcome::Applied(None));
         assert_eq!(regenerate, ["regenerate"]);
+        let dead = SessionId::generate().store_key();
+        store.create(&dead, &conformance::record(now, &[])).await.unwrap();
+        let (loaded, load_dead) = statements_of!(
+            server,
+            store.load(&dead, &Touch::new(now + IDLE * 30, now)).await.unwrap()
+        );
+        assert!(loaded.live().is_none());
+        assert_eq!(load_dead, ["read", "drop"], "a session found dead is dropped");
         let (count, counted) = statements_of!(server, store.count(now).await.unwrap());
         assert_eq!(count, 2);
         assert_eq!(counted, ["count"]);
@@ -171,7 +184,7 @@ mod on_postgres {
         assert_eq!(purge, ["purge"], "fewer than a batch of dead rows: one statement");
         println!(
             "statements per operation:\n create {create:?}\n load {load:?}\n sliding load {load_sliding:?}\n \
-             commit {commit:?}\n guarded commit {commit_guarded:?}\n conflict {conflict:?}\n \
+             dead session {load_dead:?}\n commit {commit:?}\n guarded commit {commit_guarded:?}\n conflict {conflict:?}\n \
              write to a gone session {write_gone:?}\n regenerate {regenerate:?}\n delete {delete:?}\n \
              delete-user {delete_user:?}\n list-user {list:?}\n count {counted:?}\n purge {purge:?}"
         );

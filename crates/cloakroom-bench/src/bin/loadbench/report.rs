@@ -10,7 +10,7 @@ use cloakroom_bench::stats::{Spread, kilo, ratios};
 use crate::cli::Options;
 use crate::proc::command_line;
 use crate::purge::PurgeRound;
-use crate::scenarios::{Results, Run, Scenario, StoreKind, redis_top_level_us};
+use crate::scenarios::{Results, Run, Scenario, StoreKind, store_time_us};
 
 /// Commands cloakroom sends only from inside its Lua scripts on the benchmarked
 /// routes (its plain load is `HGETALL`).
@@ -48,6 +48,7 @@ fn machine() -> String {
     let kernel = command_line("uname", &["-r"]);
     let wrk = command_line("wrk", &["-v"]);
     let redis = command_line("redis-server", &["--version"]);
+    let postgres = command_line("psql", &["--version"]);
     let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let commit = command_line("git", &["-C", repo, "rev-parse", "--short", "HEAD"]);
     let changed = Command::new("git")
@@ -62,7 +63,7 @@ fn machine() -> String {
     };
     format!(
         "- cloakroom: commit {commit}{tree}\n- CPU: {cpu}, {cores} cores (nproc)\n- memory: {mem}\n- kernel: {kernel}\n\
-         - wrk: {wrk}\n- Redis: {redis}\n"
+         - wrk: {wrk}\n- Redis: {redis}\n- Postgres: {postgres} (server from the same package, fsync off)\n"
     )
 }
 
@@ -93,7 +94,8 @@ pub(crate) fn render(
     let _ = writeln!(
         md,
         "Settings: {} rounds, {} s per run, wrk -c{} -t{} --latency on loopback; server on a tokio runtime with \
-         1 worker thread (wrk and Redis get the other core); a fresh server (and an empty Redis) per run; \
+         1 worker thread (wrk and the store's server get the other core); a fresh server (and an empty Redis or \
+         empty tables) per run; \
          variants alternate ABC/CBA per round.\n",
         opts.rounds,
         opts.duration.as_secs(),
@@ -103,7 +105,7 @@ pub(crate) fn render(
     let tower = "tower-sessions";
     let mut targets: Vec<(String, Option<Spread>, f64, bool)> = Vec::new();
     if let Some((results, scenarios)) = throughput {
-        for store in [StoreKind::Memory, StoreKind::Redis] {
+        for store in StoreKind::ALL {
             let of_store: Vec<&Scenario> = scenarios.iter().filter(|s| s.store == store).collect();
             if of_store.is_empty() {
                 continue;
@@ -115,17 +117,21 @@ pub(crate) fn render(
                  absolute figures are medians (min–max) over the rounds.\n",
                 opts.rounds
             );
-            let redis = store == StoreKind::Redis;
+            let server = match store {
+                StoreKind::Memory => None,
+                StoreKind::Redis => Some("Redis"),
+                StoreKind::Postgres => Some("Postgres"),
+            };
             let _ = writeln!(
                 md,
                 "| route | variant | vs tower-sessions | vs floor | req/s | p50 ms | p99 ms | server CPU µs/req |{}\n\
                  | --- | --- | --- | --- | ---: | ---: | ---: | ---: |{}",
-                if redis {
-                    " Redis CPU µs/req | µs inside Redis commands /req |"
-                } else {
-                    ""
+                match store {
+                    StoreKind::Memory => "",
+                    StoreKind::Redis => " Redis CPU µs/req | µs inside Redis commands /req |",
+                    StoreKind::Postgres => " Postgres CPU µs/req | µs inside statements /req |",
                 },
-                if redis { " ---: | ---: |" } else { "" }
+                if server.is_some() { " ---: | ---: |" } else { "" }
             );
             for scenario in of_store {
                 for variant in &scenario.variants {
@@ -144,14 +150,14 @@ pub(crate) fn render(
                     let p50 = Spread::of(&column(runs, |r| r.wrk.p50_ms)).expect("rounds");
                     let p99 = Spread::of(&column(runs, |r| r.wrk.p99_ms)).expect("rounds");
                     let cpu = Spread::of(&column(runs, |r| r.server_cpu_us)).expect("rounds");
-                    // The floor sends Redis nothing: its Redis columns stay empty.
-                    let of_redis = |f: &dyn Fn(&Run) -> Option<f64>| {
+                    // The floor sends the store nothing: its store columns stay empty.
+                    let of_store = |f: &dyn Fn(&Run) -> Option<f64>| {
                         Spread::of(&column(runs, |r| f(r).unwrap_or(f64::NAN)))
                             .filter(|_| variant.lib != Lib::Floor)
                             .map_or("—".to_owned(), |s| s.display(1))
                     };
-                    let redis_cpu = of_redis(&|r| r.redis_cpu_us);
-                    let in_commands = of_redis(&|r| r.redis_commands.as_deref().map(redis_top_level_us));
+                    let store_cpu = of_store(&|r| r.store_cpu_us);
+                    let in_commands = of_store(&|r| r.store_commands.as_deref().map(|c| store_time_us(store, c)));
                     let _ = writeln!(
                         md,
                         "| {} | {} | {} | {} | {} ({}–{}) | {} | {} | {} |{}",
@@ -169,8 +175,8 @@ pub(crate) fn render(
                         p50.display(3),
                         p99.display(3),
                         cpu.display(1),
-                        if redis {
-                            format!(" {redis_cpu} | {in_commands} |")
+                        if server.is_some() {
+                            format!(" {store_cpu} | {in_commands} |")
                         } else {
                             String::new()
                         }
@@ -195,17 +201,23 @@ pub(crate) fn render(
                     busy.median,
                     wrk.min,
                     wrk.max,
-                    if redis { " and Redis" } else { "" }
+                    server.map_or(String::new(), |name| format!(" and {name}"))
                 );
             }
             let _ = writeln!(md);
-            if redis {
+            if server.is_some() {
                 let _ = writeln!(
                     md,
-                    "Redis commands per request (`INFO commandstats`, last round): calls per request and µs inside \
-                     Redis per call. Redis counts the commands a script runs as well as the script; ↳ marks the \
-                     ones only cloakroom's scripts send here (their time is part of the script's), while a plain \
-                     `HGETALL` is the client's own load.\n"
+                    "{}",
+                    if store == StoreKind::Redis {
+                        "Redis commands per request (`INFO commandstats`, last round): calls per request and µs inside \
+                         Redis per call. Redis counts the commands a script runs as well as the script; ↳ marks the \
+                         ones only cloakroom's scripts send here (their time is part of the script's), while a plain \
+                         `HGETALL` is the client's own load.\n"
+                    } else {
+                        "Postgres statements per request (`pg_stat_statements`, last round; the first 60 characters \
+                         of each): calls per request and µs of execution per call.\n"
+                    }
                 );
                 let _ = writeln!(md, "| route | variant | commands |\n| --- | --- | --- |");
                 for scenario in scenarios.iter().filter(|s| s.store == store) {
@@ -213,7 +225,7 @@ pub(crate) fn render(
                         let Some(commands) = results
                             .get(&(store, scenario.route, variant.label))
                             .and_then(|runs| runs.last())
-                            .and_then(|run| run.redis_commands.clone())
+                            .and_then(|run| run.store_commands.clone())
                         else {
                             continue;
                         };
@@ -224,16 +236,33 @@ pub(crate) fn render(
                             .map(|(name, calls, us)| {
                                 let scripted = commands.iter().any(|(n, calls, _)| n == "evalsha" && *calls >= 0.01);
                                 let inner = scripted && SCRIPT_ONLY_COMMANDS.contains(&name.as_str());
+                                let name = if store == StoreKind::Redis {
+                                    name.to_uppercase()
+                                } else {
+                                    name.replace('|', "\\|")
+                                };
                                 format!(
                                     "{}`{}` {:.2}× {:.1} µs",
                                     if inner { "↳ " } else { "" },
-                                    name.to_uppercase(),
+                                    name,
                                     calls,
                                     if *calls > 0.0 { us / calls } else { 0.0 }
                                 )
                             })
                             .collect();
-                        let _ = writeln!(md, "| {} | {} | {} |", scenario.route, variant.label, top.join(", "));
+                        let total = if store == StoreKind::Postgres {
+                            let per_request: f64 = commands.iter().map(|c| c.1).sum();
+                            format!("{per_request:.2} statements: ")
+                        } else {
+                            String::new()
+                        };
+                        let _ = writeln!(
+                            md,
+                            "| {} | {} | {total}{} |",
+                            scenario.route,
+                            variant.label,
+                            top.join(", ")
+                        );
                     }
                 }
                 let _ = writeln!(md);
@@ -264,6 +293,24 @@ pub(crate) fn render(
                 "memory, new session: cloakroom / tower-sessions ≥ 1.2",
                 ratio_of(results, m, "new", "cloakroom", tower),
                 1.2,
+            );
+        }
+        if opts.wants("postgres") {
+            let p = StoreKind::Postgres;
+            target(
+                "Postgres, write: cloakroom (SessionWriter) / tower-sessions ≥ 1.2",
+                ratio_of(results, p, "write", writer, tower),
+                1.2,
+            );
+            target(
+                "Postgres, new session: cloakroom / tower-sessions ≥ 1.2",
+                ratio_of(results, p, "new", "cloakroom", tower),
+                1.2,
+            );
+            target(
+                "Postgres, read: cloakroom / tower-sessions ≥ 1.0",
+                ratio_of(results, p, "read", "cloakroom", tower),
+                1.0,
             );
         }
         if opts.wants("redis") {

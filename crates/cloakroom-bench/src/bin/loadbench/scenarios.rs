@@ -8,7 +8,7 @@ use axum::Router;
 use cloakroom::MemoryStore;
 use cloakroom_bench::apps::{self, Lib};
 use cloakroom_bench::wrk::{Load, Report};
-use cloakroom_testing::RedisServer;
+use cloakroom_testing::{PostgresServer, RedisServer};
 use tokio::runtime::Runtime;
 
 use crate::Fallible;
@@ -20,13 +20,17 @@ use crate::servers::{Server, http_get};
 pub(crate) enum StoreKind {
     Memory,
     Redis,
+    Postgres,
 }
 
 impl StoreKind {
+    pub(crate) const ALL: [StoreKind; 3] = [StoreKind::Memory, StoreKind::Redis, StoreKind::Postgres];
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             StoreKind::Memory => "memory",
             StoreKind::Redis => "redis",
+            StoreKind::Postgres => "postgres",
         }
     }
 }
@@ -50,7 +54,7 @@ pub(crate) struct Scenario {
 fn scenarios(opts: &Options) -> Vec<Scenario> {
     let v = |lib, path, label| Variant { lib, path, label };
     let mut out = Vec::new();
-    for store in [StoreKind::Memory, StoreKind::Redis] {
+    for store in StoreKind::ALL {
         if !opts.wants(store.name()) {
             continue;
         }
@@ -146,20 +150,90 @@ impl RedisSide {
     }
 }
 
+/// Postgres for the Postgres scenarios: one server with `pg_stat_statements`, one
+/// store of each library, each in its own table.
+pub(crate) struct PostgresSide {
+    server: PostgresServer,
+    pid: u32,
+    pub(crate) cloakroom: cloakroom::PostgresStore,
+    pub(crate) tower: tower_sessions_sqlx_store::PostgresStore,
+}
+
+impl PostgresSide {
+    fn start(rt: &Runtime) -> Fallible<Self> {
+        // fsync off (the test helper's default): the benchmark measures the
+        // libraries, not the disk. A transaction left open by a request that a
+        // stopped server dropped half way (tower-sessions creates a session in
+        // one) is ended after 1 s, so the next run's TRUNCATE does not wait for it.
+        let server = PostgresServer::start_with(&[
+            "shared_preload_libraries=pg_stat_statements",
+            "pg_stat_statements.track_utility=on",
+            "idle_in_transaction_session_timeout=1000",
+        ]);
+        server.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+        let (cloakroom, tower) = rt.block_on(apps::postgres_stores(&server.url()))?;
+        let pid = server.pid().ok_or("no Postgres pid file")?;
+        Ok(Self {
+            server,
+            pid,
+            cloakroom,
+            tower,
+        })
+    }
+
+    /// Empties both tables and the statement statistics.
+    pub(crate) fn reset(&self) {
+        self.server
+            .sql("TRUNCATE cloakroom_sessions, tower_sessions.session; SELECT pg_stat_statements_reset()");
+    }
+
+    /// `(statement, calls, µs)` per statement run since the last reset, leaving out
+    /// the benchmark's own.
+    fn statements(&self) -> Vec<(String, u64, u64)> {
+        let rows = self.server.sql(
+            "SELECT calls, round(total_exec_time * 1000), left(regexp_replace(query, '\\s+', ' ', 'g'), 60)
+             FROM pg_stat_statements
+             WHERE query !~* 'pg_stat_statements|TRUNCATE'
+             ORDER BY calls DESC, query",
+        );
+        parse_statements(&rows)
+    }
+}
+
+/// Rows of `calls|µs|query` as psql prints them.
+fn parse_statements(rows: &str) -> Vec<(String, u64, u64)> {
+    rows.lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, '|');
+            let calls = fields.next()?.trim().parse().ok()?;
+            let usec = fields.next()?.trim().parse().ok()?;
+            Some((fields.next()?.trim().to_owned(), calls, usec))
+        })
+        .collect()
+}
+
+/// The servers behind the Redis and Postgres scenarios, when they run.
+#[derive(Default)]
+pub(crate) struct Backends {
+    pub(crate) redis: Option<RedisSide>,
+    pub(crate) postgres: Option<PostgresSide>,
+}
+
 /// The floor gets a cookie header as long as cloakroom's, so hyper reads the same bytes.
 fn floor_cookie() -> String {
     format!("{}={}", apps::COOKIE_NAME, "x".repeat(87))
 }
 
-/// One measured run of one variant on a fresh server (and, for Redis, an empty database).
+/// One measured run of one variant on a fresh server (and, for Redis and Postgres,
+/// an empty database).
 fn run_variant(
     rt: &Runtime,
     opts: &Options,
     scenario: &Scenario,
     variant: &Variant,
-    redis: Option<&RedisSide>,
+    backends: &Backends,
 ) -> Fallible<Run> {
-    let app = build_app(variant, scenario.store, redis)?;
+    let app = build_app(variant, scenario.store, backends)?;
     let server = Server::start(rt, app);
     let result = (|| {
         let cookie = match (scenario.with_cookie, variant.lib) {
@@ -186,25 +260,35 @@ fn run_variant(
             duration: opts.duration,
             headers: cookie.map(|c| format!("Cookie: {c}")).into_iter().collect(),
         };
-        let redis_pid = redis
-            .filter(|_| scenario.store == StoreKind::Redis)
-            .map(|r| r.pid.as_str());
+        let redis = backends.redis.as_ref().filter(|_| scenario.store == StoreKind::Redis);
+        let postgres = backends
+            .postgres
+            .as_ref()
+            .filter(|_| scenario.store == StoreKind::Postgres);
+        let store_ticks = || match (redis, postgres) {
+            (Some(redis), _) => Some(ticks(&redis.pid)),
+            (_, Some(postgres)) => cloakroom_bench::tree_cpu_ticks(postgres.pid),
+            _ => None,
+        };
         let cpu = || {
             (
                 ticks("self"),
-                redis_pid.map(ticks),
+                store_ticks(),
                 cloakroom_bench::children_cpu_ticks().unwrap_or(0),
                 cloakroom_bench::machine_ticks().unwrap_or((0, 0)),
             )
         };
-        let redis = redis.filter(|_| scenario.store == StoreKind::Redis);
         if let Some(redis) = redis {
             redis.server.command("CONFIG RESETSTAT");
         }
-        let (server_before, redis_before, wrk_before, machine_before) = cpu();
+        let (server_before, store_before, wrk_before, machine_before) = cpu();
         let report = load.run()?;
-        let (server_after, redis_after, wrk_after, machine_after) = cpu();
-        let commands = redis.map(|r| parse_commandstats(&r.server.command("INFO commandstats")));
+        let (server_after, store_after, wrk_after, machine_after) = cpu();
+        let commands = match (redis, postgres) {
+            (Some(redis), _) => Some(parse_commandstats(&redis.server.command("INFO commandstats"))),
+            (_, Some(postgres)) => Some(postgres.statements()),
+            _ => None,
+        };
         let per_request = |ticks: u64| ticks as f64 / clock_ticks_per_second() * 1e6 / report.requests.max(1) as f64;
         Ok(Run {
             wrk: report,
@@ -212,8 +296,8 @@ fn run_variant(
             wrk_cpu_us: per_request(wrk_after - wrk_before),
             machine_busy: (machine_after.0 - machine_before.0) as f64
                 / (machine_after.1 - machine_before.1).max(1) as f64,
-            redis_cpu_us: redis_before.zip(redis_after).map(|(b, a)| per_request(a - b)),
-            redis_commands: commands.map(|c| {
+            store_cpu_us: store_before.zip(store_after).map(|(b, a)| per_request(a - b)),
+            store_commands: commands.map(|c| {
                 c.into_iter()
                     .map(|(name, calls, usec)| {
                         let n = report.requests.max(1) as f64;
@@ -244,12 +328,14 @@ pub(crate) struct Run {
     pub(crate) wrk_cpu_us: f64,
     /// Share of the machine's CPU time that was busy during the run (0..1).
     pub(crate) machine_busy: f64,
-    /// CPU time of redis-server per request, microseconds (Redis scenarios).
-    pub(crate) redis_cpu_us: Option<f64>,
-    /// Per command Redis ran (`INFO commandstats`): calls per request and
-    /// microseconds inside Redis per request. Commands run by scripts are listed
-    /// too, and their time is also inside EVALSHA's.
-    pub(crate) redis_commands: Option<Vec<(String, f64, f64)>>,
+    /// CPU time of the store's server per request, microseconds: redis-server, or
+    /// the postmaster and every backend.
+    pub(crate) store_cpu_us: Option<f64>,
+    /// Per command Redis ran (`INFO commandstats`) or statement Postgres ran
+    /// (`pg_stat_statements`): calls per request and microseconds inside the
+    /// server per request. Commands run by Redis scripts are listed too, and their
+    /// time is also inside EVALSHA's.
+    pub(crate) store_commands: Option<Vec<(String, f64, f64)>>,
 }
 
 /// `(command, calls, usec)` out of `INFO commandstats`, leaving out the benchmark's
@@ -277,6 +363,15 @@ fn parse_commandstats(info: &str) -> Vec<(String, u64, u64)> {
     out
 }
 
+/// Microseconds inside the store's server per request: on Redis see
+/// [`redis_top_level_us`]; on Postgres, every statement's.
+pub(crate) fn store_time_us(store: StoreKind, commands: &[(String, f64, f64)]) -> f64 {
+    match store {
+        StoreKind::Redis => redis_top_level_us(commands),
+        _ => commands.iter().map(|c| c.2).fold(0.0, |a, b| a + b),
+    }
+}
+
 /// Microseconds inside Redis per request for what the client sent: EVALSHA's time
 /// (which includes the commands its script ran) when there is one, else every command.
 pub(crate) fn redis_top_level_us(commands: &[(String, f64, f64)]) -> f64 {
@@ -297,10 +392,9 @@ pub(crate) type Results = BTreeMap<(StoreKind, &'static str, &'static str), Vec<
 
 pub(crate) fn throughput(rt: &Runtime, opts: &Options, csv: &mut String) -> Fallible<(Results, Vec<Scenario>)> {
     let scenarios = scenarios(opts);
-    let redis = if opts.wants("redis") {
-        Some(RedisSide::start(rt)?)
-    } else {
-        None
+    let backends = Backends {
+        redis: opts.wants("redis").then(|| RedisSide::start(rt)).transpose()?,
+        postgres: opts.wants("postgres").then(|| PostgresSide::start(rt)).transpose()?,
     };
     // Warm up: caches, CPU frequency, the allocator.
     for lib in [Lib::Floor, Lib::Cloakroom, Lib::TowerSessions] {
@@ -317,7 +411,7 @@ pub(crate) fn throughput(rt: &Runtime, opts: &Options, csv: &mut String) -> Fall
         };
         let mut quick = opts.clone();
         quick.duration = Duration::from_secs(1);
-        run_variant(rt, &quick, &warm, &variant, None)?;
+        run_variant(rt, &quick, &warm, &variant, &Backends::default())?;
     }
     let mut results = Results::new();
     for round in 0..opts.rounds {
@@ -328,9 +422,9 @@ pub(crate) fn throughput(rt: &Runtime, opts: &Options, csv: &mut String) -> Fall
                 order.reverse();
             }
             for variant in order {
-                let run = run_variant(rt, opts, scenario, variant, redis.as_ref())?;
+                let run = run_variant(rt, opts, scenario, variant, &backends)?;
                 let report = run.wrk;
-                let commands = run.redis_commands.as_deref().map_or(String::new(), |c| {
+                let commands = run.store_commands.as_deref().map_or(String::new(), |c| {
                     let list: Vec<String> = c
                         .iter()
                         .map(|(n, calls, us)| format!("{n} {calls:.2}x {us:.1}us"))
@@ -352,8 +446,8 @@ pub(crate) fn throughput(rt: &Runtime, opts: &Options, csv: &mut String) -> Fall
                     run.machine_busy * 100.0,
                     run.wrk_cpu_us,
                     run.server_cpu_us,
-                    run.redis_cpu_us
-                        .map_or(String::new(), |us| format!("  redis {us:.1} us/req"))
+                    run.store_cpu_us
+                        .map_or(String::new(), |us| format!("  store {us:.1} us/req"))
                         + &commands
                 );
                 let _ = writeln!(
@@ -370,10 +464,10 @@ pub(crate) fn throughput(rt: &Runtime, opts: &Options, csv: &mut String) -> Fall
                     report.max_ms,
                     report.requests,
                     run.server_cpu_us,
-                    run.redis_cpu_us.map_or(String::new(), |us| format!("{us:.2}")),
-                    run.redis_commands
+                    run.store_cpu_us.map_or(String::new(), |us| format!("{us:.2}")),
+                    run.store_commands
                         .as_deref()
-                        .map_or(String::new(), |c| format!("{:.2}", redis_top_level_us(c))),
+                        .map_or(String::new(), |c| format!("{:.2}", store_time_us(scenario.store, c))),
                     run.wrk_cpu_us,
                     run.machine_busy
                 );
@@ -387,7 +481,7 @@ pub(crate) fn throughput(rt: &Runtime, opts: &Options, csv: &mut String) -> Fall
     Ok((results, scenarios))
 }
 
-pub(crate) fn build_app(variant: &Variant, store: StoreKind, redis: Option<&RedisSide>) -> Fallible<Router> {
+pub(crate) fn build_app(variant: &Variant, store: StoreKind, backends: &Backends) -> Fallible<Router> {
     Ok(match (variant.lib, store) {
         (Lib::Floor, _) => apps::floor(),
         (Lib::Cloakroom, StoreKind::Memory) => apps::cloakroom(
@@ -398,9 +492,14 @@ pub(crate) fn build_app(variant: &Variant, store: StoreKind, redis: Option<&Redi
         ),
         (Lib::TowerSessions, StoreKind::Memory) => apps::tower(tower_sessions::MemoryStore::default()),
         (lib, StoreKind::Redis) => {
-            let redis = redis.ok_or("no Redis")?;
+            let redis = backends.redis.as_ref().ok_or("no Redis")?;
             redis.flush();
             apps::over_redis(lib, &redis.cloakroom, &redis.fred)
+        }
+        (lib, StoreKind::Postgres) => {
+            let postgres = backends.postgres.as_ref().ok_or("no Postgres")?;
+            postgres.reset();
+            apps::over_postgres(lib, &postgres.cloakroom, &postgres.tower)
         }
     })
 }
@@ -428,6 +527,18 @@ mod tests {
             0.7
         );
         assert_eq!(redis_top_level_us(&[]).to_string(), "0");
+    }
+
+    #[test]
+    fn statements_are_read_from_psql_rows() {
+        let rows = "12|340|/* cloakroom load */ WITH cur AS ( SELECT data::text\n3|9|select 1 | 2";
+        assert_eq!(
+            parse_statements(rows),
+            vec![
+                ("/* cloakroom load */ WITH cur AS ( SELECT data::text".into(), 12, 340),
+                ("select 1 | 2".into(), 3, 9)
+            ]
+        );
     }
 
     #[test]

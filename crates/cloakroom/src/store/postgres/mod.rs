@@ -1,11 +1,12 @@
-//! The Postgres store: one row per session, one statement per operation, on sqlx
-//! (cargo feature `postgres`).
+//! The Postgres store: one row per session, one statement per read and per write,
+//! on sqlx (cargo feature `postgres`).
 //!
 //! | file | concern |
 //! | --- | --- |
 //! | `builder.rs` | options, connecting, adopting the application's pool |
 //! | `schema.rs` | table names, the schema and `migrate` |
 //! | `statements.rs` | the SQL of each operation, written once per table |
+//! | `commit_shape.rs` | the fast commit: one `UPDATE` per shape of change set |
 //! | `params.rs` | a change set as statement parameters |
 //! | `rows.rs` | rows back into records |
 //! | `sessions.rs` | load, create, commit, regenerate, delete |
@@ -14,6 +15,7 @@
 //! | `session_store.rs` | the `SessionStore` impl, which calls the files above |
 
 mod builder;
+mod commit_shape;
 mod params;
 mod purge;
 mod rows;

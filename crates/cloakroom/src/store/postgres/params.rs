@@ -1,11 +1,14 @@
-//! A change set as the parameters `$3` to `$15` of the commit and regenerate
-//! statements (see `statements.rs`).
+//! A change set as statement parameters: `$3` to `$15` of the checked commit and
+//! regenerate (see `statements.rs`), or those a fast commit's shape takes (see
+//! `commit_shape.rs`).
 
 use sqlx::Postgres;
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 
+use super::commit_shape::Param;
 use crate::clock::{duration_millis, to_millis};
+use crate::id::StoreKey;
 use crate::store::{ChangeSet, UserChange};
 
 /// The change set's parts, laid out as the statements take them.
@@ -56,6 +59,39 @@ impl<'a> ChangeParams<'a> {
             .bind(user)
             .bind(changes.idle_deadline.map(millis))
             .bind(millis_of_duration(changes))
+    }
+}
+
+impl ChangeParams<'_> {
+    /// `query` with the parameters `params` bound in order, for the session `key`.
+    pub(super) fn bind_fast<'q>(
+        &'q self,
+        key: &'q StoreKey,
+        params: &[Param],
+        mut query: Query<'q, Postgres, PgArguments>,
+    ) -> Query<'q, Postgres, PgArguments> {
+        let changes = self.changes;
+        for param in params {
+            query = match param {
+                Param::Key => query.bind(&key.0[..]),
+                Param::Now => query.bind(millis(changes.now)),
+                Param::SetKeys => query.bind(&self.set_keys),
+                Param::SetValues => query.bind(&self.set_values),
+                Param::Removed => query.bind(&changes.remove),
+                Param::AddKeys => query.bind(&self.add_keys),
+                Param::AddBy => query.bind(&self.add_by),
+                Param::AddCaps => query.bind(&self.add_caps),
+                Param::ExpectKeys => query.bind(&self.expect_keys),
+                Param::ExpectValues => query.bind(&self.expect_values),
+                Param::User => query.bind(match &changes.user {
+                    Some(UserChange::Bind(user)) => Some(user.as_str()),
+                    _ => None,
+                }),
+                Param::Idle => query.bind(changes.idle_deadline.map(millis)),
+                Param::MinStep => query.bind(millis_of_duration(changes)),
+            };
+        }
+        query
     }
 }
 

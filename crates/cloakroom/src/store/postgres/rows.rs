@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::clock::from_millis;
 use crate::id::StoreKey;
-use crate::store::{Loaded, SessionMeta, SessionRecord, StoreError, UserSession};
+use crate::store::{SessionMeta, SessionRecord, StoreError, UserSession};
 
 /// What the load statement returns: data (as JSON text), created, last seen, idle
 /// deadline, absolute deadline, user, moved, expiry.
@@ -21,18 +21,32 @@ pub(super) fn time(ms: i64) -> std::time::SystemTime {
     from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
-/// The session a load found, at `now` in milliseconds.
-pub(super) fn loaded(row: Option<LoadRow>, now: i64) -> Result<Loaded, StoreError> {
+/// What a read found under a key.
+#[derive(Debug)]
+pub(super) enum Found {
+    /// No row.
+    Absent,
+    /// A row dead at the time of the read: a session past a deadline, or a moved
+    /// marker past its time.
+    Dead,
+    /// A moved marker still standing.
+    Moved,
+    /// A live session.
+    Live(SessionRecord),
+}
+
+/// What the read statement's row says at `now` in milliseconds.
+pub(super) fn found(row: Option<LoadRow>, now: i64) -> Result<Found, StoreError> {
     let Some((data, created, seen, idle, absolute, user, moved, expires)) = row else {
-        return Ok(Loaded::Gone);
+        return Ok(Found::Absent);
     };
     if now >= expires {
-        return Ok(Loaded::Gone);
+        return Ok(Found::Dead);
     }
     if moved {
-        return Ok(Loaded::Moved);
+        return Ok(Found::Moved);
     }
-    Ok(Loaded::Live(SessionRecord {
+    Ok(Found::Live(SessionRecord {
         data: decode_data(&data)?,
         meta: SessionMeta {
             created_at: time(created),
@@ -42,6 +56,21 @@ pub(super) fn loaded(row: Option<LoadRow>, now: i64) -> Result<Loaded, StoreErro
             user,
         },
     }))
+}
+
+/// Whether a load at `now` asking for the idle deadline `wanted` must slide a
+/// session whose deadline is `idle` and last use `seen` (all milliseconds): when
+/// that moves the deadline by at least `step`, and back only while the session
+/// is within the shorter timeout since it was last seen. The `slide` statement
+/// checks the same again.
+pub(super) fn slide_due(now: i64, wanted: i64, step: i64, idle: i64, seen: i64) -> bool {
+    if wanted > idle {
+        wanted - idle >= step
+    } else if wanted < idle {
+        idle - wanted >= step && (now - seen).max(0) < (wanted - now).max(0)
+    } else {
+        false
+    }
 }
 
 /// A row of the user's sessions.
@@ -109,10 +138,21 @@ mod tests {
     #[test]
     fn dead_rows_and_markers() {
         let row = |moved, expires| Some((String::from("{}"), 0, 0, expires, expires, None, moved, expires));
-        assert_eq!(loaded(None, 5).unwrap(), Loaded::Gone);
-        assert_eq!(loaded(row(false, 5), 5).unwrap(), Loaded::Gone);
-        assert_eq!(loaded(row(true, 6), 5).unwrap(), Loaded::Moved);
-        assert_eq!(loaded(row(true, 5), 5).unwrap(), Loaded::Gone);
-        assert!(matches!(loaded(row(false, 6), 5).unwrap(), Loaded::Live(_)));
+        assert!(matches!(found(None, 5).unwrap(), Found::Absent));
+        assert!(matches!(found(row(false, 5), 5).unwrap(), Found::Dead));
+        assert!(matches!(found(row(true, 6), 5).unwrap(), Found::Moved));
+        assert!(matches!(found(row(true, 5), 5).unwrap(), Found::Dead));
+        assert!(matches!(found(row(false, 6), 5).unwrap(), Found::Live(_)));
+    }
+
+    #[test]
+    fn slides_are_due_by_big_enough_steps_only() {
+        // Forward: by at least the step.
+        assert!(slide_due(100, 1_100, 50, 1_000, 0));
+        assert!(!slide_due(100, 1_040, 50, 1_000, 0));
+        assert!(!slide_due(100, 1_000, 0, 1_000, 0), "no move, no slide");
+        // Back (a shorter timeout): only while within it since the last use.
+        assert!(slide_due(100, 500, 50, 1_000, 90));
+        assert!(!slide_due(100, 500, 50, 1_000, -400));
     }
 }

@@ -1,31 +1,67 @@
-//! Load, create, commit, regenerate and delete: one statement each.
+//! Load, create, commit, regenerate and delete.
 
 use std::time::SystemTime;
 
 use sqlx::postgres::PgRow;
 
 use super::PostgresStore;
+use super::commit_shape::Shape;
 use super::params::{ChangeParams, millis};
-use super::rows::{LoadRow, loaded, time};
+use super::rows::{Found, LoadRow, found, slide_due, time};
 use crate::clock::duration_millis;
 use crate::id::StoreKey;
 use crate::store::{ChangeSet, CommitOutcome, Loaded, MOVED_MARKER_TTL, SessionRecord, StoreError, Touch};
 
 impl PostgresStore {
+    /// The `read` statement; only when the session turns out dead, `drop`; only
+    /// when a slide is due (about once per 1/20 of the idle timeout), `slide`.
     pub(super) async fn load_session(&self, key: &StoreKey, touch: &Touch) -> Result<Loaded, StoreError> {
         let now = millis(touch.now);
-        let min_step = i64::try_from(duration_millis(touch.min_step)).unwrap_or(i64::MAX);
         let row: Option<LoadRow> = self
             .run(|| {
-                sqlx::query_as(self.sql.load.clone())
+                sqlx::query_as(self.sql.read.clone())
                     .bind(&key.0[..])
-                    .bind(now)
-                    .bind(millis(touch.idle_deadline))
-                    .bind(min_step)
                     .fetch_optional(&self.pool)
             })
             .await?;
-        loaded(row, now)
+        let (seen, idle) = row.as_ref().map_or((0, 0), |row| (row.2, row.3));
+        match found(row, now)? {
+            Found::Absent => Ok(Loaded::Gone),
+            Found::Moved => Ok(Loaded::Moved),
+            Found::Dead => {
+                self.run(|| {
+                    sqlx::query(self.sql.drop.clone())
+                        .bind(&key.0[..])
+                        .bind(now)
+                        .execute(&self.pool)
+                })
+                .await?;
+                Ok(Loaded::Gone)
+            }
+            Found::Live(mut record) => {
+                let wanted = millis(touch.idle_deadline);
+                let step = i64::try_from(duration_millis(touch.min_step)).unwrap_or(i64::MAX);
+                if slide_due(now, wanted, step, idle, seen) {
+                    let slid: Option<(i64, i64)> = self
+                        .run(|| {
+                            sqlx::query_as(self.sql.slide.clone())
+                                .bind(&key.0[..])
+                                .bind(now)
+                                .bind(wanted)
+                                .bind(step)
+                                .fetch_optional(&self.pool)
+                        })
+                        .await?;
+                    // No row: a concurrent request slid it, or ended the session
+                    // after the read; the read's record stands for this request.
+                    if let Some((seen, idle)) = slid {
+                        record.meta.last_seen = time(seen);
+                        record.meta.idle_deadline = time(idle);
+                    }
+                }
+                Ok(Loaded::Live(record))
+            }
+        }
     }
 
     pub(super) async fn create_session(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
@@ -49,12 +85,48 @@ impl PostgresStore {
         Ok(written.is_some())
     }
 
+    /// The fast commit of the change set's shape; only when it updated no row
+    /// (the session is gone or moved, a guard failed), the checked commit, which
+    /// says which.
     pub(super) async fn commit_session(
         &self,
         key: &StoreKey,
         changes: &ChangeSet,
     ) -> Result<CommitOutcome, StoreError> {
         let params = ChangeParams::new(changes);
+        let shape = Shape::of(changes);
+        let fast = self.sql.fast.of(shape);
+        let applied = if shape.returns_expiry() {
+            let row: Option<Option<i64>> = self
+                .run(|| {
+                    let query = params.bind_fast(key, &fast.params, sqlx::query(fast.sql.clone()));
+                    query.fetch_optional(&self.pool)
+                })
+                .await?
+                .map(|row| decoded::<(Option<i64>,)>(&row).map(|(expiry,)| expiry))
+                .transpose()?;
+            row.map(|expiry| expiry.map(time))
+        } else {
+            let done = self
+                .run(|| {
+                    let query = params.bind_fast(key, &fast.params, sqlx::query(fast.sql.clone()));
+                    query.execute(&self.pool)
+                })
+                .await?;
+            (done.rows_affected() > 0).then_some(None)
+        };
+        if let Some(expiry) = applied {
+            return Ok(CommitOutcome::Applied(expiry));
+        }
+        self.checked_commit(key, changes, &params).await
+    }
+
+    async fn checked_commit(
+        &self,
+        key: &StoreKey,
+        changes: &ChangeSet,
+        params: &ChangeParams<'_>,
+    ) -> Result<CommitOutcome, StoreError> {
         let row = self
             .run(|| {
                 let query = sqlx::query(self.sql.commit.clone())

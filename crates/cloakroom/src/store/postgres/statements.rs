@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use sqlx::{AssertSqlSafe, SqlSafeStr as _, SqlStr};
 
+use super::commit_shape::FastCommits;
 use super::schema::TableName;
 
 /// Statements for one table.
@@ -32,7 +33,9 @@ use super::schema::TableName;
 pub(super) struct Statements {
     /// The table.
     pub(super) name: TableName,
-    pub(super) load: SqlStr,
+    pub(super) read: SqlStr,
+    pub(super) slide: SqlStr,
+    pub(super) drop: SqlStr,
     pub(super) create: SqlStr,
     pub(super) commit: SqlStr,
     pub(super) regenerate: SqlStr,
@@ -41,6 +44,8 @@ pub(super) struct Statements {
     pub(super) delete_user: SqlStr,
     pub(super) count: SqlStr,
     pub(super) purge: SqlStr,
+    /// The fast commits, one per shape of change set.
+    pub(super) fast: FastCommits,
 }
 
 impl Statements {
@@ -52,7 +57,9 @@ impl Statements {
             .replace("__MAX__", MAX_COUNT);
         let shared = |text: &str| sql(&text.replace("__LOCKED__", LOCKED).replace("__VERDICT__", &verdict));
         Self {
-            load: sql(LOAD),
+            read: sql(READ),
+            slide: sql(SLIDE),
+            drop: sql(DROP),
             create: sql(CREATE),
             commit: shared(
                 &COMMIT
@@ -69,17 +76,18 @@ impl Statements {
             delete_user: sql(DELETE_USER),
             count: sql(COUNT),
             purge: sql(PURGE),
+            fast: FastCommits::new(table.clone()),
             name,
         }
     }
 }
 
 /// Largest count a key added to may hold either way (2^53 - 1, as `MAX_COUNT`).
-const MAX_COUNT: &str = "9007199254740991";
+pub(super) const MAX_COUNT: &str = "9007199254740991";
 
 /// The count the text `held` holds (0 when `NULL`) plus `by`, as `numeric`;
 /// `NULL` when `held` is no integer of at most 16 digits.
-fn sum(held: &str, by: &str) -> String {
+pub(super) fn sum(held: &str, by: &str) -> String {
     format!("(CASE WHEN {held} IS NULL THEN 0 WHEN {held} ~ '^-?[0-9]{{1,16}}$' THEN ({held})::numeric END + {by})")
 }
 
@@ -131,26 +139,25 @@ const VERDICT: &str = "v AS (
 dropped AS (
     DELETE FROM __TABLE__ AS t USING v WHERE t.key = v.key AND v.verdict = 'gone')";
 
-/// Load: the row, sliding the idle deadline to `$3` when that moves it by at least
-/// `$4` (back only while the session is within the shorter timeout since it was
-/// last seen), or deleting it when it is dead: once gone, a session stays gone
-/// whatever clock a later request reads. `$2` is now.
-const LOAD: &str = "/* cloakroom load */ WITH cur AS (
-    SELECT data::text AS data, created_at, last_seen, idle_deadline, absolute_deadline, expires_at, user_id, moved
-    FROM __TABLE__ WHERE key = $1::bytea),
-slid AS (
-    UPDATE __TABLE__ SET idle_deadline = $3::bigint, last_seen = $2::bigint
-    WHERE key = $1::bytea AND NOT moved AND $2::bigint < expires_at
-      AND (($3::bigint > idle_deadline AND $3::bigint - idle_deadline >= $4::bigint)
-        OR ($3::bigint < idle_deadline AND idle_deadline - $3::bigint >= $4::bigint
-            AND greatest($2::bigint - last_seen, 0) < greatest($3::bigint - $2::bigint, 0)))
-    RETURNING last_seen, idle_deadline),
-dropped AS (
-    DELETE FROM __TABLE__ WHERE key = $1::bytea AND $2::bigint >= expires_at)
-SELECT cur.data, cur.created_at, coalesce(slid.last_seen, cur.last_seen),
-       coalesce(slid.idle_deadline, cur.idle_deadline), cur.absolute_deadline, cur.user_id, cur.moved,
-       cur.expires_at
-FROM cur LEFT JOIN slid ON true";
+/// Read: the row as it is. The store decides from it whether the session is
+/// live, and whether to run `SLIDE` or `DROP` after it.
+const READ: &str = "/* cloakroom read */ SELECT data::text, created_at, last_seen, idle_deadline, absolute_deadline,
+    user_id, moved, expires_at
+FROM __TABLE__ WHERE key = $1::bytea";
+
+/// Slide: the idle deadline to `$3` and the last use to `$2` (now), when that
+/// still moves the deadline by at least `$4` (back only while the session is
+/// within the shorter timeout since it was last seen) and the session is live.
+const SLIDE: &str = "/* cloakroom slide */ UPDATE __TABLE__ SET idle_deadline = $3::bigint, last_seen = $2::bigint
+WHERE key = $1::bytea AND NOT moved AND $2::bigint < expires_at
+  AND (($3::bigint > idle_deadline AND $3::bigint - idle_deadline >= $4::bigint)
+    OR ($3::bigint < idle_deadline AND idle_deadline - $3::bigint >= $4::bigint
+        AND greatest($2::bigint - last_seen, 0) < greatest($3::bigint - $2::bigint, 0)))
+RETURNING last_seen, idle_deadline";
+
+/// Drop: the row, when it is dead at `$2`, so that a session found dead stays gone
+/// whatever clock a later request reads.
+const DROP: &str = "/* cloakroom drop */ DELETE FROM __TABLE__ WHERE key = $1::bytea AND $2::bigint >= expires_at";
 
 /// Create: a new row, or one in place of a dead row or an expired marker; never
 /// over a live session or a standing marker. Returns a row when it wrote.
@@ -163,9 +170,10 @@ ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.crea
 WHERE t.expires_at <= EXCLUDED.created_at
 RETURNING 1";
 
-/// Commit: the change set applied to the locked row when its verdict is `apply`.
+/// The checked commit, run when the fast commit (`commit_shape.rs`) updated no
+/// row: the change set applied to the locked row when its verdict is `apply`.
 /// Returns the verdict, and the new expiry when the idle deadline moved.
-const COMMIT: &str = "/* cloakroom commit */ WITH __LOCKED__, __VERDICT__,
+const COMMIT: &str = "/* cloakroom commit-checked */ WITH __LOCKED__, __VERDICT__,
 upd AS (
     UPDATE __TABLE__ AS t SET data = __DATA__, user_id = __USER__,
         idle_deadline = CASE WHEN v.slides THEN $14::bigint ELSE v.idle_deadline END,
