@@ -36,7 +36,9 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
 }
 
 /// CPU time of process `root` and its children (Postgres: the postmaster and its
-/// backends), in clock ticks, from every `/proc/PID/stat`.
+/// backends), in clock ticks, from every `/proc/PID/stat`: the live children's
+/// own, and `root`'s own with that of the children it has reaped (`cutime +
+/// cstime`), so a backend that exits during a run does not take its time along.
 pub fn tree_cpu_ticks(root: u32) -> Option<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
@@ -47,7 +49,11 @@ pub fn tree_cpu_ticks(root: u32) -> Option<u64> {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
-        if pid == root || stat_field(&stat, 4) == Some(u64::from(root)) {
+        if pid == root {
+            total += parse_cpu_ticks(&stat).unwrap_or(0)
+                + stat_field(&stat, 16).unwrap_or(0)
+                + stat_field(&stat, 17).unwrap_or(0);
+        } else if stat_field(&stat, 4) == Some(u64::from(root)) {
             total += parse_cpu_ticks(&stat).unwrap_or(0);
         }
     }

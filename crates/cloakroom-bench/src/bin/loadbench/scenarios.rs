@@ -296,7 +296,9 @@ fn run_variant(
             wrk_cpu_us: per_request(wrk_after - wrk_before),
             machine_busy: (machine_after.0 - machine_before.0) as f64
                 / (machine_after.1 - machine_before.1).max(1) as f64,
-            store_cpu_us: store_before.zip(store_after).map(|(b, a)| per_request(a - b)),
+            store_cpu_us: store_before
+                .zip(store_after)
+                .map(|(b, a)| per_request(a.saturating_sub(b))),
             store_commands: commands.map(|c| {
                 c.into_iter()
                     .map(|(name, calls, usec)| {

@@ -7,9 +7,9 @@ use crate::clock::from_millis;
 use crate::id::StoreKey;
 use crate::store::{SessionMeta, SessionRecord, StoreError, UserSession};
 
-/// What the load statement returns: data (as JSON text), created, last seen, idle
-/// deadline, absolute deadline, user, moved, expiry.
-pub(super) type LoadRow = (String, i64, i64, i64, i64, Option<String>, bool, i64);
+/// What the read statement returns: data (as JSON text), created, last seen, idle
+/// deadline, absolute deadline, user, moved.
+pub(super) type LoadRow = (String, i64, i64, i64, i64, Option<String>, bool);
 
 /// What the list-user statement returns: key, created, last seen, idle and
 /// absolute deadlines.
@@ -37,10 +37,10 @@ pub(super) enum Found {
 
 /// What the read statement's row says at `now` in milliseconds.
 pub(super) fn found(row: Option<LoadRow>, now: i64) -> Result<Found, StoreError> {
-    let Some((data, created, seen, idle, absolute, user, moved, expires)) = row else {
+    let Some((data, created, seen, idle, absolute, user, moved)) = row else {
         return Ok(Found::Absent);
     };
-    if now >= expires {
+    if now >= idle.min(absolute) {
         return Ok(Found::Dead);
     }
     if moved {
@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn dead_rows_and_markers() {
-        let row = |moved, expires| Some((String::from("{}"), 0, 0, expires, expires, None, moved, expires));
+        let row = |moved, expires| Some((String::from("{}"), 0, 0, expires, expires, None, moved));
         assert!(matches!(found(None, 5).unwrap(), Found::Absent));
         assert!(matches!(found(row(false, 5), 5).unwrap(), Found::Dead));
         assert!(matches!(found(row(true, 6), 5).unwrap(), Found::Moved));

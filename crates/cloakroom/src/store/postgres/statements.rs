@@ -139,10 +139,11 @@ const VERDICT: &str = "v AS (
 dropped AS (
     DELETE FROM __TABLE__ AS t USING v WHERE t.key = v.key AND v.verdict = 'gone')";
 
-/// Read: the row as it is. The store decides from it whether the session is
-/// live, and whether to run `SLIDE` or `DROP` after it.
+/// Read: the row as it is (the expiry is the earlier deadline: not sent, as every
+/// column costs the server its output). The store decides from it whether the
+/// session is live, and whether to run `SLIDE` or `DROP` after it.
 const READ: &str = "/* cloakroom read */ SELECT data::text, created_at, last_seen, idle_deadline, absolute_deadline,
-    user_id, moved, expires_at
+    user_id, moved
 FROM __TABLE__ WHERE key = $1::bytea";
 
 /// Slide: the idle deadline to `$3` and the last use to `$2` (now), when that
