@@ -76,3 +76,32 @@ pub(crate) fn wait_until(limit: Duration, what: &str, mut probe: impl FnMut() ->
     }
     panic!("{what} did not happen within {limit:?}");
 }
+
+/// A directory of its own for a test's files (a SQLite database, say), under
+/// `$CLOAKROOM_TEST_DIR` when set; removed with everything in it when dropped.
+///
+/// ```no_run
+/// let dir = cloakroom_testing::TempDir::new("sqlite");
+/// let db = dir.path().join("sessions.db");
+/// # let _ = db;
+/// ```
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates the directory; `label` starts its name.
+    pub fn new(label: &str) -> Self {
+        Self(scratch_dir(label))
+    }
+
+    /// Where it is.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

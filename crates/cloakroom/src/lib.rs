@@ -78,3 +78,5 @@ pub use store::memory::MemoryStore;
 pub use store::postgres::PostgresStore;
 #[cfg(feature = "redis")]
 pub use store::redis::RedisStore;
+#[cfg(feature = "sqlite")]
+pub use store::sqlite::SqliteStore;

@@ -4,9 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::post;
-use cloakroom::{PostgresStore, Session, SessionLayer};
+use cloakroom::{PostgresStore, SessionLayer};
 use cloakroom_testing::PostgresServer;
 use common::*;
 use serde_json::json;
@@ -18,25 +16,6 @@ async fn postgres_layer(server: &PostgresServer, timeout: Duration) -> SessionLa
         .await
         .unwrap();
     config().store(store).build().unwrap()
-}
-
-fn app_with_logout_all(layer: SessionLayer) -> Router {
-    let manager = layer.manager();
-    Router::new()
-        .route(
-            "/logout-all",
-            post(move |s: Session| {
-                let manager = manager.clone();
-                async move {
-                    let user = s.user().unwrap();
-                    let n = manager.destroy_user(&user).await.unwrap();
-                    s.destroy();
-                    n.to_string()
-                }
-            }),
-        )
-        .merge(routes())
-        .layer(layer)
 }
 
 /// The names of the statements (`/* cloakroom NAME */`) logged since `from`.

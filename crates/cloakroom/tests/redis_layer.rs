@@ -4,10 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::post;
 use cloakroom::clock::ManualClock;
-use cloakroom::{RedisStore, Session, SessionLayer};
+use cloakroom::{RedisStore, SessionLayer};
 use cloakroom_testing::RedisServer;
 use common::*;
 use serde_json::json;
@@ -19,25 +17,6 @@ async fn redis_layer(redis: &RedisServer, timeout: Duration) -> SessionLayer {
         .await
         .unwrap();
     config().store(store).build().unwrap()
-}
-
-fn app_with_logout_all(layer: SessionLayer) -> Router {
-    let manager = layer.manager();
-    Router::new()
-        .route(
-            "/logout-all",
-            post(move |s: Session| {
-                let manager = manager.clone();
-                async move {
-                    let user = s.user().unwrap();
-                    let n = manager.destroy_user(&user).await.unwrap();
-                    s.destroy();
-                    n.to_string()
-                }
-            }),
-        )
-        .merge(routes())
-        .layer(layer)
 }
 
 /// A client of the test app over `redis` with a manual clock and the given idle

@@ -13,6 +13,10 @@ mod record;
 pub(crate) mod redis;
 mod session_store;
 mod simple;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod sql_rows;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
 
 use std::time::Duration;
 
@@ -28,6 +32,8 @@ pub use self::record::{SessionMeta, SessionRecord, UserSession};
 pub use self::redis::RedisStoreBuilder;
 pub use self::session_store::SessionStore;
 pub use self::simple::{SimpleStore, SimpleStoreAdapter};
+#[cfg(feature = "sqlite")]
+pub use self::sqlite::SqliteStoreBuilder;
 pub use crate::id::StoreKey;
 
 /// Default time between two purges of expired sessions, for the stores that purge

@@ -93,6 +93,27 @@ pub fn app(layer: SessionLayer) -> Router {
     routes().layer(layer)
 }
 
+/// The test app with `POST /logout-all`: destroys every session of the signed-in
+/// user through the manager, the current one too, and answers how many went.
+pub fn app_with_logout_all(layer: SessionLayer) -> Router {
+    let manager = layer.manager();
+    Router::new()
+        .route(
+            "/logout-all",
+            post(move |s: Session| {
+                let manager = manager.clone();
+                async move {
+                    let user = s.user().unwrap();
+                    let n = manager.destroy_user(&user).await.unwrap();
+                    s.destroy();
+                    n.to_string()
+                }
+            }),
+        )
+        .merge(routes())
+        .layer(layer)
+}
+
 /// A response with its body read.
 #[derive(Debug)]
 pub struct Reply {

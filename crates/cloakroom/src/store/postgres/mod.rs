@@ -8,7 +8,6 @@
 //! | `statements.rs` | the SQL of each operation, written once per table |
 //! | `commit_shape.rs` | the fast commit: one `UPDATE` per shape of change set |
 //! | `params.rs` | a change set as statement parameters |
-//! | `rows.rs` | rows back into records |
 //! | `sessions.rs` | load, create, commit, regenerate, delete |
 //! | `users.rs` | the sessions of a user |
 //! | `purge.rs` | the background purge, and counting |
@@ -18,7 +17,6 @@ mod builder;
 mod commit_shape;
 mod params;
 mod purge;
-mod rows;
 mod schema;
 mod session_store;
 mod sessions;

@@ -7,8 +7,9 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 
 use super::commit_shape::Param;
-use crate::clock::{duration_millis, to_millis};
+use crate::clock::duration_millis;
 use crate::id::StoreKey;
+use crate::store::sql_rows::millis;
 use crate::store::{ChangeSet, UserChange};
 
 /// The change set's parts, laid out as the statements take them.
@@ -95,11 +96,7 @@ impl ChangeParams<'_> {
     }
 }
 
-/// A time as the statements' milliseconds.
-pub(super) fn millis(time: std::time::SystemTime) -> i64 {
-    i64::try_from(to_millis(time)).unwrap_or(i64::MAX)
-}
-
+/// The smallest move worth a write, in milliseconds.
 fn millis_of_duration(changes: &ChangeSet) -> i64 {
     i64::try_from(duration_millis(changes.idle_min_step)).unwrap_or(i64::MAX)
 }

@@ -4,8 +4,8 @@
 use std::time::SystemTime;
 
 use super::PostgresStore;
-use super::params::millis;
 use crate::store::StoreError;
+use crate::store::sql_rows::millis;
 
 /// Most rows one purge statement deletes, so that it never holds many locks long.
 pub(super) const PURGE_BATCH: i64 = 1_000;

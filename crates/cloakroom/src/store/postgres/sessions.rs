@@ -6,10 +6,10 @@ use sqlx::postgres::PgRow;
 
 use super::PostgresStore;
 use super::commit_shape::Shape;
-use super::params::{ChangeParams, millis};
-use super::rows::{Found, LoadRow, found, slide_due, time};
+use super::params::ChangeParams;
 use crate::clock::duration_millis;
 use crate::id::StoreKey;
+use crate::store::sql_rows::{Found, LoadRow, found, millis, slide_due, time};
 use crate::store::{ChangeSet, CommitOutcome, Loaded, MOVED_MARKER_TTL, SessionRecord, StoreError, Touch};
 
 impl PostgresStore {

@@ -3,8 +3,7 @@
 use std::time::SystemTime;
 
 use super::PostgresStore;
-use super::params::millis;
-use super::rows::{UserRow, user_session};
+use crate::store::sql_rows::{UserRow, millis, user_session};
 use crate::store::{MAX_LOGOUT_PASSES, StoreError, UserSession};
 
 impl PostgresStore {

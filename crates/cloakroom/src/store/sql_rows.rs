@@ -1,29 +1,35 @@
-//! Rows back into records: the `data` document into a session's keys, millisecond
-//! columns into times.
+//! Rows of the SQL stores (Postgres, SQLite) back into records: the `data`
+//! document into a session's keys, millisecond columns into times, and times into
+//! milliseconds. Both stores keep the same columns.
 
 use std::collections::HashMap;
 
-use crate::clock::from_millis;
+use crate::clock::{from_millis, to_millis};
 use crate::id::StoreKey;
 use crate::store::{SessionMeta, SessionRecord, StoreError, UserSession};
 
 /// What the read statement returns: data (as JSON text), created, last seen, idle
 /// deadline, absolute deadline, user, moved.
-pub(super) type LoadRow = (String, i64, i64, i64, i64, Option<String>, bool);
+pub(crate) type LoadRow = (String, i64, i64, i64, i64, Option<String>, bool);
 
 /// What the list-user statement returns: key, created, last seen, idle and
 /// absolute deadlines.
-pub(super) type UserRow = (Vec<u8>, i64, i64, i64, i64);
+pub(crate) type UserRow = (Vec<u8>, i64, i64, i64, i64);
+
+/// A time as the statements' milliseconds since the epoch.
+pub(crate) fn millis(time: std::time::SystemTime) -> i64 {
+    i64::try_from(to_millis(time)).unwrap_or(i64::MAX)
+}
 
 /// A time from the statements' milliseconds (negative ones, which the store never
 /// writes, read as the epoch).
-pub(super) fn time(ms: i64) -> std::time::SystemTime {
+pub(crate) fn time(ms: i64) -> std::time::SystemTime {
     from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 /// What a read found under a key.
 #[derive(Debug)]
-pub(super) enum Found {
+pub(crate) enum Found {
     /// No row.
     Absent,
     /// A row dead at the time of the read: a session past a deadline, or a moved
@@ -36,7 +42,7 @@ pub(super) enum Found {
 }
 
 /// What the read statement's row says at `now` in milliseconds.
-pub(super) fn found(row: Option<LoadRow>, now: i64) -> Result<Found, StoreError> {
+pub(crate) fn found(row: Option<LoadRow>, now: i64) -> Result<Found, StoreError> {
     let Some((data, created, seen, idle, absolute, user, moved)) = row else {
         return Ok(Found::Absent);
     };
@@ -63,7 +69,7 @@ pub(super) fn found(row: Option<LoadRow>, now: i64) -> Result<Found, StoreError>
 /// that moves the deadline by at least `step`, and back only while the session
 /// is within the shorter timeout since it was last seen. The `slide` statement
 /// checks the same again.
-pub(super) fn slide_due(now: i64, wanted: i64, step: i64, idle: i64, seen: i64) -> bool {
+pub(crate) fn slide_due(now: i64, wanted: i64, step: i64, idle: i64, seen: i64) -> bool {
     if wanted > idle {
         wanted - idle >= step
     } else if wanted < idle {
@@ -74,7 +80,7 @@ pub(super) fn slide_due(now: i64, wanted: i64, step: i64, idle: i64, seen: i64) 
 }
 
 /// A row of the user's sessions.
-pub(super) fn user_session(
+pub(crate) fn user_session(
     (key, created, seen, idle, absolute): UserRow,
     user: &str,
 ) -> Result<UserSession, StoreError> {
@@ -96,7 +102,7 @@ pub(super) fn user_session(
 /// The session's keys from the `data` document. Each member is a JSON string
 /// holding the value's text; a member some other program wrote as plain JSON
 /// (a number, an object) reads as that JSON's text.
-pub(super) fn decode_data(text: &str) -> Result<HashMap<String, String>, StoreError> {
+pub(crate) fn decode_data(text: &str) -> Result<HashMap<String, String>, StoreError> {
     if let Ok(data) = serde_json::from_str::<HashMap<String, String>>(text) {
         return Ok(data);
     }
