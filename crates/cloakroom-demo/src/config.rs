@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | `PORT` | port on 127.0.0.1 (default 3000) |
 //! | `SESSION_SECRET` | comma-separated secrets, the first signs; random when unset |
-//! | `SESSION_STORE` | `memory` (default); `redis://HOST:PORT[/DB]`; `redis+cluster://HOST:PORT,HOST:PORT,…` for a Redis Cluster; `postgres://USER[:PASSWORD]@HOST:PORT/DB` (the table `cloakroom_sessions` is created when missing); `sqlite://PATH` is not in this build |
+//! | `SESSION_STORE` | `memory` (default); `redis://HOST:PORT[/DB]`; `redis+cluster://HOST:PORT,HOST:PORT,…` for a Redis Cluster; `postgres://USER[:PASSWORD]@HOST:PORT/DB` (the table `cloakroom_sessions` is created when missing); `sqlite://PATH` for a SQLite file (`sqlite:///abs/path.db` for an absolute path; the file is created when missing, its directory must exist) |
 //! | `SESSION_TTL`, `SESSION_ABSOLUTE_TTL` | idle and absolute timeouts in seconds |
 //! | `SESSION_COOKIE_NAME` | cookie name (default `sid`) |
 //! | `APP_ENV` | `production` for `Secure` cookies |
@@ -53,6 +53,8 @@ pub enum StoreChoice {
     RedisCluster(Vec<String>),
     /// A Postgres database, by URL.
     Postgres(String),
+    /// A SQLite file, by path.
+    Sqlite(std::path::PathBuf),
 }
 
 impl fmt::Debug for StoreChoice {
@@ -63,6 +65,7 @@ impl fmt::Debug for StoreChoice {
             Self::Redis(_) => "Redis",
             Self::RedisCluster(_) => "RedisCluster",
             Self::Postgres(_) => "Postgres",
+            Self::Sqlite(_) => "Sqlite",
         })
     }
 }
@@ -177,6 +180,10 @@ impl DemoConfig {
                 let store = cloakroom::PostgresStore::connect(url).await.map_err(unreachable)?;
                 self.session = self.session.store(store);
             }
+            StoreChoice::Sqlite(path) => {
+                let store = cloakroom::SqliteStore::open(path).await.map_err(unreachable)?;
+                self.session = self.session.store(store);
+            }
         }
         Ok(self)
     }
@@ -214,7 +221,7 @@ fn random_secret() -> String {
 }
 
 /// Reads `SESSION_STORE`: `memory` (or no value), a Redis URL, a Redis Cluster
-/// list or a Postgres URL; every other store is refused with a message saying why. URLs are never
+/// list, a Postgres URL or a SQLite path; every other store is refused with a message saying why. URLs are never
 /// echoed whole: they may hold passwords.
 fn parse_store(value: Option<&str>) -> Result<StoreChoice, ConfigError> {
     let Some(value) = value.map(str::trim) else {
@@ -239,16 +246,20 @@ fn parse_store(value: Option<&str>) -> Result<StoreChoice, ConfigError> {
             "names a Redis Cluster without nodes; use redis+cluster://HOST:PORT,HOST:PORT".to_owned()
         }
         Some("postgres" | "postgresql") => return Ok(StoreChoice::Postgres(value.to_owned())),
-        Some("sqlite") => "asks for the sqlite store (sqlite://…), which is not available in this build; \
-             use SESSION_STORE=memory (the default), redis://HOST:PORT or postgres://USER@HOST:PORT/DB"
-            .to_owned(),
+        Some("sqlite") => {
+            let path = &value["sqlite://".len()..];
+            if !path.is_empty() {
+                return Ok(StoreChoice::Sqlite(path.into()));
+            }
+            "names a SQLite store without a file; use sqlite://PATH (relative) or sqlite:///abs/path.db".to_owned()
+        }
         Some(scheme) => format!(
             "names an unknown store ({scheme}://…); use memory (the default), \
-             redis://HOST:PORT, redis+cluster://HOST:PORT,HOST:PORT or postgres://USER@HOST:PORT/DB"
+             redis://HOST:PORT, redis+cluster://HOST:PORT,HOST:PORT, postgres://USER@HOST:PORT/DB or sqlite://PATH"
         ),
         None => format!(
             "{value:?} is not a known store; use memory (the default), \
-             redis://HOST:PORT, redis+cluster://HOST:PORT,HOST:PORT or postgres://USER@HOST:PORT/DB"
+             redis://HOST:PORT, redis+cluster://HOST:PORT,HOST:PORT, postgres://USER@HOST:PORT/DB or sqlite://PATH"
         ),
     };
     Err(ConfigError::Variable {
@@ -300,7 +311,7 @@ mod tests {
     }
 
     #[test]
-    fn memory_redis_and_postgres_stores_are_recognised() {
+    fn memory_redis_postgres_and_sqlite_stores_are_recognised() {
         assert_eq!(config(&[]).unwrap().store, StoreChoice::Memory);
         assert_eq!(
             config(&[("SESSION_STORE", "memory")]).unwrap().store,
@@ -327,6 +338,17 @@ mod tests {
             format!("{:?}", StoreChoice::Postgres("postgres://u:pw@h/d".into())),
             "Postgres"
         );
+        assert_eq!(
+            config(&[("SESSION_STORE", "sqlite://demo.db")]).unwrap().store,
+            StoreChoice::Sqlite("demo.db".into())
+        );
+        assert_eq!(
+            config(&[("SESSION_STORE", "sqlite:///var/lib/demo/sessions.db")])
+                .unwrap()
+                .store,
+            StoreChoice::Sqlite("/var/lib/demo/sessions.db".into())
+        );
+        assert!(error(&[("SESSION_STORE", "sqlite://")]).contains("sqlite://PATH"));
     }
 
     #[test]
@@ -338,21 +360,10 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_is_not_in_this_build() {
-        for url in ["sqlite:///var/lib/demo.db", "sqlite://user:hunter2@x"] {
-            let message = error(&[("SESSION_STORE", url)]);
-            assert!(message.contains("SESSION_STORE"), "{message}");
-            assert!(message.contains("not available in this build"), "{message}");
-            assert!(!message.contains("hunter2"), "{message}");
-        }
-    }
-
-    #[test]
     fn an_unknown_store_is_an_error_naming_session_store() {
         for value in ["mongo://x", "files", ""] {
             let message = error(&[("SESSION_STORE", value)]);
             assert!(message.contains("SESSION_STORE"), "{message}");
-            assert!(!message.contains("not available in this build"), "{message}");
         }
     }
 

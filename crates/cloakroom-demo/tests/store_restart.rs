@@ -1,5 +1,5 @@
-//! The demo on Redis and on Postgres, as a real process: a restart with the same
-//! store and secret keeps users signed in.
+//! The demo on Redis, Postgres and SQLite, as a real process: a restart with the
+//! same store and secret keeps users signed in.
 
 mod common;
 
@@ -80,6 +80,16 @@ async fn a_restarted_demo_on_the_same_postgres_keeps_users_signed_in() {
         rows, "1",
         "the demo created its table and kept the signed-in session there"
     );
+}
+
+#[tokio::test]
+async fn a_restarted_demo_on_the_same_sqlite_file_keeps_users_signed_in() {
+    let dir = TempDir::new("sqlite-file");
+    let file = dir.path().join("sessions.db");
+    assert!(!file.exists());
+    // An absolute path: sqlite:// then /tmp/…; the demo creates the file.
+    a_restart_keeps_users_signed_in("sqlite-restart", &format!("sqlite://{}", file.display())).await;
+    assert!(file.exists(), "the demo created the file");
 }
 
 #[tokio::test]

@@ -65,6 +65,20 @@ pub async fn postgres_store() -> cloakroom::PostgresStore {
         .expect("connect to the test Postgres")
 }
 
+/// A store in a SQLite file of its own, in this test binary's directory.
+pub async fn sqlite_store() -> cloakroom::SqliteStore {
+    static FILES: std::sync::LazyLock<cloakroom_testing::TempDir> =
+        std::sync::LazyLock::new(|| cloakroom_testing::TempDir::new("demo-sqlite"));
+    let path = FILES.path().join(format!(
+        "{}.db",
+        &cloakroom::SessionId::generate().store_key().to_hex()[..12]
+    ));
+    eprintln!("sessions in the SQLite file {}", path.display());
+    cloakroom::SqliteStore::open(&path)
+        .await
+        .expect("open the test SQLite file")
+}
+
 /// The demo served in this process on 127.0.0.1 and a free port; stops on drop.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -80,18 +94,19 @@ impl TestServer {
 
     /// Serves the demo with its configuration changed by `adjust` first.
     ///
-    /// With `DEMO_TEST_STORE=redis` (or `postgres`) in the environment, sessions
-    /// live in a real Redis (or Postgres) that this test binary starts, each server
-    /// under its own key prefix (or table); `scripts/test` runs the HTTP contract
-    /// on each.
+    /// With `DEMO_TEST_STORE=redis` (`postgres`, `sqlite`) in the environment,
+    /// sessions live in a real Redis (Postgres) that this test binary starts, each
+    /// server under its own key prefix (table), or in a SQLite file of its own;
+    /// `scripts/test` runs the HTTP contract on each.
     pub async fn start_with(adjust: impl FnOnce(DemoConfig) -> DemoConfig) -> Self {
         let mut config = DemoConfig::from_lookup(|name| (name == "SESSION_SECRET").then(|| SECRET.to_owned()))
             .expect("the test configuration is valid");
         match std::env::var("DEMO_TEST_STORE").as_deref() {
             Ok("redis") => config.session = config.session.store(redis_store().await),
             Ok("postgres") => config.session = config.session.store(postgres_store().await),
+            Ok("sqlite") => config.session = config.session.store(sqlite_store().await),
             Ok("memory") | Err(_) => {}
-            Ok(other) => panic!("DEMO_TEST_STORE={other:?}: use memory, redis or postgres"),
+            Ok(other) => panic!("DEMO_TEST_STORE={other:?}: use memory, redis, postgres or sqlite"),
         }
         let config = adjust(config);
         let options = config.serve;

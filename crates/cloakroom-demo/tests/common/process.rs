@@ -3,54 +3,14 @@
 
 use std::fs;
 use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// A directory removed with everything in it on drop. Created under
-/// `$CLOAKROOM_TEST_DIR` when set (scripts/test provides one), else the system's
-/// temporary directory.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    pub fn new(label: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let base = std::env::var_os("CLOAKROOM_TEST_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        let random = cloakroom::SessionId::generate();
-        let name = format!(
-            "cloakroom-demo-{label}-{}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            &random.expose()[..8]
-        );
-        let path = base.join(name);
-        fs::create_dir_all(&path).unwrap_or_else(|err| panic!("cannot create {}: {err}", path.display()));
-        Self { path }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // Chromium may still be writing its profile for a moment after it exits.
-        for _ in 0..10 {
-            if fs::remove_dir_all(&self.path).is_ok() || !self.path.exists() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        eprintln!("warning: could not remove {}", self.path.display());
-    }
-}
+/// A directory removed with everything in it on drop, under `$CLOAKROOM_TEST_DIR`
+/// when set (scripts/test provides one).
+#[allow(unused_imports)]
+pub use cloakroom_testing::TempDir;
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
