@@ -1,5 +1,5 @@
 //! The applications under test: one set of axum routes, served three ways, over
-//! the memory store, Redis or Postgres.
+//! the memory store, Redis, Postgres or SQLite.
 //!
 //! | path | what the handler does |
 //! | --- | --- |
@@ -174,6 +174,54 @@ pub fn over_postgres(
     lib: Lib,
     store: &cloakroom::PostgresStore,
     tower_store: &tower_sessions_sqlx_store::PostgresStore,
+) -> Router {
+    match lib {
+        Lib::Floor => floor(),
+        Lib::Cloakroom => cloakroom(
+            cloakroom_config()
+                .store(store.clone())
+                .build()
+                .expect("valid configuration"),
+        ),
+        Lib::TowerSessions => tower(tower_store.clone()),
+    }
+}
+
+/// The stores both libraries use for SQLite, each in a file of its own under
+/// `dir`: cloakroom's `SqliteStore::open` (WAL, `synchronous = FULL`, one writer,
+/// ten readers) and tower-sessions-sqlx-store's on a sqlx 0.8 `SqlitePool` of
+/// its default 10 connections, opened the same way (WAL, `synchronous = FULL`,
+/// sqlx's 5 s busy timeout), its table created by its own migration.
+pub async fn sqlite_stores(
+    dir: &std::path::Path,
+) -> Result<(cloakroom::SqliteStore, tower_sessions_sqlx_store::SqliteStore), String> {
+    use tower_sessions_sqlx_store::sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous,
+    };
+    let cloakroom = cloakroom::SqliteStore::open(dir.join("cloakroom.db"))
+        .await
+        .map_err(|e| format!("cloakroom SqliteStore: {e}"))?;
+    let options = SqliteConnectOptions::new()
+        .filename(dir.join("tower.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full);
+    let pool = SqlitePool::connect_with(options)
+        .await
+        .map_err(|e| format!("sqlx 0.8 SQLite pool: {e}"))?;
+    let tower = tower_sessions_sqlx_store::SqliteStore::new(pool);
+    tower
+        .migrate()
+        .await
+        .map_err(|e| format!("tower-sessions-sqlx-store migrate: {e}"))?;
+    Ok((cloakroom, tower))
+}
+
+/// The application of `lib` over SQLite, through stores from [`sqlite_stores`].
+pub fn over_sqlite(
+    lib: Lib,
+    store: &cloakroom::SqliteStore,
+    tower_store: &tower_sessions_sqlx_store::SqliteStore,
 ) -> Router {
     match lib {
         Lib::Floor => floor(),
@@ -409,6 +457,20 @@ mod tests {
         .await;
         assert_ne!(server.sql("SELECT count(*) FROM cloakroom_sessions"), "0");
         assert_ne!(server.sql("SELECT count(*) FROM tower_sessions.session"), "0");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn over_sqlite_both_libraries_serve_every_route_the_same_way() {
+        let dir = cloakroom_testing::TempDir::new("bench-sqlite");
+        let (store, tower_store) = sqlite_stores(dir.path()).await.unwrap();
+        check_existing_session_routes(&over_sqlite(Lib::Cloakroom, &store, &tower_store), Lib::Cloakroom).await;
+        check_existing_session_routes(
+            &over_sqlite(Lib::TowerSessions, &store, &tower_store),
+            Lib::TowerSessions,
+        )
+        .await;
+        use cloakroom::store::SessionStore as _;
+        assert_ne!(store.count(std::time::SystemTime::now()).await.unwrap(), 0);
     }
 
     #[tokio::test]

@@ -1,12 +1,12 @@
 //! Load benchmarks: the same axum routes with no session layer (the floor),
-//! cloakroom and tower-sessions, over the memory store, Redis and Postgres, driven by `wrk`
+//! cloakroom and tower-sessions, over the memory store, Redis, Postgres and SQLite, driven by `wrk`
 //! on loopback; resident memory of 1M sessions; throughput while 1M expired
 //! sessions are purged. Run it through `scripts/bench` (installs wrk, builds in
 //! release).
 //!
 //! ```text
 //! loadbench [--quick] [--rounds N] [--duration SECS] [--connections N] [--threads N]
-//!           [--sessions N] [--parts memory,redis,postgres,rss,purge] [--out FILE]
+//!           [--sessions N] [--parts memory,redis,postgres,sqlite,rss,purge] [--out FILE]
 //! ```
 //!
 //! The server runs in this process on a tokio runtime with ONE worker thread, so
@@ -65,7 +65,7 @@ fn run(opts: &Options) -> Fallible<()> {
     let mut csv = String::from(
         "round,store,route,variant,rps,p50_ms,p99_ms,avg_ms,max_ms,requests,server_cpu_us_per_req,store_cpu_us_per_req,store_us_in_commands_per_req,wrk_cpu_us_per_req,machine_busy\n",
     );
-    let throughput = if opts.wants("memory") || opts.wants("redis") || opts.wants("postgres") {
+    let throughput = if opts.wants("memory") || opts.wants("redis") || opts.wants("postgres") || opts.wants("sqlite") {
         Some(throughput(&rt, opts, &mut csv)?)
     } else {
         None

@@ -118,7 +118,7 @@ pub(crate) fn render(
                 opts.rounds
             );
             let server = match store {
-                StoreKind::Memory => None,
+                StoreKind::Memory | StoreKind::Sqlite => None,
                 StoreKind::Redis => Some("Redis"),
                 StoreKind::Postgres => Some("Postgres"),
             };
@@ -127,7 +127,7 @@ pub(crate) fn render(
                 "| route | variant | vs tower-sessions | vs floor | req/s | p50 ms | p99 ms | server CPU µs/req |{}\n\
                  | --- | --- | --- | --- | ---: | ---: | ---: | ---: |{}",
                 match store {
-                    StoreKind::Memory => "",
+                    StoreKind::Memory | StoreKind::Sqlite => "",
                     StoreKind::Redis => " Redis CPU µs/req | µs inside Redis commands /req |",
                     StoreKind::Postgres => " Postgres CPU µs/req | µs inside statements /req |",
                 },
@@ -310,6 +310,24 @@ pub(crate) fn render(
             target(
                 "Postgres, read: cloakroom / tower-sessions ≥ 1.0",
                 ratio_of(results, p, "read", "cloakroom", tower),
+                1.0,
+            );
+        }
+        if opts.wants("sqlite") {
+            let q = StoreKind::Sqlite;
+            target(
+                "SQLite, write: cloakroom (SessionWriter) / tower-sessions ≥ 1.2",
+                ratio_of(results, q, "write", writer, tower),
+                1.2,
+            );
+            target(
+                "SQLite, new session: cloakroom / tower-sessions ≥ 1.2",
+                ratio_of(results, q, "new", "cloakroom", tower),
+                1.2,
+            );
+            target(
+                "SQLite, read: cloakroom / tower-sessions ≥ 1.0",
+                ratio_of(results, q, "read", "cloakroom", tower),
                 1.0,
             );
         }

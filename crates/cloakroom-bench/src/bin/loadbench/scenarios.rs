@@ -8,7 +8,7 @@ use axum::Router;
 use cloakroom::MemoryStore;
 use cloakroom_bench::apps::{self, Lib};
 use cloakroom_bench::wrk::{Load, Report};
-use cloakroom_testing::{PostgresServer, RedisServer};
+use cloakroom_testing::{PostgresServer, RedisServer, TempDir};
 use tokio::runtime::Runtime;
 
 use crate::Fallible;
@@ -21,16 +21,23 @@ pub(crate) enum StoreKind {
     Memory,
     Redis,
     Postgres,
+    Sqlite,
 }
 
 impl StoreKind {
-    pub(crate) const ALL: [StoreKind; 3] = [StoreKind::Memory, StoreKind::Redis, StoreKind::Postgres];
+    pub(crate) const ALL: [StoreKind; 4] = [
+        StoreKind::Memory,
+        StoreKind::Redis,
+        StoreKind::Postgres,
+        StoreKind::Sqlite,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             StoreKind::Memory => "memory",
             StoreKind::Redis => "redis",
             StoreKind::Postgres => "postgres",
+            StoreKind::Sqlite => "sqlite",
         }
     }
 }
@@ -212,11 +219,59 @@ fn parse_statements(rows: &str) -> Vec<(String, u64, u64)> {
         .collect()
 }
 
-/// The servers behind the Redis and Postgres scenarios, when they run.
+/// SQLite for the SQLite scenarios: a file for each library in a directory of
+/// its own (on the machine's disk: commits are `fsync`ed, as both stores are
+/// opened with `synchronous = FULL`). The databases run in this process, so the
+/// server CPU includes theirs.
+pub(crate) struct SqliteSide {
+    dir: TempDir,
+    runtime: tokio::runtime::Handle,
+    pub(crate) cloakroom: cloakroom::SqliteStore,
+    pub(crate) tower: tower_sessions_sqlx_store::SqliteStore,
+}
+
+impl SqliteSide {
+    fn start(rt: &Runtime) -> Fallible<Self> {
+        let dir = TempDir::new("loadbench-sqlite");
+        let (cloakroom, tower) = rt.block_on(apps::sqlite_stores(dir.path()))?;
+        Ok(Self {
+            dir,
+            runtime: rt.handle().clone(),
+            cloakroom,
+            tower,
+        })
+    }
+
+    /// Empties both tables, and folds each write-ahead log back into its file.
+    pub(crate) fn reset(&self) -> Fallible<()> {
+        use tower_sessions_sqlx_store::sqlx::{self, Connection as _};
+        self.runtime.block_on(async {
+            for (file, table) in [("cloakroom.db", "cloakroom_sessions"), ("tower.db", "tower_sessions")] {
+                let url = format!("sqlite://{}", self.dir.path().join(file).display());
+                let mut conn = sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .map_err(|e| format!("{file}: {e}"))?;
+                sqlx::query(&format!("DELETE FROM {table}"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| format!("{file}: {e}"))?;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| format!("{file}: {e}"))?;
+                conn.close().await.map_err(|e| format!("{file}: {e}"))?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The servers behind the Redis, Postgres and SQLite scenarios, when they run.
 #[derive(Default)]
 pub(crate) struct Backends {
     pub(crate) redis: Option<RedisSide>,
     pub(crate) postgres: Option<PostgresSide>,
+    pub(crate) sqlite: Option<SqliteSide>,
 }
 
 /// The floor gets a cookie header as long as cloakroom's, so hyper reads the same bytes.
@@ -397,6 +452,7 @@ pub(crate) fn throughput(rt: &Runtime, opts: &Options, csv: &mut String) -> Fall
     let backends = Backends {
         redis: opts.wants("redis").then(|| RedisSide::start(rt)).transpose()?,
         postgres: opts.wants("postgres").then(|| PostgresSide::start(rt)).transpose()?,
+        sqlite: opts.wants("sqlite").then(|| SqliteSide::start(rt)).transpose()?,
     };
     // Warm up: caches, CPU frequency, the allocator.
     for lib in [Lib::Floor, Lib::Cloakroom, Lib::TowerSessions] {
@@ -502,6 +558,11 @@ pub(crate) fn build_app(variant: &Variant, store: StoreKind, backends: &Backends
             let postgres = backends.postgres.as_ref().ok_or("no Postgres")?;
             postgres.reset();
             apps::over_postgres(lib, &postgres.cloakroom, &postgres.tower)
+        }
+        (lib, StoreKind::Sqlite) => {
+            let sqlite = backends.sqlite.as_ref().ok_or("no SQLite")?;
+            sqlite.reset()?;
+            apps::over_sqlite(lib, &sqlite.cloakroom, &sqlite.tower)
         }
     })
 }

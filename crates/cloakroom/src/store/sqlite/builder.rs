@@ -18,7 +18,7 @@ use crate::store::{DEFAULT_PURGE_INTERVAL, StoreError};
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Default number of reader connections [`SqliteStoreBuilder::open`] keeps.
-const DEFAULT_MAX_READERS: u32 = 4;
+const DEFAULT_MAX_READERS: u32 = 10;
 
 /// Options of a [`SqliteStore`], finished by [`open`](Self::open) or
 /// [`with_pool`](Self::with_pool).
@@ -210,7 +210,8 @@ impl SqliteStoreBuilder {
         self
     }
 
-    /// Most reader connections [`open`](Self::open) keeps (default 4); writes
+    /// Most reader connections [`open`](Self::open) keeps (default 10, as many
+    /// as sqlx's default pool: fewer make concurrent reads queue for a connection); writes
     /// use one connection of their own.
     ///
     /// ```no_run
