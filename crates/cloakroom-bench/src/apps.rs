@@ -169,12 +169,13 @@ pub async fn postgres_stores(
     Ok((cloakroom, tower))
 }
 
-/// The application of `lib` over Postgres, through stores from [`postgres_stores`].
-pub fn over_postgres(
-    lib: Lib,
-    store: &cloakroom::PostgresStore,
-    tower_store: &tower_sessions_sqlx_store::PostgresStore,
-) -> Router {
+/// The application of `lib` over a cloakroom store and a tower-sessions store of
+/// the same backend (from [`postgres_stores`] or [`sqlite_stores`]).
+pub fn over_stores<S, T>(lib: Lib, store: &S, tower_store: &T) -> Router
+where
+    S: cloakroom::store::SessionStore + Clone,
+    T: tower_sessions::SessionStore + Clone,
+{
     match lib {
         Lib::Floor => floor(),
         Lib::Cloakroom => cloakroom(
@@ -215,24 +216,6 @@ pub async fn sqlite_stores(
         .await
         .map_err(|e| format!("tower-sessions-sqlx-store migrate: {e}"))?;
     Ok((cloakroom, tower))
-}
-
-/// The application of `lib` over SQLite, through stores from [`sqlite_stores`].
-pub fn over_sqlite(
-    lib: Lib,
-    store: &cloakroom::SqliteStore,
-    tower_store: &tower_sessions_sqlx_store::SqliteStore,
-) -> Router {
-    match lib {
-        Lib::Floor => floor(),
-        Lib::Cloakroom => cloakroom(
-            cloakroom_config()
-                .store(store.clone())
-                .build()
-                .expect("valid configuration"),
-        ),
-        Lib::TowerSessions => tower(tower_store.clone()),
-    }
 }
 
 /// The cookie (`name=value`) an in-process request to an existing-session route of
@@ -449,9 +432,9 @@ mod tests {
     async fn over_postgres_both_libraries_serve_every_route_the_same_way() {
         let server = cloakroom_testing::PostgresServer::start();
         let (store, tower_store) = postgres_stores(&server.url()).await.unwrap();
-        check_existing_session_routes(&over_postgres(Lib::Cloakroom, &store, &tower_store), Lib::Cloakroom).await;
+        check_existing_session_routes(&over_stores(Lib::Cloakroom, &store, &tower_store), Lib::Cloakroom).await;
         check_existing_session_routes(
-            &over_postgres(Lib::TowerSessions, &store, &tower_store),
+            &over_stores(Lib::TowerSessions, &store, &tower_store),
             Lib::TowerSessions,
         )
         .await;
@@ -463,9 +446,9 @@ mod tests {
     async fn over_sqlite_both_libraries_serve_every_route_the_same_way() {
         let dir = cloakroom_testing::TempDir::new("bench-sqlite");
         let (store, tower_store) = sqlite_stores(dir.path()).await.unwrap();
-        check_existing_session_routes(&over_sqlite(Lib::Cloakroom, &store, &tower_store), Lib::Cloakroom).await;
+        check_existing_session_routes(&over_stores(Lib::Cloakroom, &store, &tower_store), Lib::Cloakroom).await;
         check_existing_session_routes(
-            &over_sqlite(Lib::TowerSessions, &store, &tower_store),
+            &over_stores(Lib::TowerSessions, &store, &tower_store),
             Lib::TowerSessions,
         )
         .await;

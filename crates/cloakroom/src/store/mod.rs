@@ -15,6 +15,8 @@ mod session_store;
 mod simple;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod sql_rows;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod sql_schema;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 

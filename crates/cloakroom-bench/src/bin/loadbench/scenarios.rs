@@ -557,12 +557,12 @@ pub(crate) fn build_app(variant: &Variant, store: StoreKind, backends: &Backends
         (lib, StoreKind::Postgres) => {
             let postgres = backends.postgres.as_ref().ok_or("no Postgres")?;
             postgres.reset();
-            apps::over_postgres(lib, &postgres.cloakroom, &postgres.tower)
+            apps::over_stores(lib, &postgres.cloakroom, &postgres.tower)
         }
         (lib, StoreKind::Sqlite) => {
             let sqlite = backends.sqlite.as_ref().ok_or("no SQLite")?;
             sqlite.reset()?;
-            apps::over_sqlite(lib, &sqlite.cloakroom, &sqlite.tower)
+            apps::over_stores(lib, &sqlite.cloakroom, &sqlite.tower)
         }
     })
 }

@@ -3,6 +3,7 @@
 use sqlx::{AssertSqlSafe, Executor as _, PgPool};
 
 use crate::store::StoreError;
+use crate::store::sql_schema::{check_columns, quoted};
 
 /// Default name of the sessions table.
 pub(super) const DEFAULT_TABLE: &str = "cloakroom_sessions";
@@ -110,7 +111,7 @@ pub(super) async fn migrate(pool: &PgPool, name: &TableName) -> Result<(), Store
     .await
     .map_err(StoreError::unavailable)?;
     if !found.is_empty() {
-        check_columns(name, &found)?;
+        check_columns(&name.qualified(), &COLUMNS, &found, "PostgresStoreBuilder::table")?;
     }
     for statement in name.create_statements() {
         tx.execute(AssertSqlSafe(statement)).await.map_err(|err| {
@@ -123,24 +124,6 @@ pub(super) async fn migrate(pool: &PgPool, name: &TableName) -> Result<(), Store
     tx.commit().await.map_err(StoreError::unavailable)
 }
 
-/// Checks the columns `found` of an existing table against [`COLUMNS`].
-fn check_columns(name: &TableName, found: &[(String, String)]) -> Result<(), StoreError> {
-    let missing: Vec<String> = COLUMNS
-        .iter()
-        .filter(|(column, kind)| !found.iter().any(|(c, k)| c == column && k == kind))
-        .map(|(column, kind)| format!("{column} {kind}"))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(StoreError::unavailable(format!(
-        "the table {} is not a cloakroom sessions table (it lacks {}): name another with \
-         PostgresStoreBuilder::table, or drop it",
-        name.qualified(),
-        missing.join(", ")
-    )))
-}
-
 fn check_name(option: &str, name: &str, max: usize) -> Result<(), StoreError> {
     if name.is_empty() || name.len() > max || name.contains('\0') {
         return Err(StoreError::unavailable(format!(
@@ -148,11 +131,6 @@ fn check_name(option: &str, name: &str, max: usize) -> Result<(), StoreError> {
         )));
     }
     Ok(())
-}
-
-/// `name` as a quoted SQL identifier.
-pub(super) fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]

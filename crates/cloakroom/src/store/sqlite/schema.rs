@@ -3,6 +3,7 @@
 use sqlx::{AssertSqlSafe, Executor as _, SqliteConnection};
 
 use crate::store::StoreError;
+use crate::store::sql_schema::{check_columns, quoted};
 
 /// The table a store uses unless told otherwise.
 pub(super) const DEFAULT_TABLE: &str = "cloakroom_sessions";
@@ -93,7 +94,7 @@ pub(super) async fn migrate(conn: &mut SqliteConnection, name: &TableName) -> Re
         .await
         .map_err(StoreError::unavailable)?;
     if !found.is_empty() {
-        check_columns(name, &found)?;
+        check_columns(&name.quoted(), &COLUMNS, &found, "SqliteStoreBuilder::table")?;
     }
     for statement in name.create_statements() {
         tx.execute(AssertSqlSafe(statement)).await.map_err(|err| {
@@ -101,29 +102,6 @@ pub(super) async fn migrate(conn: &mut SqliteConnection, name: &TableName) -> Re
         })?;
     }
     tx.commit().await.map_err(StoreError::unavailable)
-}
-
-/// Checks the columns `found` of an existing table against [`COLUMNS`].
-fn check_columns(name: &TableName, found: &[(String, String)]) -> Result<(), StoreError> {
-    let missing: Vec<String> = COLUMNS
-        .iter()
-        .filter(|(column, kind)| !found.iter().any(|(c, k)| c == column && k == kind))
-        .map(|(column, kind)| format!("{column} {kind}"))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(StoreError::unavailable(format!(
-        "the table {} is not a cloakroom sessions table (it lacks {}): name another with \
-         SqliteStoreBuilder::table, or drop it",
-        name.quoted(),
-        missing.join(", ")
-    )))
-}
-
-/// `name` as a quoted SQL identifier.
-fn quoted(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 #[cfg(test)]
@@ -149,7 +127,9 @@ mod tests {
     fn a_foreign_table_is_named_with_what_it_lacks() {
         let name = TableName::new("t".into()).unwrap();
         let found = vec![("key".to_owned(), "BLOB".to_owned())];
-        let err = check_columns(&name, &found).unwrap_err().to_string();
+        let err = check_columns(&name.quoted(), &COLUMNS, &found, "SqliteStoreBuilder::table")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("lacks data TEXT"), "{err}");
     }
 }

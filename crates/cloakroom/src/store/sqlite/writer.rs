@@ -84,6 +84,9 @@ impl Writer {
     /// writer had not taken it by then (it then never applies).
     pub(super) async fn write(&self, write: Write, timeout: Duration) -> Result<Written, StoreError> {
         let state = Arc::new(AtomicU8::new(PENDING));
+        // A caller that stops waiting (its request dropped) gives the write up
+        // too, unless the writer took it already.
+        let _give_up = GiveUpOnDrop(state.clone());
         let (reply, mut answer) = oneshot::channel();
         let job = Job {
             write,
@@ -114,6 +117,17 @@ impl Writer {
                 ))),
             },
         }
+    }
+}
+
+/// Marks a write given up when its caller stops waiting before the writer took it.
+struct GiveUpOnDrop(Arc<AtomicU8>);
+
+impl Drop for GiveUpOnDrop {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 
@@ -155,9 +169,22 @@ async fn transaction(
     sql: &Statements,
     jobs: Vec<Job>,
 ) -> Result<(), (Vec<Job>, sqlx::Error)> {
-    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
-        Ok(tx) => tx,
-        Err(err) => return Err((jobs, err)),
+    let mut jobs = jobs;
+    let mut tx = loop {
+        match conn.begin_with("BEGIN IMMEDIATE").await {
+            Ok(tx) => break tx,
+            // Another process held the write lock past the busy timeout: try
+            // again for the writes whose callers still wait (they give up at
+            // their own timeout, and their writes are dropped).
+            Err(err) if is_busy(&err) => {
+                jobs.retain(|job| job.state.load(Ordering::Acquire) != CANCELLED);
+                if jobs.is_empty() {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(err) => return Err((jobs, err)),
+        }
     };
     // Taken only now that the write lock is held: a caller whose timeout passed
     // while another process held it has its write dropped, never applied.
@@ -182,6 +209,17 @@ async fn transaction(
         job.answer(answer);
     }
     Ok(())
+}
+
+/// `SQLITE_BUSY` (and its extended codes): another connection holds the lock.
+fn is_busy(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5),
+        _ => false,
+    }
 }
 
 fn fail_all(jobs: Vec<Job>, err: &sqlx::Error) {
