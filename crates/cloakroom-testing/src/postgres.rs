@@ -168,6 +168,29 @@ impl PostgresServer {
         std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
     }
 
+    /// The names of the statements the server logged after byte `from` of its
+    /// log (a server started with `log_statement=all`): `NAME` for a statement
+    /// that starts with `/* cloakroom NAME */`, else the statement's text.
+    ///
+    /// ```no_run
+    /// let server = cloakroom_testing::PostgresServer::start_with(&["log_statement=all"]);
+    /// let from = server.log().len();
+    /// server.sql("SELECT 1");
+    /// assert_eq!(server.statements_since(from), ["SELECT 1"]);
+    /// ```
+    pub fn statements_since(&self, from: usize) -> Vec<String> {
+        let log = self.log();
+        log.get(from..)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains("LOG:  execute") || line.contains("LOG:  statement:"))
+            .map(|line| match line.split_once("/* cloakroom ") {
+                Some((_, rest)) => rest.split(' ').next().unwrap_or_default().to_owned(),
+                None => line.rsplit(": ").next().unwrap_or_default().to_owned(),
+            })
+            .collect()
+    }
+
     fn launch(&mut self) {
         let mut words: Vec<String> = Vec::new();
         if running_as_root() {

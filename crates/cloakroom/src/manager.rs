@@ -239,12 +239,7 @@ impl SessionManager {
         })?;
         let mut changes = ChangeSet::new(self.now());
         changes.set.push((key.to_owned(), json));
-        Ok(self
-            .settings
-            .store
-            .commit(&id.store_key(), &changes)
-            .await?
-            .is_written())
+        self.commit_to(id, &changes).await
     }
 
     /// Removes one key of the live session `id`; `false` if the session is gone.
@@ -268,12 +263,12 @@ impl SessionManager {
     pub async fn remove(&self, id: &SessionId, key: &str) -> Result<bool, Error> {
         let mut changes = ChangeSet::new(self.now());
         changes.remove.push(key.to_owned());
-        Ok(self
-            .settings
-            .store
-            .commit(&id.store_key(), &changes)
-            .await?
-            .is_written())
+        self.commit_to(id, &changes).await
+    }
+
+    /// Commits `changes` to the live session `id`; `false` if it is gone.
+    async fn commit_to(&self, id: &SessionId, changes: &ChangeSet) -> Result<bool, Error> {
+        Ok(self.settings.store.commit(&id.store_key(), changes).await?.is_written())
     }
 
     /// Deletes session `id`; `true` if there was one.

@@ -18,24 +18,12 @@ async fn postgres_layer(server: &PostgresServer, timeout: Duration) -> SessionLa
     config().store(store).build().unwrap()
 }
 
-/// The names of the statements (`/* cloakroom NAME */`) logged since `from`.
-fn statements_since(server: &PostgresServer, from: usize) -> Vec<String> {
-    server.log()[from..]
-        .lines()
-        .filter(|line| line.contains("LOG:  execute") || line.contains("LOG:  statement:"))
-        .map(|line| match line.split_once("/* cloakroom ") {
-            Some((_, rest)) => rest.split(' ').next().unwrap_or_default().to_owned(),
-            None => line.to_owned(),
-        })
-        .collect()
-}
-
 /// The statements `request` runs.
 macro_rules! statements_of {
     ($server:expr, $request:expr) => {{
         let from = $server.log().len();
         $request;
-        statements_since(&$server, from)
+        $server.statements_since(from)
     }};
 }
 

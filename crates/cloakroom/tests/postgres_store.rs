@@ -67,24 +67,12 @@ mod on_postgres {
         (k, now)
     }
 
-    /// The names of the statements (`/* cloakroom NAME */`) in the log lines.
-    fn statement_names(log: &str) -> Vec<String> {
-        log.lines()
-            .filter(|line| line.contains("LOG:  execute") || line.contains("LOG:  statement:"))
-            .map(|line| match line.split_once("/* cloakroom ") {
-                Some((_, rest)) => rest.split(' ').next().unwrap_or_default().to_owned(),
-                None => line.rsplit(": ").next().unwrap_or_default().to_owned(),
-            })
-            .collect()
-    }
-
     /// The statements the server logged while `$op` ran.
     macro_rules! statements_of {
         ($server:expr, $op:expr) => {{
             let before = $server.log().len();
             let out = $op;
-            let log = $server.log();
-            (out, statement_names(&log[before..]))
+            (out, $server.statements_since(before))
         }};
     }
 
@@ -374,6 +362,15 @@ mod on_postgres {
             .expect("never a hang behind a lock");
         assert!(matches!(stuck, Err(StoreError::Unavailable(_))), "{stuck:?}");
         holder.join().unwrap();
+        // Had the server kept the statement, it would run now that the lock is
+        // free: wait until no cloakroom statement is active (bounded), then look.
+        let active = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '/* cloakroom commit%' \
+                      AND state = 'active' AND pid <> pg_backend_pid()";
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while server.sql(active).trim() != "0" {
+            assert!(std::time::Instant::now() < deadline, "a commit statement stayed active");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let loaded = store.load(&k, &Touch::new(now, now)).await.unwrap().live().unwrap();
         assert!(
             !loaded.data.contains_key("late"),

@@ -49,6 +49,23 @@ pub async fn redis_store() -> cloakroom::RedisStore {
         .expect("connect to the test Redis")
 }
 
+/// A store on this test binary's three-master Redis Cluster, under a prefix of
+/// its own.
+pub async fn redis_cluster_store() -> cloakroom::RedisStore {
+    static CLUSTER: std::sync::LazyLock<cloakroom_testing::RedisCluster> =
+        std::sync::LazyLock::new(cloakroom_testing::RedisCluster::start);
+    let urls = tokio::task::spawn_blocking(|| CLUSTER.urls())
+        .await
+        .expect("start the test Redis Cluster");
+    let prefix = format!("demo:{}:", &cloakroom::SessionId::generate().store_key().to_hex()[..12]);
+    eprintln!("sessions in the Redis Cluster at {urls:?} under {prefix}");
+    cloakroom::RedisStore::builder()
+        .prefix(prefix)
+        .connect_cluster(&urls)
+        .await
+        .expect("connect to the test Redis Cluster")
+}
+
 /// A store on this test binary's Postgres, in a table of its own.
 pub async fn postgres_store() -> cloakroom::PostgresStore {
     static POSTGRES: std::sync::LazyLock<cloakroom_testing::PostgresServer> =
@@ -94,19 +111,21 @@ impl TestServer {
 
     /// Serves the demo with its configuration changed by `adjust` first.
     ///
-    /// With `DEMO_TEST_STORE=redis` (`postgres`, `sqlite`) in the environment,
-    /// sessions live in a real Redis (Postgres) that this test binary starts, each
-    /// server under its own key prefix (table), or in a SQLite file of its own;
+    /// With `DEMO_TEST_STORE=redis` (`redis-cluster`, `postgres`, `sqlite`) in the
+    /// environment, sessions live in a real Redis (Redis Cluster, Postgres) that
+    /// this test binary starts, each server under its own key prefix (table), or in
+    /// a SQLite file of its own;
     /// `scripts/test` runs the HTTP contract on each.
     pub async fn start_with(adjust: impl FnOnce(DemoConfig) -> DemoConfig) -> Self {
         let mut config = DemoConfig::from_lookup(|name| (name == "SESSION_SECRET").then(|| SECRET.to_owned()))
             .expect("the test configuration is valid");
         match std::env::var("DEMO_TEST_STORE").as_deref() {
             Ok("redis") => config.session = config.session.store(redis_store().await),
+            Ok("redis-cluster") => config.session = config.session.store(redis_cluster_store().await),
             Ok("postgres") => config.session = config.session.store(postgres_store().await),
             Ok("sqlite") => config.session = config.session.store(sqlite_store().await),
             Ok("memory") | Err(_) => {}
-            Ok(other) => panic!("DEMO_TEST_STORE={other:?}: use memory, redis, postgres or sqlite"),
+            Ok(other) => panic!("DEMO_TEST_STORE={other:?}: use memory, redis, redis-cluster, postgres or sqlite"),
         }
         let config = adjust(config);
         let options = config.serve;

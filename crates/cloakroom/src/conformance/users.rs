@@ -24,14 +24,7 @@ pub async fn users_sessions_are_listed_and_deleted_together<S: SessionStore>(sto
     store.create(&b1, &bound(now, &bob)).await.unwrap();
     store.create(&anon, &record(now, &[])).await.unwrap();
 
-    let mut listed: Vec<StoreKey> = store
-        .list_user(&alice, now)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.key)
-        .collect();
-    listed.sort();
+    let listed = listed_keys(&*store, &alice, now).await;
     let mut expected = vec![a1, a2];
     expected.sort();
     assert_eq!(listed, expected);
@@ -62,13 +55,7 @@ pub async fn revoking_one_session_leaves_the_users_others<S: SessionStore>(store
     store.create(&a1, &bound(now, &alice)).await.unwrap();
     store.create(&a2, &bound(now, &alice)).await.unwrap();
     assert!(store.delete(&a1).await.unwrap());
-    let listed: Vec<StoreKey> = store
-        .list_user(&alice, now)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.key)
-        .collect();
+    let listed = listed_keys(&*store, &alice, now).await;
     assert_eq!(listed, vec![a2]);
 }
 
@@ -92,13 +79,7 @@ pub async fn binding_follows_regenerate_rebind_and_unbind<S: SessionStore>(store
             .unwrap()
             .is_written()
     );
-    let listed: Vec<StoreKey> = store
-        .list_user(&alice, now)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.key)
-        .collect();
+    let listed = listed_keys(&*store, &alice, now).await;
     assert_eq!(listed, vec![new], "regenerate re-files the session under its new key");
 
     let mut rebind = ChangeSet::new(now);
@@ -134,15 +115,22 @@ pub async fn the_user_index_forgets_deleted_and_expired_sessions<S: SessionStore
     assert!(store.commit(&long, &slide).await.unwrap().is_written());
 
     let after_short = now + IDLE + Duration::from_secs(1);
-    let listed: Vec<StoreKey> = store
-        .list_user(&alice, after_short)
+    let listed = listed_keys(&*store, &alice, after_short).await;
+    assert_eq!(listed, vec![long]);
+    assert!(store.delete_user(&alice).await.unwrap() >= 1);
+    assert!(peek(&*store, &long, later).await.is_none());
+    assert!(store.list_user(&alice, now).await.unwrap().is_empty());
+}
+
+/// The keys of `user`'s live sessions at `now`, sorted.
+async fn listed_keys<S: SessionStore>(store: &S, user: &str, now: SystemTime) -> Vec<StoreKey> {
+    let mut keys: Vec<StoreKey> = store
+        .list_user(user, now)
         .await
         .unwrap()
         .into_iter()
         .map(|s| s.key)
         .collect();
-    assert_eq!(listed, vec![long]);
-    assert!(store.delete_user(&alice).await.unwrap() >= 1);
-    assert!(peek(&*store, &long, later).await.is_none());
-    assert!(store.list_user(&alice, now).await.unwrap().is_empty());
+    keys.sort();
+    keys
 }

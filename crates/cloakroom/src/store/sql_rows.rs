@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
+use crate::clock::duration_millis;
 use crate::clock::{from_millis, to_millis};
 use crate::id::StoreKey;
-use crate::store::{SessionMeta, SessionRecord, StoreError, UserSession};
+use crate::store::{SessionMeta, SessionRecord, StoreError, Touch, UserSession};
 
 /// What the read statement returns: data (as JSON text), created, last seen, idle
 /// deadline, absolute deadline, user, moved.
@@ -76,6 +77,40 @@ pub(crate) fn slide_due(now: i64, wanted: i64, step: i64, idle: i64, seen: i64) 
         idle - wanted >= step && (now - seen).max(0) < (wanted - now).max(0)
     } else {
         false
+    }
+}
+
+/// A slide a load owes a live session, in the statements' milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slide {
+    pub(crate) now: i64,
+    pub(crate) wanted: i64,
+    pub(crate) step: i64,
+}
+
+impl Slide {
+    /// The slide a load at `touch` owes the live session `meta`, if one is due
+    /// ([`slide_due`]).
+    pub(crate) fn due(touch: &Touch, meta: &SessionMeta) -> Option<Self> {
+        let slide = Self {
+            now: millis(touch.now),
+            wanted: millis(touch.idle_deadline),
+            step: i64::try_from(duration_millis(touch.min_step)).unwrap_or(i64::MAX),
+        };
+        slide_due(
+            slide.now,
+            slide.wanted,
+            slide.step,
+            millis(meta.idle_deadline),
+            millis(meta.last_seen),
+        )
+        .then_some(slide)
+    }
+
+    /// `meta` after the slide statement answered `(last seen, idle deadline)`.
+    pub(crate) fn applied(meta: &mut SessionMeta, (seen, idle): (i64, i64)) {
+        meta.last_seen = time(seen);
+        meta.idle_deadline = time(idle);
     }
 }
 

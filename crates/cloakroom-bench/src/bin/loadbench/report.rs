@@ -26,6 +26,36 @@ const SCRIPT_ONLY_COMMANDS: &[&str] = &[
     "rename",
 ];
 
+/// The throughput targets, reported in this order: store, route, variant, the
+/// variant it is compared with, and the least ratio of requests/s that meets it.
+const TARGETS: &[(StoreKind, &str, &str, &str, f64)] = &[
+    (StoreKind::Memory, "read", "cloakroom", "floor", 0.85),
+    (StoreKind::Memory, "read", "cloakroom", TOWER, 1.2),
+    (StoreKind::Memory, "write", WRITER, TOWER, 1.2),
+    (StoreKind::Memory, "new", "cloakroom", TOWER, 1.2),
+    (StoreKind::Redis, "write", WRITER, TOWER, 1.5),
+    (StoreKind::Redis, "read", "cloakroom", TOWER, 1.1),
+    (StoreKind::Postgres, "write", WRITER, TOWER, 1.2),
+    (StoreKind::Postgres, "new", "cloakroom", TOWER, 1.2),
+    (StoreKind::Postgres, "read", "cloakroom", TOWER, 1.0),
+    (StoreKind::Sqlite, "write", WRITER, TOWER, 1.2),
+    (StoreKind::Sqlite, "new", "cloakroom", TOWER, 1.2),
+    (StoreKind::Sqlite, "read", "cloakroom", TOWER, 1.0),
+];
+
+const TOWER: &str = "tower-sessions";
+const WRITER: &str = "cloakroom (SessionWriter)";
+
+/// A store's name in the targets' names.
+fn store_title(store: StoreKind) -> &'static str {
+    match store {
+        StoreKind::Memory => "memory",
+        StoreKind::Redis => "Redis",
+        StoreKind::Postgres => "Postgres",
+        StoreKind::Sqlite => "SQLite",
+    }
+}
+
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -102,7 +132,6 @@ pub(crate) fn render(
         opts.connections,
         opts.threads
     );
-    let tower = "tower-sessions";
     let mut targets: Vec<(String, Option<Spread>, f64, bool)> = Vec::new();
     if let Some((results, scenarios)) = throughput {
         for store in StoreKind::ALL {
@@ -166,7 +195,7 @@ pub(crate) fn render(
                         if variant.lib == Lib::Floor {
                             "—".into()
                         } else {
-                            vs(tower)
+                            vs(TOWER)
                         },
                         vs("floor"),
                         kilo(rps.median),
@@ -268,81 +297,19 @@ pub(crate) fn render(
                 let _ = writeln!(md);
             }
         }
-        let mut target = |name: &str, spread: Option<Spread>, bound: f64| {
-            targets.push((name.to_owned(), spread, bound, true));
-        };
-        let writer = "cloakroom (SessionWriter)";
-        if opts.wants("memory") {
-            let m = StoreKind::Memory;
-            target(
-                "memory, read: cloakroom / floor ≥ 0.85",
-                ratio_of(results, m, "read", "cloakroom", "floor"),
-                0.85,
-            );
-            target(
-                "memory, read: cloakroom / tower-sessions ≥ 1.2",
-                ratio_of(results, m, "read", "cloakroom", tower),
-                1.2,
-            );
-            target(
-                "memory, write: cloakroom (SessionWriter) / tower-sessions ≥ 1.2",
-                ratio_of(results, m, "write", writer, tower),
-                1.2,
-            );
-            target(
-                "memory, new session: cloakroom / tower-sessions ≥ 1.2",
-                ratio_of(results, m, "new", "cloakroom", tower),
-                1.2,
-            );
-        }
-        if opts.wants("postgres") {
-            let p = StoreKind::Postgres;
-            target(
-                "Postgres, write: cloakroom (SessionWriter) / tower-sessions ≥ 1.2",
-                ratio_of(results, p, "write", writer, tower),
-                1.2,
-            );
-            target(
-                "Postgres, new session: cloakroom / tower-sessions ≥ 1.2",
-                ratio_of(results, p, "new", "cloakroom", tower),
-                1.2,
-            );
-            target(
-                "Postgres, read: cloakroom / tower-sessions ≥ 1.0",
-                ratio_of(results, p, "read", "cloakroom", tower),
-                1.0,
-            );
-        }
-        if opts.wants("sqlite") {
-            let q = StoreKind::Sqlite;
-            target(
-                "SQLite, write: cloakroom (SessionWriter) / tower-sessions ≥ 1.2",
-                ratio_of(results, q, "write", writer, tower),
-                1.2,
-            );
-            target(
-                "SQLite, new session: cloakroom / tower-sessions ≥ 1.2",
-                ratio_of(results, q, "new", "cloakroom", tower),
-                1.2,
-            );
-            target(
-                "SQLite, read: cloakroom / tower-sessions ≥ 1.0",
-                ratio_of(results, q, "read", "cloakroom", tower),
-                1.0,
-            );
-        }
-        if opts.wants("redis") {
-            let r = StoreKind::Redis;
-            target(
-                "Redis, write: cloakroom (SessionWriter) / tower-sessions ≥ 1.5",
-                ratio_of(results, r, "write", writer, tower),
-                1.5,
-            );
-            target(
-                "Redis, read: cloakroom / tower-sessions ≥ 1.1",
-                ratio_of(results, r, "read", "cloakroom", tower),
-                1.1,
-            );
+        for &(store, route, variant, against, bound) in TARGETS {
+            if opts.wants(store.name()) {
+                let route_label = if route == "new" { "new session" } else { route };
+                targets.push((
+                    format!(
+                        "{}, {route_label}: {variant} / {against} ≥ {bound:?}",
+                        store_title(store)
+                    ),
+                    ratio_of(results, store, route, variant, against),
+                    bound,
+                    true,
+                ));
+            }
         }
     }
     if let Some(rss) = rss {

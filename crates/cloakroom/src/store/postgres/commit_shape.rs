@@ -58,6 +58,7 @@ impl Shape {
 pub(super) enum Param {
     Key,
     Now,
+    Clear,
     SetKeys,
     SetValues,
     Removed,
@@ -66,10 +67,32 @@ pub(super) enum Param {
     AddCaps,
     ExpectKeys,
     ExpectValues,
+    /// `'bind'`, `'unbind'` or `''` (the checked statements).
+    UserOp,
     User,
     Idle,
     MinStep,
 }
+
+/// The parameters `$1` to `$15` of the checked commit and regenerate, in order
+/// (`statements.rs`); regenerate binds `$16` and `$17` after them.
+pub(super) const CHECKED_PARAMS: [Param; 15] = [
+    Param::Key,
+    Param::Now,
+    Param::Clear,
+    Param::SetKeys,
+    Param::SetValues,
+    Param::Removed,
+    Param::AddKeys,
+    Param::AddBy,
+    Param::AddCaps,
+    Param::ExpectKeys,
+    Param::ExpectValues,
+    Param::UserOp,
+    Param::User,
+    Param::Idle,
+    Param::MinStep,
+];
 
 /// The SQL of one shape and the parameters it takes, in order.
 #[derive(Debug)]

@@ -1,6 +1,6 @@
-//! A change set as statement parameters: `$3` to `$15` of the checked commit and
-//! regenerate (see `statements.rs`), or those a fast commit's shape takes (see
-//! `commit_shape.rs`).
+//! A change set as statement parameters: `$1` to `$15` of the checked commit and
+//! regenerate (`CHECKED_PARAMS`, see `statements.rs`), or those a fast commit's
+//! shape takes (see `commit_shape.rs`).
 
 use sqlx::Postgres;
 use sqlx::postgres::PgArguments;
@@ -37,35 +37,11 @@ impl<'a> ChangeParams<'a> {
             expect_values: changes.expect.iter().map(|(_, v)| v.as_deref()).collect(),
         }
     }
-
-    /// `query` (with `$1` and `$2` bound) with `$3` to `$15` bound.
-    pub(super) fn bind<'q>(&'q self, query: Query<'q, Postgres, PgArguments>) -> Query<'q, Postgres, PgArguments> {
-        let changes = self.changes;
-        let (op, user) = match &changes.user {
-            Some(UserChange::Bind(user)) => ("bind", Some(user.as_str())),
-            Some(UserChange::Unbind) => ("unbind", None),
-            None => ("", None),
-        };
-        query
-            .bind(changes.clear)
-            .bind(&self.set_keys)
-            .bind(&self.set_values)
-            .bind(&changes.remove)
-            .bind(&self.add_keys)
-            .bind(&self.add_by)
-            .bind(&self.add_caps)
-            .bind(&self.expect_keys)
-            .bind(&self.expect_values)
-            .bind(op)
-            .bind(user)
-            .bind(changes.idle_deadline.map(millis))
-            .bind(millis_of_duration(changes))
-    }
 }
 
 impl ChangeParams<'_> {
     /// `query` with the parameters `params` bound in order, for the session `key`.
-    pub(super) fn bind_fast<'q>(
+    pub(super) fn bind_all<'q>(
         &'q self,
         key: &'q StoreKey,
         params: &[Param],
@@ -76,6 +52,7 @@ impl ChangeParams<'_> {
             query = match param {
                 Param::Key => query.bind(&key.0[..]),
                 Param::Now => query.bind(millis(changes.now)),
+                Param::Clear => query.bind(changes.clear),
                 Param::SetKeys => query.bind(&self.set_keys),
                 Param::SetValues => query.bind(&self.set_values),
                 Param::Removed => query.bind(&changes.remove),
@@ -84,6 +61,11 @@ impl ChangeParams<'_> {
                 Param::AddCaps => query.bind(&self.add_caps),
                 Param::ExpectKeys => query.bind(&self.expect_keys),
                 Param::ExpectValues => query.bind(&self.expect_values),
+                Param::UserOp => query.bind(match &changes.user {
+                    Some(UserChange::Bind(_)) => "bind",
+                    Some(UserChange::Unbind) => "unbind",
+                    None => "",
+                }),
                 Param::User => query.bind(match &changes.user {
                     Some(UserChange::Bind(user)) => Some(user.as_str()),
                     _ => None,

@@ -5,11 +5,10 @@ use std::time::SystemTime;
 use sqlx::postgres::PgRow;
 
 use super::PostgresStore;
-use super::commit_shape::Shape;
+use super::commit_shape::{CHECKED_PARAMS, Shape};
 use super::params::ChangeParams;
-use crate::clock::duration_millis;
 use crate::id::StoreKey;
-use crate::store::sql_rows::{Found, LoadRow, found, millis, slide_due, time};
+use crate::store::sql_rows::{Found, LoadRow, Slide, found, millis, time};
 use crate::store::{ChangeSet, CommitOutcome, Loaded, MOVED_MARKER_TTL, SessionRecord, StoreError, Touch};
 
 impl PostgresStore {
@@ -24,7 +23,6 @@ impl PostgresStore {
                     .fetch_optional(&self.pool)
             })
             .await?;
-        let (seen, idle) = row.as_ref().map_or((0, 0), |row| (row.2, row.3));
         match found(row, now)? {
             Found::Absent => Ok(Loaded::Gone),
             Found::Moved => Ok(Loaded::Moved),
@@ -39,24 +37,21 @@ impl PostgresStore {
                 Ok(Loaded::Gone)
             }
             Found::Live(mut record) => {
-                let wanted = millis(touch.idle_deadline);
-                let step = i64::try_from(duration_millis(touch.min_step)).unwrap_or(i64::MAX);
-                if slide_due(now, wanted, step, idle, seen) {
+                if let Some(slide) = Slide::due(touch, &record.meta) {
                     let slid: Option<(i64, i64)> = self
                         .run(|| {
                             sqlx::query_as(self.sql.slide.clone())
                                 .bind(&key.0[..])
-                                .bind(now)
-                                .bind(wanted)
-                                .bind(step)
+                                .bind(slide.now)
+                                .bind(slide.wanted)
+                                .bind(slide.step)
                                 .fetch_optional(&self.pool)
                         })
                         .await?;
                     // No row: a concurrent request slid it, or ended the session
                     // after the read; the read's record stands for this request.
-                    if let Some((seen, idle)) = slid {
-                        record.meta.last_seen = time(seen);
-                        record.meta.idle_deadline = time(idle);
+                    if let Some(slid) = slid {
+                        Slide::applied(&mut record.meta, slid);
                     }
                 }
                 Ok(Loaded::Live(record))
@@ -99,7 +94,7 @@ impl PostgresStore {
         let applied = if shape.returns_expiry() {
             let row: Option<Option<i64>> = self
                 .run(|| {
-                    let query = params.bind_fast(key, &fast.params, sqlx::query(fast.sql.clone()));
+                    let query = params.bind_all(key, &fast.params, sqlx::query(fast.sql.clone()));
                     query.fetch_optional(&self.pool)
                 })
                 .await?
@@ -109,7 +104,7 @@ impl PostgresStore {
         } else {
             let done = self
                 .run(|| {
-                    let query = params.bind_fast(key, &fast.params, sqlx::query(fast.sql.clone()));
+                    let query = params.bind_all(key, &fast.params, sqlx::query(fast.sql.clone()));
                     query.execute(&self.pool)
                 })
                 .await?;
@@ -118,21 +113,14 @@ impl PostgresStore {
         if let Some(expiry) = applied {
             return Ok(CommitOutcome::Applied(expiry));
         }
-        self.checked_commit(key, changes, &params).await
+        self.checked_commit(key, &params).await
     }
 
-    async fn checked_commit(
-        &self,
-        key: &StoreKey,
-        changes: &ChangeSet,
-        params: &ChangeParams<'_>,
-    ) -> Result<CommitOutcome, StoreError> {
+    async fn checked_commit(&self, key: &StoreKey, params: &ChangeParams<'_>) -> Result<CommitOutcome, StoreError> {
         let row = self
             .run(|| {
-                let query = sqlx::query(self.sql.commit.clone())
-                    .bind(&key.0[..])
-                    .bind(millis(changes.now));
-                params.bind(query).fetch_optional(&self.pool)
+                let query = sqlx::query(self.sql.commit.clone());
+                params.bind_all(key, &CHECKED_PARAMS, query).fetch_optional(&self.pool)
             })
             .await?;
         let row: Option<(String, Option<i64>)> = row.map(|row| decoded(&row)).transpose()?;
@@ -155,11 +143,9 @@ impl PostgresStore {
         let until = millis(changes.now + MOVED_MARKER_TTL);
         let row = self
             .run(|| {
-                let query = sqlx::query(self.sql.regenerate.clone())
-                    .bind(&old.0[..])
-                    .bind(millis(changes.now));
+                let query = sqlx::query(self.sql.regenerate.clone());
                 params
-                    .bind(query)
+                    .bind_all(old, &CHECKED_PARAMS, query)
                     .bind(&new.0[..])
                     .bind(until)
                     .fetch_optional(&self.pool)

@@ -7,9 +7,8 @@ use async_trait::async_trait;
 
 use super::writes::{PURGE_BATCH, Write, Written};
 use super::{SqliteStore, unexpected};
-use crate::clock::duration_millis;
 use crate::id::StoreKey;
-use crate::store::sql_rows::{Found, LoadRow, UserRow, found, millis, slide_due, time, user_session};
+use crate::store::sql_rows::{Found, LoadRow, Slide, UserRow, found, millis, user_session};
 use crate::store::{ChangeSet, CommitOutcome, Loaded, SessionRecord, SessionStore, StoreError, Touch, UserSession};
 
 #[async_trait]
@@ -35,10 +34,7 @@ impl SessionStore for SqliteStore {
                 Ok(Loaded::Gone)
             }
             Found::Live(mut record) => {
-                let meta = &record.meta;
-                let wanted = millis(touch.idle_deadline);
-                let step = i64::try_from(duration_millis(touch.min_step)).unwrap_or(i64::MAX);
-                if slide_due(now, wanted, step, millis(meta.idle_deadline), millis(meta.last_seen)) {
+                if let Some(Slide { now, wanted, step }) = Slide::due(touch, &record.meta) {
                     match self
                         .write(Write::Slide {
                             key: *key,
@@ -48,10 +44,7 @@ impl SessionStore for SqliteStore {
                         })
                         .await
                     {
-                        Ok(Written::Slid(Some((seen, idle)))) => {
-                            record.meta.last_seen = time(seen);
-                            record.meta.idle_deadline = time(idle);
-                        }
+                        Ok(Written::Slid(Some(slid))) => Slide::applied(&mut record.meta, slid),
                         // A concurrent request slid it, or ended the session after
                         // the read; the read's record stands for this request.
                         Ok(Written::Slid(None)) => {}
