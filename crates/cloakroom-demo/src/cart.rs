@@ -11,8 +11,8 @@ use crate::api::{ApiError, ApiJson, ApiPath, ApiResult};
 /// integer the store adds to, so concurrent adds of one item add up and adds of
 /// different items never touch the same key.
 pub const LINE_PREFIX: &str = "cart:";
-/// The session key prefix of when a line was first added (`cart-at:{id}`, ms since
-/// the epoch): the order lines are shown in.
+/// The session key prefix of when a line was first added (`cart-at:{id}`, µs since
+/// the epoch, so two adds in a row never tie): the order lines are shown in.
 pub const ADDED_PREFIX: &str = "cart-at:";
 /// The most of one item a cart line may hold (and a request may add).
 pub const MAX_QTY: i64 = 99;
@@ -92,7 +92,7 @@ pub async fn add(session: Session, ApiJson(add): ApiJson<AddItem>) -> ApiResult<
         )));
     }
     if new_line {
-        session.insert(format!("{ADDED_PREFIX}{}", add.id), now_millis())?;
+        session.insert(format!("{ADDED_PREFIX}{}", add.id), now_micros())?;
     }
     Ok(Json(CartView {
         items: items(&session)?,
@@ -108,8 +108,8 @@ pub async fn remove(session: Session, ApiPath(id): ApiPath<String>) -> ApiResult
     }))
 }
 
-fn now_millis() -> u64 {
+fn now_micros() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }

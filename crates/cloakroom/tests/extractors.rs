@@ -329,3 +329,24 @@ async fn the_session_is_not_handed_out_unloaded_as_a_plain_extension() {
     let reply = send(&app, "GET", "/ext", None, None).await;
     assert_eq!(reply.status, 500, "use the Session extractor, which loads it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flash_messages_are_shown_once_and_never_lost() {
+    assert_flash_shown_once_and_never_lost(app(config().build().unwrap())).await;
+}
+
+#[tokio::test]
+async fn a_flash_read_costs_the_requests_load_and_commit_only() {
+    let store = CountingStore::new(MemoryStore::new());
+    let mut client = Client::new(app(config().store(store.clone()).build().unwrap()));
+    client.post("/flash/saved").await;
+    store.calls.reset();
+    assert_eq!(client.get("/flash").await.json(), json!(["saved"]));
+    assert_eq!(store.calls.load.load(Ordering::SeqCst), 1);
+    assert_eq!(store.calls.commit.load(Ordering::SeqCst), 1, "the take's removals");
+    assert_eq!(store.calls.total(), 2);
+    store.calls.reset();
+    assert_eq!(client.get("/flash").await.json(), json!([]));
+    assert_eq!(store.calls.total(), 1, "nothing to take: the load alone");
+    println!("a flash read: 1 load and 1 commit with messages, 1 load without");
+}

@@ -152,3 +152,9 @@ async fn on_postgres_a_stale_ticket_write_answers_409_and_keeps_the_cookie() {
     assert!(reply.set_cookies().is_empty(), "the browser keeps the cookie it has");
     assert_eq!(client.get("/get/a").await.json(), json!(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flash_messages_on_postgres_are_shown_once_and_never_lost() {
+    let server = PostgresServer::start();
+    assert_flash_shown_once_and_never_lost(app(postgres_layer(&server, Duration::from_secs(5)).await)).await;
+}

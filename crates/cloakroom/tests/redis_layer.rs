@@ -392,3 +392,9 @@ async fn on_redis_a_stale_ticket_after_a_sign_in_writes_409_and_keeps_the_cookie
         session_hashes(&redis)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flash_messages_on_redis_are_shown_once_and_never_lost() {
+    let redis = RedisServer::start();
+    assert_flash_shown_once_and_never_lost(app(redis_layer(&redis, Duration::from_secs(5)).await)).await;
+}

@@ -85,3 +85,9 @@ async fn logout_everywhere_ends_every_session_of_the_user() {
     assert_eq!(phone.post("/logout-all").await.text(), "2");
     assert_eq!(laptop.get("/whoami").await.status, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flash_messages_on_sqlite_are_shown_once_and_never_lost() {
+    let dir = TempDir::new("sqlite-flash");
+    assert_flash_shown_once_and_never_lost(app(sqlite_layer(&dir.path().join("sessions.db")).await)).await;
+}

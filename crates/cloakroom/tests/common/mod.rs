@@ -6,7 +6,10 @@ mod contract;
 mod outage;
 
 #[allow(unused_imports)]
-pub use contract::{assert_concurrent_writes_kept_and_logout_final, assert_sessions_survive_a_restart};
+pub use contract::{
+    assert_concurrent_writes_kept_and_logout_final, assert_flash_shown_once_and_never_lost,
+    assert_sessions_survive_a_restart,
+};
 #[allow(unused_imports)]
 pub use outage::{Traffic, assert_down, until_served};
 
@@ -24,7 +27,7 @@ use cloakroom::store::{
     ChangeSet, CommitOutcome, FreshSession, Loaded, SessionRecord, SessionStore, StoreError, StoreKey, Touch,
     UserSession,
 };
-use cloakroom::{MemoryStore, Session, SessionConfig, SessionLayer, SessionWriter, SignedIn};
+use cloakroom::{Flash, MemoryStore, Session, SessionConfig, SessionLayer, SessionWriter, SignedIn};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -48,6 +51,12 @@ pub fn routes() -> Router {
         .route("/whoami", get(|SignedIn { user, .. }: SignedIn| async move { user }))
         .route("/fail", post(fail_after_write))
         .route("/is-new", get(|s: Session| async move { s.is_new().to_string() }))
+        .route("/flash/{message}", post(push_flash))
+        .route("/flash", get(|flash: Flash| async move { axum::Json(flash.take()) }))
+}
+
+async fn push_flash(flash: Flash, Path(message): Path<String>) -> Result<(), cloakroom::Error> {
+    flash.push(message)
 }
 
 async fn get_key(session: Session, Path(key): Path<String>) -> Result<axum::Json<Value>, cloakroom::Error> {
