@@ -58,27 +58,17 @@ pub(crate) enum CookieTicket {
 pub(crate) fn find_ticket(headers: &HeaderMap, name: &str, signer: &TicketSigner) -> CookieTicket {
     let mut seen = false;
     let mut tried = 0;
-    for header in headers.get_all(COOKIE) {
-        for pair in header.as_bytes().split(|&b| b == b';') {
-            let pair = trim(pair);
-            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
-                continue;
-            };
-            if trim(&pair[..eq]) != name.as_bytes() {
-                continue;
-            }
-            seen = true;
-            let mut value = trim(&pair[eq + 1..]);
-            if value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' {
-                value = &value[1..value.len() - 1];
-            }
-            if value.len() != TICKET_LEN || tried == MAX_CANDIDATES {
-                continue;
-            }
-            tried += 1;
-            if let Some(verified) = signer.verify(value) {
-                return CookieTicket::Valid(verified);
-            }
+    for mut value in cookie_values(headers, name) {
+        seen = true;
+        if value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' {
+            value = &value[1..value.len() - 1];
+        }
+        if value.len() != TICKET_LEN || tried == MAX_CANDIDATES {
+            continue;
+        }
+        tried += 1;
+        if let Some(verified) = signer.verify(value) {
+            return CookieTicket::Valid(verified);
         }
     }
     if seen {
@@ -86,6 +76,26 @@ pub(crate) fn find_ticket(headers: &HeaderMap, name: &str, signer: &TicketSigner
     } else {
         CookieTicket::Absent
     }
+}
+
+/// The values of every cookie named `name` in `headers`, trimmed, in order.
+fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item = &'h [u8]> + 'h {
+    headers.get_all(COOKIE).iter().flat_map(move |header| {
+        header.as_bytes().split(|&b| b == b';').filter_map(move |pair| {
+            let pair = trim(pair);
+            let eq = pair.iter().position(|&b| b == b'=')?;
+            (trim(&pair[..eq]) == name.as_bytes()).then(|| trim(&pair[eq + 1..]))
+        })
+    })
+}
+
+/// The first value of the cookie `name` in `headers` that `accept` takes, as
+/// text. Never panics, whatever the headers hold.
+pub(crate) fn find_value(headers: &HeaderMap, name: &str, accept: impl Fn(&str) -> bool) -> Option<String> {
+    cookie_values(headers, name)
+        .filter_map(|value| std::str::from_utf8(value).ok())
+        .find(|value| accept(value))
+        .map(str::to_owned)
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
@@ -147,11 +157,26 @@ impl CookieAttributes {
         self.render("", Some(0))
     }
 
+    /// `Set-Cookie` of the pre-session CSRF cookie `name`: a browser-session
+    /// cookie, `HttpOnly` whatever the session cookie is, the other attributes the
+    /// session cookie's.
+    pub(crate) fn presession(&self, name: &str, nonce: &str) -> HeaderValue {
+        let attributes = CookieAttributes {
+            http_only: true,
+            ..self.clone()
+        };
+        attributes.render_named(name, nonce, None)
+    }
+
     fn render(&self, value: &str, max_age: Option<u64>) -> HeaderValue {
+        self.render_named(&self.name, value, max_age)
+    }
+
+    fn render_named(&self, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
         let mut out = String::with_capacity(
-            self.name.len() + value.len() + self.path.len() + self.domain.as_ref().map_or(0, |d| d.len() + 9) + 70,
+            name.len() + value.len() + self.path.len() + self.domain.as_ref().map_or(0, |d| d.len() + 9) + 70,
         );
-        out.push_str(&self.name);
+        out.push_str(name);
         out.push('=');
         out.push_str(value);
         out.push_str("; Path=");
@@ -274,6 +299,17 @@ mod tests {
             find_ticket(&headers(&[raw.as_bytes()]), "sid", &signer()),
             CookieTicket::Invalid
         );
+    }
+
+    #[test]
+    fn a_plain_value_is_found_among_garbage_and_planted_ones() {
+        let h = headers(&[
+            b"sid_csrf=short; other=x",
+            b"\xff\xfe; sid_csrf = aaaaaaaaaaaaaaaaaaaaaa ; sid_csrf=b",
+        ]);
+        let found = find_value(&h, "sid_csrf", |v| v.len() == 22);
+        assert_eq!(found.as_deref(), Some("aaaaaaaaaaaaaaaaaaaaaa"));
+        assert_eq!(find_value(&h, "nope", |_| true), None);
     }
 
     #[test]

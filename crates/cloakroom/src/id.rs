@@ -44,7 +44,7 @@ thread_local! {
     static GENERATOR: RefCell<Option<IdGenerator>> = const { RefCell::new(None) };
 }
 
-fn random_id_bytes() -> [u8; ID_BYTES] {
+pub(crate) fn random_id_bytes() -> [u8; ID_BYTES] {
     GENERATOR.with(|cell| {
         let mut slot = cell.borrow_mut();
         let generator = match slot.as_mut() {

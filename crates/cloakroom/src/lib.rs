@@ -50,12 +50,14 @@ mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod cookie;
+mod csrf;
 mod error;
 mod extract;
 mod flash;
 mod id;
 mod layer;
 mod manager;
+mod presession;
 mod request;
 pub mod response;
 mod scope;
@@ -67,6 +69,7 @@ mod ticket;
 
 pub use config::SessionConfig;
 pub use cookie::SameSite;
+pub use csrf::{CsrfForm, CsrfGuard, CsrfRejection, CsrfToken};
 pub use error::Error;
 pub use extract::{SessionRejection, SessionWriter, SignedIn};
 pub use flash::Flash;

@@ -435,7 +435,12 @@ impl Session {
     /// # }
     /// ```
     pub fn regenerate(&self) {
-        self.state().pending.regenerate = true;
+        let mut state = self.state();
+        state.pending.regenerate = true;
+        // The CSRF token goes with the old ID: the next one is drawn afresh.
+        if state.data.contains_key(CSRF_KEY) {
+            state.delete(CSRF_KEY);
+        }
     }
 
     /// Ends the session: at commit it is deleted from the store and the client's
@@ -648,6 +653,10 @@ impl fmt::Debug for Session {
 }
 
 /// `key`, unless it is reserved for scopes.
+/// Where a session keeps its CSRF token (the scope namespace: no application key
+/// can collide with it).
+pub(crate) const CSRF_KEY: &str = "scope::csrf";
+
 pub(crate) fn checked_key(key: String) -> Result<String, Error> {
     if key.starts_with(Session::SCOPE_PREFIX) {
         Err(Error::ReservedKey { key })

@@ -11,6 +11,7 @@ use crate::clock::{Clock, whole_millis};
 use crate::config::SessionConfig;
 use crate::cookie::CookieAttributes;
 use crate::error::Error;
+use crate::presession::PresessionSigner;
 use crate::response::{ConflictResponder, StoreErrorResponder};
 use crate::store::memory::MemoryStore;
 use crate::store::{SessionMeta, SessionStore};
@@ -27,6 +28,9 @@ pub(crate) struct Settings {
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) signer: TicketSigner,
     pub(crate) fingerprinter: Fingerprinter,
+    /// Pre-session CSRF tokens, and the name of their nonce's cookie.
+    pub(crate) presession: PresessionSigner,
+    pub(crate) presession_cookie: String,
     pub(crate) cookie: CookieAttributes,
     /// The transport header for API clients, if any.
     pub(crate) header: Option<HeaderName>,
@@ -55,6 +59,8 @@ impl Settings {
             store: config.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
             signer: TicketSigner::new(&config.cookie_name, &config.secrets),
             fingerprinter: Fingerprinter::new(&config.secrets[0]),
+            presession: PresessionSigner::new(&config.secrets[0]),
+            presession_cookie: format!("{}_csrf", config.cookie_name),
             cookie: CookieAttributes {
                 name: config.cookie_name,
                 path: config.path,

@@ -350,3 +350,38 @@ async fn a_flash_read_costs_the_requests_load_and_commit_only() {
     assert_eq!(store.calls.total(), 1, "nothing to take: the load alone");
     println!("a flash read: 1 load and 1 commit with messages, 1 load without");
 }
+
+#[tokio::test]
+async fn csrf_tokens_are_bound_to_the_visitor() {
+    assert_csrf_tokens_bound_to_the_visitor(app(config().build().unwrap())).await;
+}
+
+#[tokio::test]
+async fn a_csrf_check_costs_the_requests_load_only() {
+    let store = CountingStore::new(MemoryStore::new());
+    let app = app(config().store(store.clone()).build().unwrap());
+    let mut client = Client::new(app.clone());
+    client.put("/set/a", json!(1)).await;
+    let token = client.get("/csrf").await.text();
+    let cookie = format!("sid={}", client.ticket.clone().unwrap());
+    store.calls.reset();
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/csrf/json")
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &token)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send_request(&app, request).await.status, 200);
+    assert_eq!(
+        store.calls.load.load(Ordering::SeqCst),
+        1,
+        "the check reads the session's load"
+    );
+    assert_eq!(store.calls.total(), 2, "and the handler's own write commits");
+    store.calls.reset();
+    let anonymous = send(&app, "GET", "/csrf", None, None).await;
+    assert!(anonymous.presession_cookie().is_some());
+    assert_eq!(store.calls.total(), 0, "a pre-session token: no store call at all");
+    println!("a CSRF check: the request's one load (0 calls of its own); an anonymous token: none");
+}

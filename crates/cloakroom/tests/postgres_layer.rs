@@ -158,3 +158,9 @@ async fn flash_messages_on_postgres_are_shown_once_and_never_lost() {
     let server = PostgresServer::start();
     assert_flash_shown_once_and_never_lost(app(postgres_layer(&server, Duration::from_secs(5)).await)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_tokens_on_postgres_are_bound_to_the_visitor() {
+    let server = PostgresServer::start();
+    assert_csrf_tokens_bound_to_the_visitor(app(postgres_layer(&server, Duration::from_secs(5)).await)).await;
+}

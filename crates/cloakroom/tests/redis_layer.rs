@@ -398,3 +398,9 @@ async fn flash_messages_on_redis_are_shown_once_and_never_lost() {
     let redis = RedisServer::start();
     assert_flash_shown_once_and_never_lost(app(redis_layer(&redis, Duration::from_secs(5)).await)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_tokens_on_redis_are_bound_to_the_visitor() {
+    let redis = RedisServer::start();
+    assert_csrf_tokens_bound_to_the_visitor(app(redis_layer(&redis, Duration::from_secs(5)).await)).await;
+}

@@ -91,3 +91,9 @@ async fn flash_messages_on_sqlite_are_shown_once_and_never_lost() {
     let dir = TempDir::new("sqlite-flash");
     assert_flash_shown_once_and_never_lost(app(sqlite_layer(&dir.path().join("sessions.db")).await)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_tokens_on_sqlite_are_bound_to_the_visitor() {
+    let dir = TempDir::new("sqlite-csrf");
+    assert_csrf_tokens_bound_to_the_visitor(app(sqlite_layer(&dir.path().join("sessions.db")).await)).await;
+}

@@ -28,6 +28,8 @@ pub(crate) struct RequestSession {
     pub(crate) settings: Arc<Settings>,
     /// The ticket came in the transport header: answer in the header, not a cookie.
     via_header: bool,
+    /// A session outside any request (no response to carry cookies).
+    detached: bool,
     span: tracing::Span,
     /// Held while reading the store, so two extractors do not load twice.
     load_lock: tokio::sync::Mutex<()>,
@@ -40,6 +42,7 @@ impl RequestSession {
         Self {
             settings,
             via_header,
+            detached: false,
             span,
             load_lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::new(incoming)),
@@ -49,9 +52,15 @@ impl RequestSession {
     /// A session outside any request: new, anonymous, already "read" (there is
     /// nothing to read), committed by `save()` alone.
     pub(crate) fn detached(settings: Arc<Settings>) -> Self {
-        let session = Self::new(settings, Incoming::Absent, false, tracing::Span::none());
+        let mut session = Self::new(settings, Incoming::Absent, false, tracing::Span::none());
+        session.detached = true;
         session.state().status = Status::New;
         session
+    }
+
+    /// True for a session outside any request.
+    pub(crate) fn is_detached(&self) -> bool {
+        self.detached
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {

@@ -15,6 +15,7 @@ impl RequestSession {
     /// Writes the ticket (cookie or header) and cache headers into the response.
     pub(crate) fn finish(&self, response: &mut Parts) {
         let settings = &self.settings;
+        self.set_presession_cookie(response);
         let state = self.state();
         let loaded = state.status.is_loaded();
         let action = match state.cookie {
@@ -88,6 +89,26 @@ impl RequestSession {
         };
         response.headers.append(SET_COOKIE, cookie);
         add_cache_headers(response, HeaderValue::from_static("cookie"));
+    }
+}
+
+impl RequestSession {
+    /// The pre-session CSRF cookie, when this request drew its nonce: a response
+    /// that carries it is this client's alone.
+    fn set_presession_cookie(&self, response: &mut Parts) {
+        let nonce = {
+            let mut state = self.state();
+            if !std::mem::take(&mut state.set_presession) {
+                return;
+            }
+            state.presession.clone()
+        };
+        if let Some(nonce) = nonce {
+            let settings = &self.settings;
+            let cookie = settings.cookie.presession(&settings.presession_cookie, &nonce);
+            response.headers.append(SET_COOKIE, cookie);
+            add_cache_headers(response, HeaderValue::from_static("cookie"));
+        }
     }
 }
 

@@ -198,6 +198,11 @@ pub(crate) struct State {
     /// it (a key it read, or a regenerate): the response is a 409 unless the
     /// handler reloads.
     pub(crate) conflict: bool,
+    /// The pre-session CSRF nonce: the one the request's cookie carried, or one
+    /// drawn for this response.
+    pub(crate) presession: Option<String>,
+    /// The response sets the pre-session cookie (the nonce was drawn here).
+    pub(crate) set_presession: bool,
 }
 
 impl State {
@@ -211,6 +216,8 @@ impl State {
             pending: Pending::default(),
             cookie: CookieAction::Keep,
             conflict: false,
+            presession: None,
+            set_presession: false,
         }
     }
 

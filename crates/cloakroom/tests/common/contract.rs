@@ -103,3 +103,147 @@ pub async fn assert_flash_shown_once_and_never_lost(app: Router) {
         "the rest of the session untouched"
     );
 }
+
+/// A request with a raw `Cookie` header, a body and its content type, and extra
+/// headers.
+async fn raw(
+    app: &Router,
+    uri: &str,
+    cookie: &str,
+    body: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+) -> super::Reply {
+    let mut request = axum::http::Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("cookie", cookie)
+        .header("content-type", content_type);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    super::send_request(app, request.body(axum::body::Body::from(body.to_owned())).unwrap()).await
+}
+
+/// CSRF tokens: an anonymous page view gets a token bound to a pre-session
+/// cookie and stores no session; a form or script request passes with the right
+/// token only (403 JSON otherwise, changing nothing); a stored session keeps its
+/// own token, and `regenerate()` replaces it.
+pub async fn assert_csrf_tokens_bound_to_the_visitor(app: Router) {
+    // An anonymous page: a token, the pre-session cookie, no session.
+    let page = send(&app, "GET", "/csrf", None, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.session_cookie().is_none(), "a page view stores no session");
+    let nonce = page.presession_cookie().expect("the pre-session cookie");
+    let presession = format!("sid_csrf={nonce}");
+    let token = page.text();
+    assert_eq!(token.len(), 43);
+    let again = send(&app, "GET", "/csrf", Some(&presession), None).await;
+    assert_eq!(again.text(), token, "the same cookie, the same token");
+    assert!(again.presession_cookie().is_none(), "the cookie stands");
+
+    // A sign-in-like form post, anonymous: the right token passes.
+    let form = raw(
+        &app,
+        "/csrf/form",
+        &presession,
+        &format!("name=ada&_csrf={token}"),
+        "application/x-www-form-urlencoded",
+        &[],
+    )
+    .await;
+    assert_eq!(form.status, StatusCode::OK);
+    let session = format!("sid={}", form.ticket().expect("the form's write stores a session"));
+    // Without a token, with another's, or without its cookie: 403, nothing written.
+    for (cookie, body, error) in [
+        (presession.clone(), "name=eve".to_owned(), "missing CSRF token"),
+        (
+            presession.clone(),
+            format!("name=eve&_csrf={}", "A".repeat(43)),
+            "invalid CSRF token",
+        ),
+        (
+            String::from("sid_csrf=BBBBBBBBBBBBBBBBBBBBBB"),
+            format!("name=eve&_csrf={token}"),
+            "invalid CSRF token",
+        ),
+    ] {
+        let refused = raw(
+            &app,
+            "/csrf/form",
+            &cookie,
+            &body,
+            "application/x-www-form-urlencoded",
+            &[],
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(refused.json(), json!({ "error": error }));
+        assert!(refused.session_cookie().is_none(), "nothing stored");
+    }
+    let not_a_form = raw(
+        &app,
+        "/csrf/form",
+        &presession,
+        &format!("{{\"_csrf\":\"{token}\"}}"),
+        "application/json",
+        &[],
+    )
+    .await;
+    assert_eq!(not_a_form.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // The stored session has its own token, kept in the session.
+    let both = format!("{session}; {presession}");
+    let bound = send(&app, "GET", "/csrf", Some(&both), None).await.text();
+    assert_ne!(bound, token);
+    assert_eq!(
+        send(&app, "GET", "/csrf", Some(&session), None).await.text(),
+        bound,
+        "kept in the session"
+    );
+    let keys = send(&app, "GET", "/keys", Some(&session), None).await.json();
+    assert!(keys.as_array().unwrap().contains(&json!("scope::csrf")), "{keys}");
+    // A script sends it in the header.
+    let guarded = raw(
+        &app,
+        "/csrf/json",
+        &session,
+        "",
+        "application/json",
+        &[("x-csrf-token", &bound)],
+    )
+    .await;
+    assert_eq!(guarded.status, StatusCode::OK);
+    let unguarded = raw(&app, "/csrf/json", &session, "", "application/json", &[]).await;
+    assert_eq!(unguarded.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        send(&app, "GET", "/get/name", Some(&session), None).await.json(),
+        json!("ada")
+    );
+
+    // A sign-in regenerates: a new token, and the old one no longer passes.
+    let login = send(&app, "POST", "/login/ada", Some(&session), None).await;
+    let session = format!("sid={}", login.ticket().expect("a new ticket"));
+    let rotated = send(&app, "GET", "/csrf", Some(&session), None).await.text();
+    assert_ne!(rotated, bound, "regenerate draws a new token");
+    let stale = raw(
+        &app,
+        "/csrf/json",
+        &session,
+        "",
+        "application/json",
+        &[("x-csrf-token", &bound)],
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::FORBIDDEN);
+    let fresh = raw(
+        &app,
+        "/csrf/json",
+        &session,
+        "",
+        "application/json",
+        &[("x-csrf-token", &rotated)],
+    )
+    .await;
+    assert_eq!(fresh.status, StatusCode::OK);
+}

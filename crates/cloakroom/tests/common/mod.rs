@@ -7,8 +7,8 @@ mod outage;
 
 #[allow(unused_imports)]
 pub use contract::{
-    assert_concurrent_writes_kept_and_logout_final, assert_flash_shown_once_and_never_lost,
-    assert_sessions_survive_a_restart,
+    assert_concurrent_writes_kept_and_logout_final, assert_csrf_tokens_bound_to_the_visitor,
+    assert_flash_shown_once_and_never_lost, assert_sessions_survive_a_restart,
 };
 #[allow(unused_imports)]
 pub use outage::{Traffic, assert_down, until_served};
@@ -27,7 +27,9 @@ use cloakroom::store::{
     ChangeSet, CommitOutcome, FreshSession, Loaded, SessionRecord, SessionStore, StoreError, StoreKey, Touch,
     UserSession,
 };
-use cloakroom::{Flash, MemoryStore, Session, SessionConfig, SessionLayer, SessionWriter, SignedIn};
+use cloakroom::{
+    CsrfForm, CsrfGuard, CsrfToken, Flash, MemoryStore, Session, SessionConfig, SessionLayer, SessionWriter, SignedIn,
+};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -52,7 +54,22 @@ pub fn routes() -> Router {
         .route("/fail", post(fail_after_write))
         .route("/is-new", get(|s: Session| async move { s.is_new().to_string() }))
         .route("/flash/{message}", post(push_flash))
+        .route("/csrf", get(|csrf: CsrfToken| async move { csrf.token() }))
+        .route(
+            "/csrf/json",
+            post(|_guard: CsrfGuard, s: Session| async move { s.insert("guarded", true) }),
+        )
+        .route("/csrf/form", post(csrf_form))
         .route("/flash", get(|flash: Flash| async move { axum::Json(flash.take()) }))
+}
+
+#[derive(serde::Deserialize)]
+struct NameForm {
+    name: String,
+}
+
+async fn csrf_form(session: Session, CsrfForm(form): CsrfForm<NameForm>) -> Result<(), cloakroom::Error> {
+    session.insert("name", form.name)
 }
 
 async fn push_flash(flash: Flash, Path(message): Path<String>) -> Result<(), cloakroom::Error> {
@@ -158,14 +175,33 @@ impl Reply {
 
     /// The ticket value set by the response (`None` if no cookie or a removal).
     pub fn ticket(&self) -> Option<String> {
-        let cookie = self.set_cookie()?;
+        let cookie = self.session_cookie()?;
         let value = cookie.split(';').next()?.split_once('=')?.1.to_owned();
         (!value.is_empty()).then_some(value)
     }
 
     pub fn removes_cookie(&self) -> bool {
-        self.set_cookie()
+        self.session_cookie()
             .is_some_and(|c| c.starts_with("sid=;") && c.contains("Max-Age=0"))
+    }
+
+    /// The single `Set-Cookie` of the session cookie (`sid`), if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        let all: Vec<String> = self
+            .set_cookies()
+            .into_iter()
+            .filter(|c| c.starts_with("sid="))
+            .collect();
+        assert!(all.len() <= 1, "more than one session Set-Cookie: {all:?}");
+        all.into_iter().next()
+    }
+
+    /// The value the pre-session CSRF cookie (`sid_csrf`) is set to, if it is.
+    pub fn presession_cookie(&self) -> Option<String> {
+        self.set_cookies().into_iter().find_map(|c| {
+            c.strip_prefix("sid_csrf=")
+                .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+        })
     }
 }
 
