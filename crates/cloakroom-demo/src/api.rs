@@ -116,6 +116,17 @@ fn path_rejection(rejection: &PathRejection) -> ApiError {
     ApiError::Status(status, rejection.body_text())
 }
 
+/// True when the request's body is an HTML form
+/// (`application/x-www-form-urlencoded`), which a browser may send cross-site:
+/// the routes that take one check its CSRF token.
+pub fn is_form(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
 /// The router's fallback: 404 `{"error":"not found"}`.
 pub async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "not found")

@@ -1,5 +1,6 @@
-// The demo page's script: each control calls the JSON API, then the page reloads
-// to show the session as the server now has it. Errors are shown in #notice.
+// The demo page's script: each control but the sign-in and sign-out forms calls
+// the JSON API, then the page reloads to show the session as the server now has
+// it. Errors are shown in #notice.
 "use strict";
 
 const notice = document.getElementById("notice");
@@ -38,12 +39,8 @@ function value(id) {
   return document.getElementById(id).value;
 }
 
-on("login-form", "submit", (event) => {
-  event.preventDefault();
-  run(() => api("POST", "/auth/login", { username: value("username"), password: value("password") }));
-});
-
-on("logout", "click", () => run(() => api("POST", "/auth/logout")));
+// Signing in and out are plain HTML forms (with their CSRF token): the server
+// answers 303 to this page, which then shows their message once.
 on("logout-all", "click", () => run(() => api("POST", "/auth/logout-all")));
 
 on("cart-form", "submit", (event) => {

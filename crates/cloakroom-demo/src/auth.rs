@@ -1,12 +1,13 @@
 //! Signing in and out, and the signed-in user's devices.
 
 use axum::Json;
-use axum::extract::State;
-use cloakroom::{Session, SessionHandle, SessionManager, SignedIn};
+use axum::extract::{FromRequest, Request, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use cloakroom::{CsrfForm, Flash, Session, SessionHandle, SessionManager, SignedIn};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, ApiJson, ApiPath, ApiResult, message};
+use crate::api::{ApiError, ApiJson, ApiPath, ApiResult, is_form, message};
 use crate::time::rfc3339;
 use crate::users::{self, User};
 
@@ -55,9 +56,49 @@ fn known_user(user: &str) -> ApiResult<&'static User> {
     users::find(user).ok_or_else(|| ApiError::unauthorized("not signed in"))
 }
 
+/// The flash a form sign-in leaves for the next page.
+pub const SIGNED_IN_FLASH: &str = "Signed in as";
+
+/// The flash a form sign-out leaves for the next page.
+pub const SIGNED_OUT_FLASH: &str = "Signed out";
+
 /// `POST /auth/login`: checks the credentials, gives the session a new ID (its
-/// data, such as the cart, is kept) and binds it to the user.
-pub async fn login(session: Session, ApiJson(credentials): ApiJson<Credentials>) -> ApiResult<Json<Value>> {
+/// data, such as the cart, is kept) and binds it to the user. A JSON body answers
+/// JSON; the page's form (`username`, `password`, `_csrf`) must carry a valid
+/// CSRF token (403 otherwise, changing nothing) and answers 303 to `/`, leaving
+/// a flash for it.
+pub async fn login(session: Session, request: Request) -> Response {
+    if is_form(request.headers()) {
+        return match CsrfForm::<Credentials>::from_request(request, &()).await {
+            Ok(CsrfForm(credentials)) => login_form(session, &credentials),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    match ApiJson::<Credentials>::from_request(request, &()).await {
+        Ok(ApiJson(credentials)) => login_json(&session, &credentials).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+fn login_json(session: &Session, credentials: &Credentials) -> ApiResult<Json<Value>> {
+    let user = sign_in(session, credentials)?;
+    Ok(Json(json!({ "message": "Logged in", "user": UserView::from(user) })))
+}
+
+fn login_form(session: Session, credentials: &Credentials) -> Response {
+    let flash = Flash::from(session.clone());
+    let pushed = match sign_in(&session, credentials) {
+        Ok(user) => flash.push(format!("{SIGNED_IN_FLASH} {}", user.id)),
+        Err(_) => flash.push("Wrong user name or password"),
+    };
+    match pushed {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// Binds `session` to the user `credentials` name, under a new ID.
+fn sign_in(session: &Session, credentials: &Credentials) -> ApiResult<&'static User> {
     let Some(user) = users::authenticate(&credentials.username, &credentials.password) else {
         tracing::info!("sign-in refused");
         return Err(ApiError::unauthorized("invalid username or password"));
@@ -65,7 +106,7 @@ pub async fn login(session: Session, ApiJson(credentials): ApiJson<Credentials>)
     session.regenerate();
     session.set_user(user.id);
     tracing::info!(user = user.id, "signed in");
-    Ok(Json(json!({ "message": "Logged in", "user": UserView::from(user) })))
+    Ok(user)
 }
 
 /// `GET /auth/me`: the signed-in user; 401 when anonymous.
@@ -73,11 +114,28 @@ pub async fn me(SignedIn { user, .. }: SignedIn) -> ApiResult<Json<UserView>> {
     Ok(Json(known_user(&user)?.into()))
 }
 
+/// The page's sign-out form: nothing but its CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct NoFields {}
+
 /// `POST /auth/logout`: deletes the session server-side and clears the cookie.
-pub async fn logout(session: Session) -> Json<Value> {
+/// The page's form (`_csrf`) must carry a valid CSRF token (403 otherwise) and
+/// answers 303 to `/`, leaving a flash for it (in a new anonymous session).
+pub async fn logout(session: Session, request: Request) -> Response {
+    if !is_form(request.headers()) {
+        session.destroy();
+        tracing::info!("signed out");
+        return message("Logged out").into_response();
+    }
+    if let Err(rejection) = CsrfForm::<NoFields>::from_request(request, &()).await {
+        return rejection.into_response();
+    }
     session.destroy();
     tracing::info!("signed out");
-    message("Logged out")
+    match Flash::from(session).push(SIGNED_OUT_FLASH) {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(err) => err.into_response(),
+    }
 }
 
 /// `GET /auth/sessions`: the user's live sessions, newest first.

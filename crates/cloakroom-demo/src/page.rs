@@ -2,8 +2,13 @@
 //! cart, the checkout step and your devices once signed in. A little script
 //! (`/app.js`) calls the JSON API and reloads the page.
 //!
-//! Stable element IDs for tests and scripts: `login-form`, `username`, `password`,
-//! `login-button`, `notice`, `whoami`, `role`, `logout`, `logout-all`,
+//! The sign-in and sign-out forms post to `/auth/login` and `/auth/logout` as
+//! HTML forms with a hidden `_csrf` field; the messages they leave (flashes)
+//! show once, in `#flash`.
+//!
+//! Stable element IDs for tests and scripts: `flash` (its items are the
+//! messages), `login-form`, `username`, `password`, `login-button`, `notice`,
+//! `whoami`, `role`, `logout-form`, `logout`, `logout-all`,
 //! `cart-items` (lines carry `data-id`), `cart-empty`, `cart-form`, `cart-id`,
 //! `cart-qty`, `cart-add`, `checkout-step`, `checkout-advance`, `checkout-reset`,
 //! `device-list` (entries carry `data-handle` and `data-current`).
@@ -13,7 +18,7 @@ use std::fmt::Write as _;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse, Response};
-use cloakroom::{Scoped, Session, SessionManager};
+use cloakroom::{CsrfToken, Flash, Scoped, Session, SessionManager};
 
 use crate::api::ApiResult;
 use crate::auth::{DeviceView, devices};
@@ -28,18 +33,28 @@ const CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; base-ur
 /// The page's script.
 const SCRIPT: &str = include_str!("app.js");
 
-/// `GET /`: the page, rendered for the session at hand.
-pub async fn index(State(manager): State<SessionManager>, session: Session) -> ApiResult<Response> {
+/// `GET /`: the page, rendered for the session at hand. The flash messages
+/// waiting are shown, and taken: a reload shows them no more. A visitor without
+/// a session gets the sign-in form, its CSRF token bound to a small pre-session
+/// cookie, and no session is stored.
+pub async fn index(
+    State(manager): State<SessionManager>,
+    session: Session,
+    flash: Flash,
+    csrf: CsrfToken,
+) -> ApiResult<Response> {
     let cart = items(&session)?;
     let user = session.user().as_deref().and_then(users::find);
-    let body = match user {
+    let token = csrf.token();
+    let mut body = flash_list(&flash.take());
+    body.push_str(&match user {
         Some(user) => {
             let checkout = Scoped::<Checkout>::of(session.clone()).get()?;
             let devices = devices(&manager, user.id, &session).await?;
-            signed_in(user, &cart, &checkout, &devices)
+            signed_in(user, &token, &cart, &checkout, &devices)
         }
-        None => anonymous(&cart),
-    };
+        None => anonymous(&token, &cart),
+    });
     Ok((
         [(CACHE_CONTROL, "no-store"), (CONTENT_SECURITY_POLICY, CSP)],
         Html(layout(&body)),
@@ -79,11 +94,25 @@ label {{ display: block; margin: .3rem 0; }}
     )
 }
 
-fn anonymous(cart: &[Item]) -> String {
-    let mut out = String::from(
+/// The flash messages, if any.
+fn flash_list(messages: &[String]) -> String {
+    if messages.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<ul id=\"flash\" role=\"status\">\n");
+    for message in messages {
+        let _ = writeln!(out, "<li>{}</li>", escape(message));
+    }
+    out.push_str("</ul>\n");
+    out
+}
+
+fn anonymous(csrf: &str, cart: &[Item]) -> String {
+    let mut out = format!(
         r#"<section id="sign-in">
 <h2>Sign in</h2>
-<form id="login-form">
+<form id="login-form" method="post" action="/auth/login">
+<input type="hidden" name="_csrf" value="{}">
 <label>User name <input id="username" name="username" autocomplete="username" required></label>
 <label>Password <input id="password" name="password" type="password" autocomplete="current-password" required></label>
 <button id="login-button" type="submit">Sign in</button>
@@ -91,22 +120,27 @@ fn anonymous(cart: &[Item]) -> String {
 <p>Try <code>alice</code> / <code>alice-pass</code> or <code>bob</code> / <code>bob-pass</code>.</p>
 </section>
 "#,
+        escape(csrf)
     );
     out.push_str(&cart_section(cart));
     out
 }
 
-fn signed_in(user: &users::User, cart: &[Item], checkout: &Checkout, devices: &[DeviceView]) -> String {
+fn signed_in(user: &users::User, csrf: &str, cart: &[Item], checkout: &Checkout, devices: &[DeviceView]) -> String {
     let mut out = format!(
         r#"<section id="account">
-<h2>Signed in</h2>
+<h2>Your account</h2>
 <p>You are <strong id="whoami">{}</strong> (<span id="role">{}</span>).</p>
-<button id="logout" type="button">Sign out</button>
+<form id="logout-form" method="post" action="/auth/logout">
+<input type="hidden" name="_csrf" value="{}">
+<button id="logout" type="submit">Sign out</button>
+</form>
 <button id="logout-all" type="button">Sign out everywhere</button>
 </section>
 "#,
         escape(user.id),
-        escape(user.role)
+        escape(user.role),
+        escape(csrf)
     );
     out.push_str(&cart_section(cart));
     out.push_str(&checkout_section(checkout));
@@ -167,7 +201,7 @@ fn devices_section(devices: &[DeviceView]) -> String {
         };
         let _ = writeln!(
             out,
-            r#"<li data-handle="{handle}" data-current="{}">Signed in {}, last seen {} {action}</li>"#,
+            r#"<li data-handle="{handle}" data-current="{}">Since {}, last seen {} {action}</li>"#,
             device.current,
             escape(&device.created_at),
             escape(&device.last_seen),

@@ -44,8 +44,13 @@ async fn browser_sign_in_shows_who_you_are_and_survives_a_reload() {
         "document.cookie shows the session cookie: {visible:?}"
     );
 
+    // The form's sign-in left a message, shown once.
+    browser
+        .wait_for_text("#flash li", |text| text == "Signed in as alice")
+        .await;
     browser.refresh().await;
     browser.wait_for_text("#whoami", |text| text == "alice").await;
+    assert!(browser.find("#flash").await.is_err(), "the flash shows once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,15 +83,20 @@ async fn browser_sign_out_shows_the_sign_in_form_again() {
     let driver = Driver::start().await;
     let browser = driver.browser().await;
     sign_in(&browser, &server, "alice").await;
+    let signed_in = browser.cookie("sid").await.expect("the session cookie")["value"].clone();
 
     let logout = browser.find("#logout").await.expect("a sign-out button");
     browser.click(&logout).await;
     browser.wait_for("#login-form").await;
-    assert!(browser.cookie("sid").await.is_none(), "the cookie is gone");
+    browser.wait_for_text("#flash li", |text| text == "Signed out").await;
+    // The message lives in a new anonymous session; the signed-in one is gone.
+    let now = browser.cookie("sid").await.map(|cookie| cookie["value"].clone());
+    assert_ne!(now, Some(signed_in), "the signed-in session's cookie is gone");
     assert!(server.manager.list_user("alice").await.unwrap().is_empty());
 
     browser.refresh().await;
     browser.wait_for("#login-form").await;
+    assert!(browser.find("#flash").await.is_err(), "the flash shows once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

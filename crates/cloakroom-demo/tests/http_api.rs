@@ -94,6 +94,105 @@ async fn page_shows_the_sign_in_form_to_anonymous_visitors() {
         response.session_cookie().is_none(),
         "viewing the page creates no session"
     );
+    assert!(
+        html.contains(r#"<form id="login-form" method="post" action="/auth/login">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"name="username""#) && html.contains(r#"name="password""#),
+        "{html}"
+    );
+    assert!(csrf_of(&html).is_some(), "a hidden _csrf field: {html}");
+}
+
+/// The value of the page's hidden `_csrf` field.
+fn csrf_of(html: &str) -> Option<String> {
+    let (_, rest) = html.split_once(r#"<input type="hidden" name="_csrf" value=""#)?;
+    Some(rest.split('"').next()?.to_owned())
+}
+
+/// The flash messages the page shows.
+fn flashes(html: &str) -> Vec<String> {
+    let Some((_, rest)) = html.split_once(r#"<ul id="flash" role="status">"#) else {
+        return Vec::new();
+    };
+    let list = rest.split("</ul>").next().unwrap_or_default();
+    list.split("<li>")
+        .skip(1)
+        .map(|item| item.split("</li>").next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_sign_in_form_needs_its_csrf_token_and_leaves_a_flash_once() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let page = client.get("/").await;
+    let token = csrf_of(&page.text()).expect("the sign-in form's token");
+    assert!(page.session_cookie().is_none(), "the page stores no session");
+    assert!(client.cookie("sid_csrf").is_some(), "the token's pre-session cookie");
+
+    // Without the token, or with another: 403 JSON, and nobody is signed in.
+    let missing = client
+        .post_form("/auth/login", "username=alice&password=alice-pass")
+        .await;
+    assert_eq!(missing.expect_error(StatusCode::FORBIDDEN), "missing CSRF token");
+    let forged = format!("username=alice&password=alice-pass&_csrf={}", "A".repeat(43));
+    let forged = client.post_form("/auth/login", &forged).await;
+    assert_eq!(forged.expect_error(StatusCode::FORBIDDEN), "invalid CSRF token");
+    assert!(client.cookie("sid").is_none(), "no session was made");
+    assert_eq!(client.get("/auth/me").await.status, StatusCode::UNAUTHORIZED);
+
+    // With it: 303 to the page, which shows the flash once.
+    let body = format!("username=alice&password=alice-pass&_csrf={token}");
+    let signed_in = client.post_form("/auth/login", &body).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.header("location").as_deref(), Some("/"));
+    assert_eq!(client.get("/auth/me").await.json()["id"], "alice");
+    let page = client.get("/").await.text();
+    assert_eq!(flashes(&page), ["Signed in as alice"]);
+    assert_eq!(page.matches("Signed in as").count(), 1, "the phrase is only the flash");
+    let again = client.get("/").await.text();
+    assert!(flashes(&again).is_empty(), "shown once: {again}");
+    assert!(!again.contains("Signed in as"), "{again}");
+}
+
+#[tokio::test]
+async fn the_sign_out_form_needs_its_csrf_token_and_leaves_a_flash_once() {
+    let server = TestServer::start().await;
+    let client = signed_in(&server, "bob").await;
+    let page = client.get("/").await.text();
+    assert!(
+        page.contains(r#"<form id="logout-form" method="post" action="/auth/logout">"#),
+        "{page}"
+    );
+    let token = csrf_of(&page).expect("the sign-out form's token");
+
+    let refused = client.post_form("/auth/logout", "").await;
+    assert_eq!(refused.expect_error(StatusCode::FORBIDDEN), "missing CSRF token");
+    assert_eq!(client.get("/auth/me").await.json()["id"], "bob", "still signed in");
+
+    let out = client.post_form("/auth/logout", &format!("_csrf={token}")).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(client.get("/auth/me").await.status, StatusCode::UNAUTHORIZED);
+    assert!(server.manager.list_user("bob").await.unwrap().is_empty());
+    let page = client.get("/").await.text();
+    assert_eq!(flashes(&page), ["Signed out"]);
+    assert!(flashes(&client.get("/").await.text()).is_empty(), "shown once");
+}
+
+#[tokio::test]
+async fn a_wrong_password_through_the_form_signs_nobody_in_and_says_so_once() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let token = csrf_of(&client.get("/").await.text()).unwrap();
+    let body = format!("username=alice&password=nope&_csrf={token}");
+    assert_eq!(
+        client.post_form("/auth/login", &body).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(client.get("/auth/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(flashes(&client.get("/").await.text()), ["Wrong user name or password"]);
 }
 
 #[tokio::test]
@@ -126,7 +225,7 @@ async fn page_script_is_served() {
     let response = server.client().get("/app.js").await;
     assert_eq!(response.status, StatusCode::OK);
     assert!(response.header("content-type").unwrap().starts_with("text/javascript"));
-    assert!(response.text().contains("/auth/login"));
+    assert!(response.text().contains("/auth/logout-all"));
 }
 
 // --- login, me, logout -----------------------------------------------------------

@@ -326,6 +326,32 @@ impl Client {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> TestResponse {
+        match body {
+            Some(json) => {
+                let body = Bytes::from(json.to_string());
+                self.send_body(method, path, Some("application/json"), body, headers)
+                    .await
+            }
+            None => self.send_body(method, path, None, Bytes::new(), headers).await,
+        }
+    }
+
+    /// POSTs an HTML form (`application/x-www-form-urlencoded`, `body` already
+    /// encoded) with the jar's cookies, as a browser submits one.
+    pub async fn post_form(&self, path: &str, body: &str) -> TestResponse {
+        let body = Bytes::from(body.to_owned());
+        self.send_body(Method::POST, path, Some("application/x-www-form-urlencoded"), body, &[])
+            .await
+    }
+
+    async fn send_body(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
         let mut builder = request(method, path);
         let cookies = self
             .jar
@@ -341,13 +367,9 @@ impl Client {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let body = match body {
-            Some(json) => {
-                builder = builder.header(header::CONTENT_TYPE, "application/json");
-                Bytes::from(json.to_string())
-            }
-            None => Bytes::new(),
-        };
+        if let Some(content_type) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
         let response = exchange(self.addr, builder.body(Full::new(body)).expect("valid request")).await;
         self.take_cookies(&response);
         response
