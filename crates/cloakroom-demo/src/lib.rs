@@ -18,6 +18,7 @@ pub mod cart;
 pub mod checkout;
 pub mod config;
 pub mod health;
+pub mod metrics;
 pub mod page;
 pub mod prefs;
 pub mod server;
@@ -42,6 +43,8 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 ///
 /// Fails only when the session configuration is invalid.
 pub fn app(config: DemoConfig) -> Result<(Router, SessionManager), cloakroom::Error> {
+    // Count from the first request on.
+    metrics::recorder();
     let layer = config.session.build()?;
     let manager = layer.manager();
     let router = routes()
@@ -73,6 +76,7 @@ fn routes() -> Router<SessionManager> {
         .route("/prefs", get(prefs::list))
         .route("/prefs/{name}", put(prefs::put))
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::render))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
 }

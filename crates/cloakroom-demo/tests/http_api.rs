@@ -966,3 +966,29 @@ async fn personalised_responses_vary_on_the_cookie_and_are_private() {
     let health = client.get("/healthz").await;
     assert_eq!(health.header("vary"), None, "no session read, nothing personal");
 }
+
+#[tokio::test]
+async fn metrics_are_served_in_the_prometheus_format_without_ids() {
+    let server = TestServer::start().await;
+    let client = signed_in(&server, "alice").await;
+    client.post("/cart", json!({ "id": "socks", "qty": 1 })).await;
+    client.get("/cart").await;
+    let response = server.client().get("/metrics").await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(response.header("content-type").unwrap().starts_with("text/plain"));
+    let text = response.text();
+    for name in [
+        "cloakroom_store_loads_total",
+        "cloakroom_store_commits_total",
+        "cloakroom_sessions_created_total",
+        "cloakroom_store_call_seconds",
+    ] {
+        assert!(text.contains(name), "{name} in {text}");
+    }
+    assert!(text.contains(r#"store=""#), "labelled by store: {text}");
+    let ticket = client.cookie("sid").unwrap();
+    assert!(
+        !text.contains(&ticket) && !text.contains("alice"),
+        "no ID, no user: {text}"
+    );
+}

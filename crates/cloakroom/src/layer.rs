@@ -123,7 +123,7 @@ impl SessionLayer {
     /// # }).unwrap();
     /// ```
     pub fn store(&self) -> Arc<dyn SessionStore> {
-        self.settings.store.clone()
+        self.settings.given_store.clone()
     }
 }
 

@@ -25,7 +25,10 @@ const TOUCH_STEP_DIVISOR: u32 = 20;
 /// A checked [`SessionConfig`], turned into what requests use: the store, the
 /// signer, the cookie's attributes.
 pub(crate) struct Settings {
+    /// The store every call goes to (counted and timed with the `metrics` feature).
     pub(crate) store: Arc<dyn SessionStore>,
+    /// The store as the application gave it.
+    pub(crate) given_store: Arc<dyn SessionStore>,
     pub(crate) signer: TicketSigner,
     pub(crate) fingerprinter: Fingerprinter,
     /// Pre-session CSRF tokens, and the name of their nonce's cookie.
@@ -55,8 +58,10 @@ impl Settings {
             .header
             .as_deref()
             .map(|name| HeaderName::from_bytes(name.as_bytes()).expect("validated"));
+        let given_store = config.store.clone().unwrap_or_else(|| Arc::new(MemoryStore::new()));
         Ok(Self {
-            store: config.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            store: metered(given_store.clone()),
+            given_store,
             signer: TicketSigner::new(&config.cookie_name, &config.secrets),
             fingerprinter: Fingerprinter::new(&config.secrets[0]),
             presession: PresessionSigner::new(&config.secrets[0]),
@@ -108,4 +113,11 @@ impl fmt::Debug for Settings {
             .field("store", &self.store)
             .finish_non_exhaustive()
     }
+}
+
+/// The store, its calls counted and timed when the `metrics` feature is on.
+fn metered(store: Arc<dyn SessionStore>) -> Arc<dyn SessionStore> {
+    #[cfg(feature = "metrics")]
+    let store: Arc<dyn SessionStore> = Arc::new(crate::store::metered::Metered::new(store));
+    store
 }

@@ -4,9 +4,12 @@ mod change;
 mod error;
 mod fresh;
 pub(crate) mod memory;
+#[cfg(feature = "metrics")]
+pub(crate) mod metered;
 mod outcome;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+#[cfg(any(feature = "redis", feature = "postgres", feature = "sqlite"))]
 mod purge_task;
 mod record;
 #[cfg(feature = "redis")]

@@ -40,7 +40,11 @@ async fn purge_loop<S: SessionStore>(store: S, every: Duration, stop: Arc<Notify
             () = stop.notified() => return,
         }
         match store.purge_expired(SystemTime::now()).await {
-            Ok(purged) => tracing::debug!(purged, store = what, "purged expired sessions"),
+            Ok(purged) => {
+                #[cfg(feature = "metrics")]
+                super::metered::purged(store.kind(), purged);
+                tracing::debug!(purged, store = what, "purged expired sessions");
+            }
             Err(err) => tracing::warn!(error = %err, store = what, "purging expired sessions failed"),
         }
     }

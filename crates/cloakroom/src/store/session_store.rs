@@ -315,4 +315,19 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// What kind of store this is, as the `store` label of the metrics (cargo
+    /// feature `metrics`): `memory`, `redis`, `postgres`, `sqlite`, `simple` for
+    /// the [`SimpleStoreAdapter`](super::SimpleStoreAdapter); the default is
+    /// `custom`. A short constant: never a session ID, user or host.
+    ///
+    /// ```
+    /// use cloakroom::MemoryStore;
+    /// use cloakroom::store::SessionStore;
+    ///
+    /// assert_eq!(MemoryStore::new().kind(), "memory");
+    /// ```
+    fn kind(&self) -> &'static str {
+        "custom"
+    }
 }

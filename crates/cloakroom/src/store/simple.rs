@@ -289,4 +289,8 @@ impl<S: SimpleStore> SessionStore for SimpleStoreAdapter<S> {
             .filter(|(_, meta)| !meta.is_expired(now))
             .count())
     }
+
+    fn kind(&self) -> &'static str {
+        "simple"
+    }
 }

@@ -99,7 +99,9 @@ async fn purge_loop(weak: Weak<Inner>, shutdown: Arc<Notify>, every: Duration) {
             let Some(inner) = weak.upgrade() else { return };
             let store = MemoryStore { inner };
             let now = store.inner.clock.now();
-            store.purge_shard(index, now).await;
+            let _purged = store.purge_shard(index, now).await;
+            #[cfg(feature = "metrics")]
+            crate::store::metered::purged("memory", _purged);
             drop(store);
             tokio::task::yield_now().await;
         }

@@ -133,6 +133,10 @@ impl SessionStore for MemoryStore {
             })
             .sum())
     }
+
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
 }
 
 /// Moves the live record at `old` to `new` (in `to`, or in `from` when `None`),

@@ -61,4 +61,8 @@ impl SessionStore for PostgresStore {
             Err(StoreError::Corrupt(format!("SELECT 1 answered {one}")))
         }
     }
+
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
 }

@@ -63,4 +63,8 @@ impl SessionStore for RedisStore {
             other => Err(StoreError::Corrupt(format!("unexpected PING reply: {other:?}"))),
         }
     }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
 }

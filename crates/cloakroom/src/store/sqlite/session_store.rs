@@ -170,4 +170,8 @@ impl SessionStore for SqliteStore {
             Err(StoreError::Corrupt(format!("SELECT 1 answered {one}")))
         }
     }
+
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
 }
