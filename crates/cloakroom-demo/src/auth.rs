@@ -49,6 +49,10 @@ pub struct DeviceView {
     pub created_at: String,
     /// Last activity, RFC 3339.
     pub last_seen: String,
+    /// The browser's `User-Agent` at sign-in, or `null`.
+    pub user_agent: Option<String>,
+    /// The client's address at sign-in, or `null`.
+    pub ip: Option<String>,
 }
 
 /// The signed-in user, or 401 when the session names no known user.
@@ -163,6 +167,8 @@ pub async fn devices(
             handle: device.handle.to_string(),
             created_at: rfc3339(device.created_at),
             last_seen: rfc3339(device.last_seen),
+            user_agent: device.user_agent,
+            ip: device.ip,
         })
         .collect())
 }
@@ -184,6 +190,20 @@ pub async fn revoke(
     }
     tracing::info!(user, "session revoked");
     Ok(message("Session revoked"))
+}
+
+/// `POST /auth/logout-others`: ends every other session of the user, this one
+/// stays: `{"destroyed": N}`.
+pub async fn logout_others(
+    State(manager): State<SessionManager>,
+    SignedIn { user, session }: SignedIn,
+) -> ApiResult<Json<Value>> {
+    let Some(id) = session.id() else {
+        return Err(ApiError::unauthorized("not signed in"));
+    };
+    let destroyed = manager.destroy_user_except(&user, &id).await?;
+    tracing::info!(user, destroyed, "signed out the other devices");
+    Ok(Json(json!({ "destroyed": destroyed })))
 }
 
 /// `POST /auth/logout-all`: deletes every session of the user, this one included.

@@ -14,6 +14,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
 use cloakroom::{SessionConfig, SessionId};
 
 use crate::server::ServeOptions;
@@ -143,7 +146,11 @@ impl DemoConfig {
             ("SESSION_SECRET", Some(secret)) => Some(secret.clone()),
             _ => lookup(name),
         })?
-        .header(SESSION_HEADER);
+        .header(SESSION_HEADER)
+        // "Your devices" shows each session's browser and address (the demo listens
+        // on 127.0.0.1: no proxy in front of it to trust).
+        .record_devices(true)
+        .client_addr(|ext| ext.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip()));
         let production = session.is_production();
         let session = if production { session } else { session.secure(false) };
         Ok(Self {

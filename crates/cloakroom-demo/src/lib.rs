@@ -66,6 +66,7 @@ fn routes() -> Router<SessionManager> {
         .route("/auth/me", get(auth::me))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-all", post(auth::logout_all))
+        .route("/auth/logout-others", post(auth::logout_others))
         .route("/auth/sessions", get(auth::sessions))
         .route("/auth/sessions/{handle}", delete(auth::revoke))
         .route("/cart", get(cart::show).post(cart::add))

@@ -201,8 +201,10 @@ fn devices_section(devices: &[DeviceView]) -> String {
         };
         let _ = writeln!(
             out,
-            r#"<li data-handle="{handle}" data-current="{}">Since {}, last seen {} {action}</li>"#,
+            r#"<li data-handle="{handle}" data-current="{}"><span class="device-agent">{}</span> from <span class="device-ip">{}</span>, since {}, last seen {} {action}</li>"#,
             device.current,
+            escape(device.user_agent.as_deref().unwrap_or("an unknown browser")),
+            escape(device.ip.as_deref().unwrap_or("an unknown address")),
             escape(&device.created_at),
             escape(&device.last_seen),
         );

@@ -8,6 +8,7 @@ use std::io;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -74,8 +75,8 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(err) => {
                 // Out of file descriptors and the like: wait, and go on.
                 tracing::warn!(error = %err, "accepting a connection failed");
@@ -83,7 +84,9 @@ pub async fn serve(
                 continue;
             }
         };
-        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+        // Each request knows its peer, as axum's `into_make_service_with_connect_info` does.
+        let service = router.clone().layer(axum::Extension(ConnectInfo(peer)));
+        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = connections.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {

@@ -422,7 +422,10 @@ async fn sessions_lists_devices_newest_first_marking_the_current_one() {
 
     for session in from_phone["sessions"].as_array().unwrap() {
         let keys: Vec<&str> = session.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["created_at", "current", "handle", "last_seen"]);
+        assert_eq!(
+            keys,
+            ["created_at", "current", "handle", "ip", "last_seen", "user_agent"]
+        );
         for field in ["created_at", "last_seen"] {
             let time = session[field].as_str().unwrap();
             assert_eq!(time.len(), 20, "{time}");
@@ -991,4 +994,47 @@ async fn metrics_are_served_in_the_prometheus_format_without_ids() {
         !text.contains(&ticket) && !text.contains("alice"),
         "no ID, no user: {text}"
     );
+}
+
+#[tokio::test]
+async fn sessions_list_their_browser_and_address() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let credentials = json!({ "username": "alice", "password": "alice-pass" });
+    let login = client
+        .send(
+            Method::POST,
+            "/auth/login",
+            Some(credentials),
+            &[("user-agent", "DemoTest/1.0")],
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK);
+    let sessions = client.get("/auth/sessions").await.json();
+    let entry = &sessions["sessions"][0];
+    assert_eq!(entry["user_agent"], "DemoTest/1.0", "{sessions}");
+    assert_eq!(entry["ip"], "127.0.0.1", "{sessions}");
+}
+
+#[tokio::test]
+async fn logout_others_ends_the_other_sessions_and_keeps_this_one() {
+    let server = TestServer::start().await;
+    let phone = signed_in(&server, "alice").await;
+    let laptop = signed_in(&server, "alice").await;
+    let tablet = signed_in(&server, "alice").await;
+    let answer = laptop.post_empty("/auth/logout-others").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json(), json!({ "destroyed": 2 }));
+    assert_eq!(laptop.get("/auth/me").await.status, StatusCode::OK);
+    assert_eq!(phone.get("/auth/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(tablet.get("/auth/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        laptop.get("/auth/sessions").await.json()["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let anonymous = server.client().post_empty("/auth/logout-others").await;
+    assert_eq!(anonymous.expect_error(StatusCode::UNAUTHORIZED), "not signed in");
 }

@@ -11,6 +11,7 @@ use http::HeaderName;
 
 use crate::clock::{Clock, SystemClock};
 use crate::cookie::{SameSite, is_valid_attribute_value, is_valid_cookie_name};
+use crate::device::DeviceOptions;
 use crate::error::Error;
 use crate::response::{
     ConflictResponder, StoreErrorResponder, default_conflict_response, default_store_error_response,
@@ -68,6 +69,7 @@ pub struct SessionConfig {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) on_store_error: StoreErrorResponder,
     pub(crate) on_conflict: ConflictResponder,
+    pub(crate) devices: DeviceOptions,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -143,6 +145,7 @@ impl SessionConfig {
             clock: Arc::new(SystemClock),
             on_store_error: Arc::new(default_store_error_response),
             on_conflict: Arc::new(default_conflict_response),
+            devices: DeviceOptions::default(),
         }
     }
 
@@ -514,6 +517,69 @@ impl SessionConfig {
         self
     }
 
+    /// Records each session's device (its `User-Agent`, cut to 256 bytes, and the
+    /// client's address, see [`client_addr`](Self::client_addr)) when the
+    /// session is created and when it is bound to a user; the manager's
+    /// [`list_user`](crate::SessionManager::list_user) returns them (default
+    /// off: it stores who connects from where).
+    ///
+    /// ```
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").record_devices(true).build();
+    /// assert!(layer.is_ok());
+    /// ```
+    pub fn record_devices(mut self, record: bool) -> Self {
+        self.devices.record = record;
+        self
+    }
+
+    /// How to find a request's peer address in its extensions, for the device
+    /// details; with axum, its `ConnectInfo` (serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`). Without it the
+    /// address is recorded as unknown.
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use axum::extract::ConnectInfo;
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!")
+    ///     .record_devices(true)
+    ///     .client_addr(|ext| ext.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip()))
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
+    pub fn client_addr(
+        mut self,
+        find: impl Fn(&http::Extensions) -> Option<std::net::IpAddr> + Send + Sync + 'static,
+    ) -> Self {
+        self.devices.client_addr = Some(Arc::new(find));
+        self
+    }
+
+    /// The reverse proxies whose `X-Forwarded-For` is believed: when the peer is
+    /// one of them, the client is the nearest forwarded hop that is not. The
+    /// header of any other peer is ignored (a client can write anything there).
+    /// Needs [`client_addr`](Self::client_addr).
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    /// use axum::extract::ConnectInfo;
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!")
+    ///     .record_devices(true)
+    ///     .client_addr(|ext| ext.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip()))
+    ///     .trusted_proxies([IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))])
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = std::net::IpAddr>) -> Self {
+        self.devices.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
     /// The store (default: a new [`MemoryStore`](crate::MemoryStore)).
     ///
     /// ```
@@ -635,6 +701,12 @@ impl SessionConfig {
         }
         if self.idle_timeout.is_zero() {
             return Err(Error::config("idle_timeout", "must be greater than zero"));
+        }
+        if !self.devices.trusted_proxies.is_empty() && self.devices.client_addr.is_none() {
+            return Err(Error::config(
+                "trusted_proxies",
+                "needs client_addr: without the peer's address no proxy can be recognised",
+            ));
         }
         if self.absolute_timeout.is_zero() {
             return Err(Error::config("absolute_timeout", "must be greater than zero"));

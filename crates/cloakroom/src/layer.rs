@@ -207,12 +207,9 @@ where
             Incoming::Invalid => tracing::debug!(parent: &span, "rejected a session ticket that did not verify"),
             Incoming::Absent | Incoming::Gone | Incoming::Moved => {}
         }
-        let state = Arc::new(RequestSession::new(
-            settings.clone(),
-            incoming,
-            via_header,
-            span.clone(),
-        ));
+        let mut request_session = RequestSession::new(settings.clone(), incoming, via_header, span.clone());
+        request_session.device = settings.devices.capture(request.headers(), request.extensions());
+        let state = Arc::new(request_session);
         let session = Session::from_request(state.clone());
         request.extensions_mut().insert(LazySession(session.clone()));
 

@@ -51,6 +51,7 @@ mod config;
 pub mod conformance;
 mod cookie;
 mod csrf;
+mod device;
 mod error;
 mod extract;
 mod flash;

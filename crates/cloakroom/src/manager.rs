@@ -9,11 +9,15 @@ use serde::de::DeserializeOwned;
 
 use http::HeaderValue;
 
+use crate::device::{DEVICE_KEY, Device};
 use crate::error::Error;
 use crate::id::{SessionHandle, SessionId};
 use crate::session::Session;
 use crate::settings::Settings;
 use crate::store::{ChangeSet, SessionRecord, Touch};
+
+/// A step no deadline moves by: a load that never slides.
+const NEVER_SLIDE: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
 
 /// One of a user's sessions, as a "your devices" page shows it.
 ///
@@ -44,6 +48,11 @@ pub struct DeviceSession {
     pub last_seen: SystemTime,
     /// When it dies if unused.
     pub expires_at: SystemTime,
+    /// The browser's `User-Agent` when the session was created or signed in
+    /// (cut to 256 bytes), if the layer [records devices](crate::SessionConfig::record_devices).
+    pub user_agent: Option<String>,
+    /// The client's address then, if recorded and known.
+    pub ip: Option<String>,
 }
 
 /// Sessions outside a request: by ID, by user (list devices, revoke one, log out
@@ -314,25 +323,73 @@ impl SessionManager {
     /// # }).unwrap();
     /// ```
     pub async fn list_user(&self, user: &str) -> Result<Vec<DeviceSession>, Error> {
-        let mut sessions: Vec<DeviceSession> = self
-            .settings
-            .store
-            .list_user(user, self.now())
-            .await?
-            .into_iter()
-            .map(|s| DeviceSession {
-                handle: s.handle(),
-                created_at: s.meta.created_at,
-                last_seen: s.meta.last_seen,
-                expires_at: s.meta.expires_at(),
-            })
-            .collect();
+        let store = &self.settings.store;
+        let now = self.now();
+        let mut sessions = Vec::new();
+        for listed in store.list_user(user, now).await? {
+            // The device details live in the session: one read each, only when the
+            // layer records them; a read that moves no deadline.
+            let device = if self.settings.devices.record {
+                let touch = Touch::new(now, listed.meta.idle_deadline).min_step(NEVER_SLIDE);
+                store
+                    .load(&listed.key, &touch)
+                    .await?
+                    .live()
+                    .and_then(|record| record.data.get(DEVICE_KEY).cloned())
+                    .and_then(|json| serde_json::from_str::<Device>(&json).ok())
+                    .unwrap_or_default()
+            } else {
+                Device::default()
+            };
+            sessions.push(DeviceSession {
+                handle: listed.handle(),
+                created_at: listed.meta.created_at,
+                last_seen: listed.meta.last_seen,
+                expires_at: listed.meta.expires_at(),
+                user_agent: device.user_agent,
+                ip: device.ip,
+            });
+        }
         sessions.sort_by(|a, b| {
             (b.created_at.cmp(&a.created_at))
                 .then_with(|| b.last_seen.cmp(&a.last_seen))
                 .then_with(|| a.handle.cmp(&b.handle))
         });
         Ok(sessions)
+    }
+
+    /// Deletes every session of `user` but `keep` ("sign out my other
+    /// devices"); returns how many went. A session of the user made while it runs
+    /// (a sign-in elsewhere) may stay.
+    ///
+    /// ```
+    /// use cloakroom::{SessionId, SessionLayer};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let manager = SessionLayer::builder(b"a-secret-of-at-least-thirty-two-bytes!".to_vec()).build()?.manager();
+    /// let mut ids = Vec::new();
+    /// for _ in 0..3 {
+    ///     let session = manager.new_session(); // alice on three devices
+    ///     session.set_user("alice");
+    ///     session.save().await?;
+    ///     ids.push(session.id().expect("stored"));
+    /// }
+    /// assert_eq!(manager.destroy_user_except("alice", &ids[0]).await?, 2);
+    /// assert_eq!(manager.list_user("alice").await?.len(), 1);
+    /// assert!(manager.get(&ids[0]).await?.is_some(), "this device stays signed in");
+    /// # Ok::<(), cloakroom::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn destroy_user_except(&self, user: &str, keep: &SessionId) -> Result<usize, Error> {
+        let store = &self.settings.store;
+        let keep = keep.store_key();
+        let mut destroyed = 0;
+        for listed in store.list_user(user, self.now()).await? {
+            if listed.key != keep && store.delete(&listed.key).await? {
+                destroyed += 1;
+            }
+        }
+        Ok(destroyed)
     }
 
     /// Deletes the session of `user` named by `handle`; `false` when `handle` names

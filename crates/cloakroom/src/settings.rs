@@ -10,6 +10,7 @@ use http::HeaderName;
 use crate::clock::{Clock, whole_millis};
 use crate::config::SessionConfig;
 use crate::cookie::CookieAttributes;
+use crate::device::DeviceOptions;
 use crate::error::Error;
 use crate::presession::PresessionSigner;
 use crate::response::{ConflictResponder, StoreErrorResponder};
@@ -47,6 +48,8 @@ pub(crate) struct Settings {
     pub(crate) resave: bool,
     pub(crate) on_store_error: StoreErrorResponder,
     pub(crate) on_conflict: ConflictResponder,
+    /// What device details to record, and how.
+    pub(crate) devices: DeviceOptions,
 }
 
 impl Settings {
@@ -85,6 +88,7 @@ impl Settings {
             resave: config.resave,
             on_store_error: config.on_store_error,
             on_conflict: config.on_conflict,
+            devices: config.devices,
         })
     }
 

@@ -385,3 +385,18 @@ async fn a_csrf_check_costs_the_requests_load_only() {
     assert_eq!(store.calls.total(), 0, "a pre-session token: no store call at all");
     println!("a CSRF check: the request's one load (0 calls of its own); an anonymous token: none");
 }
+
+#[tokio::test]
+async fn devices_are_recorded_and_other_sessions_can_be_ended() {
+    assert_devices_recorded_and_others_ended(config()).await;
+}
+
+#[tokio::test]
+async fn trusted_proxies_without_a_client_address_fail_at_startup_naming_both() {
+    let err = config()
+        .trusted_proxies(["10.0.0.1".parse().unwrap()])
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("trusted_proxies") && err.contains("client_addr"), "{err}");
+}

@@ -164,3 +164,10 @@ async fn csrf_tokens_on_postgres_are_bound_to_the_visitor() {
     let server = PostgresServer::start();
     assert_csrf_tokens_bound_to_the_visitor(app(postgres_layer(&server, Duration::from_secs(5)).await)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_on_postgres_are_recorded_and_other_sessions_can_be_ended() {
+    let server = PostgresServer::start();
+    let store = PostgresStore::connect(&server.url()).await.unwrap();
+    assert_devices_recorded_and_others_ended(config().store(store)).await;
+}

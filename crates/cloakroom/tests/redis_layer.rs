@@ -404,3 +404,10 @@ async fn csrf_tokens_on_redis_are_bound_to_the_visitor() {
     let redis = RedisServer::start();
     assert_csrf_tokens_bound_to_the_visitor(app(redis_layer(&redis, Duration::from_secs(5)).await)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_on_redis_are_recorded_and_other_sessions_can_be_ended() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    assert_devices_recorded_and_others_ended(config().store(store)).await;
+}

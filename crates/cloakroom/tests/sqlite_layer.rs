@@ -97,3 +97,10 @@ async fn csrf_tokens_on_sqlite_are_bound_to_the_visitor() {
     let dir = TempDir::new("sqlite-csrf");
     assert_csrf_tokens_bound_to_the_visitor(app(sqlite_layer(&dir.path().join("sessions.db")).await)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_on_sqlite_are_recorded_and_other_sessions_can_be_ended() {
+    let dir = TempDir::new("sqlite-devices");
+    let store = SqliteStore::open(dir.path().join("sessions.db")).await.unwrap();
+    assert_devices_recorded_and_others_ended(config().store(store)).await;
+}

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use super::RequestSession;
 use super::state::{CookieAction, Incoming, Pending, State, Status};
+use crate::device::DEVICE_KEY;
 use crate::id::{SessionId, StoreKey};
 use crate::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, StoreError, UserChange};
 
@@ -67,6 +68,7 @@ impl RequestSession {
             if state.conflict {
                 return Err(CommitError::Conflict);
             }
+            self.record_device(&mut state);
             let taken = std::mem::take(&mut state.pending);
             let plan = self.plan(&mut state, &taken);
             (taken.destroy, plan, taken)
@@ -86,6 +88,19 @@ impl RequestSession {
                 Err(CommitError::Store(err))
             }
             other => other,
+        }
+    }
+
+    /// Writes the request's device details into a session about to be created
+    /// or bound to a user, when the layer records them.
+    fn record_device(&self, state: &mut State) {
+        let Some(device) = &self.device else {
+            return;
+        };
+        let binds = matches!(state.pending.user, Some(UserChange::Bind(_)));
+        let creates = state.status == Status::New && (state.pending.has_writes() || self.settings.save_uninitialized);
+        if (binds || creates) && state.data.get(DEVICE_KEY) != Some(device) {
+            state.write(DEVICE_KEY.to_owned(), device.clone());
         }
     }
 

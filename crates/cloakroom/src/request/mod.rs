@@ -30,6 +30,8 @@ pub(crate) struct RequestSession {
     via_header: bool,
     /// A session outside any request (no response to carry cookies).
     detached: bool,
+    /// The request's device details (JSON), when the layer records them.
+    pub(crate) device: Option<String>,
     span: tracing::Span,
     /// Held while reading the store, so two extractors do not load twice.
     load_lock: tokio::sync::Mutex<()>,
@@ -43,6 +45,7 @@ impl RequestSession {
             settings,
             via_header,
             detached: false,
+            device: None,
             span,
             load_lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::new(incoming)),

@@ -247,3 +247,82 @@ pub async fn assert_csrf_tokens_bound_to_the_visitor(app: Router) {
     .await;
     assert_eq!(fresh.status, StatusCode::OK);
 }
+
+/// The peer address a test request comes from (what `ConnectInfo` is in an app).
+#[derive(Clone, Copy)]
+pub struct Peer(pub std::net::IpAddr);
+
+/// `POST /login/{user}` from `peer` with `user_agent` (and an `X-Forwarded-For`);
+/// returns the new session's cookie.
+async fn sign_in_from(app: &Router, user: &str, peer: &str, user_agent: &str, forwarded: Option<&str>) -> String {
+    let mut request = axum::http::Request::builder()
+        .method("POST")
+        .uri(format!("/login/{user}"))
+        .header("user-agent", user_agent);
+    if let Some(forwarded) = forwarded {
+        request = request.header("x-forwarded-for", forwarded);
+    }
+    let mut request = request.body(axum::body::Body::empty()).unwrap();
+    request.extensions_mut().insert(Peer(peer.parse().unwrap()));
+    let reply = super::send_request(app, request).await;
+    format!("sid={}", reply.ticket().expect("a session"))
+}
+
+/// Device details: each sign-in records its `User-Agent` and address (through a
+/// trusted proxy, the forwarded client's), the manager lists them, and "sign out
+/// my other devices" keeps the current one only.
+pub async fn assert_devices_recorded_and_others_ended(config: cloakroom::SessionConfig) {
+    let layer = config
+        .record_devices(true)
+        .client_addr(|ext| ext.get::<Peer>().map(|peer| peer.0))
+        .trusted_proxies(["10.0.0.1".parse().unwrap()])
+        .build()
+        .unwrap();
+    let manager = layer.manager();
+    let others = layer.manager();
+    let app = axum::Router::new()
+        .route(
+            "/logout-others",
+            axum::routing::post(move |session: cloakroom::Session| {
+                let manager = others.clone();
+                async move {
+                    let user = session.user().unwrap();
+                    manager
+                        .destroy_user_except(&user, &session.id().unwrap())
+                        .await
+                        .unwrap()
+                        .to_string()
+                }
+            }),
+        )
+        .merge(super::routes())
+        .layer(layer);
+    let phone = sign_in_from(&app, "alice", "203.0.113.5", "Phone/1", Some("192.0.2.1")).await;
+    let laptop = sign_in_from(&app, "alice", "10.0.0.1", "Laptop/2", Some("198.51.100.9")).await;
+    let mut devices: Vec<(Option<String>, Option<String>)> = manager
+        .list_user("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|device| (device.user_agent, device.ip))
+        .collect();
+    devices.sort();
+    assert_eq!(
+        devices,
+        [
+            (Some("Laptop/2".to_owned()), Some("198.51.100.9".to_owned())),
+            (Some("Phone/1".to_owned()), Some("203.0.113.5".to_owned())),
+        ],
+        "a direct client's forwarding header is ignored; a trusted proxy's is believed"
+    );
+    assert_eq!(
+        send(&app, "POST", "/logout-others", Some(&laptop), None).await.text(),
+        "1"
+    );
+    assert_eq!(
+        send(&app, "GET", "/whoami", Some(&phone), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(send(&app, "GET", "/whoami", Some(&laptop), None).await.text(), "alice");
+    assert_eq!(manager.list_user("alice").await.unwrap().len(), 1);
+}

@@ -7,8 +7,9 @@ mod outage;
 
 #[allow(unused_imports)]
 pub use contract::{
-    assert_concurrent_writes_kept_and_logout_final, assert_csrf_tokens_bound_to_the_visitor,
-    assert_flash_shown_once_and_never_lost, assert_sessions_survive_a_restart,
+    Peer, assert_concurrent_writes_kept_and_logout_final, assert_csrf_tokens_bound_to_the_visitor,
+    assert_devices_recorded_and_others_ended, assert_flash_shown_once_and_never_lost,
+    assert_sessions_survive_a_restart,
 };
 #[allow(unused_imports)]
 pub use outage::{Traffic, assert_down, until_served};
