@@ -1038,3 +1038,26 @@ async fn logout_others_ends_the_other_sessions_and_keeps_this_one() {
     let anonymous = server.client().post_empty("/auth/logout-others").await;
     assert_eq!(anonymous.expect_error(StatusCode::UNAUTHORIZED), "not signed in");
 }
+
+#[tokio::test]
+async fn a_write_past_the_64_kib_session_cap_is_413_and_the_session_keeps_working() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    client.post("/cart", json!({ "id": "socks", "qty": 1 })).await;
+    // Preferences are written blind (no read): each request sees its own 15 kB only.
+    for i in 0..5 {
+        let put = client.put(&format!("/prefs/p{i}"), json!("x".repeat(15_000))).await;
+        assert_eq!(put.status, StatusCode::OK);
+    }
+    // The next request that reads the session sees 75 kB: its write is refused.
+    let refused = client.post("/cart", json!({ "id": "hat", "qty": 1 })).await;
+    assert_eq!(refused.expect_error(StatusCode::PAYLOAD_TOO_LARGE), "session too large");
+    let cart = client.get("/cart").await;
+    assert_eq!(cart.status, StatusCode::OK);
+    assert_eq!(
+        cart.json(),
+        json!({ "items": [{ "id": "socks", "qty": 1 }] }),
+        "nothing of it applied"
+    );
+    assert_eq!(client.get("/prefs").await.status, StatusCode::OK);
+}

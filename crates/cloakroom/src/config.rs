@@ -14,10 +14,18 @@ use crate::cookie::{SameSite, is_valid_attribute_value, is_valid_cookie_name};
 use crate::device::DeviceOptions;
 use crate::error::Error;
 use crate::response::{
-    ConflictResponder, StoreErrorResponder, default_conflict_response, default_store_error_response,
+    ConflictResponder, StoreErrorResponder, TooLargeResponder, default_conflict_response, default_store_error_response,
+    default_too_large_response,
 };
 use crate::store::{SessionStore, StoreError};
 use crate::ticket::MIN_SECRET_LEN;
+
+/// The default cap on a session's keys and values, in bytes.
+pub(crate) const DEFAULT_MAX_SESSION_BYTES: usize = 64 * 1024;
+/// The smallest cap accepted.
+const MIN_SESSION_BYTES: usize = 1024;
+/// The largest cap accepted: below every store's own limit on a value.
+const MAX_SESSION_BYTES: usize = 16 * 1024 * 1024;
 
 /// Every option of a [`SessionLayer`](crate::SessionLayer); checked as a whole by [`build`](Self::build).
 ///
@@ -70,6 +78,8 @@ pub struct SessionConfig {
     pub(crate) on_store_error: StoreErrorResponder,
     pub(crate) on_conflict: ConflictResponder,
     pub(crate) devices: DeviceOptions,
+    pub(crate) max_session_bytes: usize,
+    pub(crate) on_too_large: TooLargeResponder,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -146,6 +156,8 @@ impl SessionConfig {
             on_store_error: Arc::new(default_store_error_response),
             on_conflict: Arc::new(default_conflict_response),
             devices: DeviceOptions::default(),
+            max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
+            on_too_large: Arc::new(default_too_large_response),
         }
     }
 
@@ -675,6 +687,48 @@ impl SessionConfig {
         self
     }
 
+    /// The most a session may hold, in bytes of its keys and values (default
+    /// 64 KiB; 1 KiB to 16 MiB, below every store's own limit). A request whose
+    /// writes would take the session past it applies nothing and is answered 413
+    /// `{"error":"session too large"}` ([`on_too_large`](Self::on_too_large));
+    /// what the session already holds is left as it is. A request that only
+    /// removes keys always passes.
+    ///
+    /// The cap is checked against the session as the request sees it (what it
+    /// loaded, with its own writes); concurrent requests that each stay under it
+    /// can together pass it by what they add.
+    ///
+    /// ```
+    /// use cloakroom::SessionConfig;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").max_session_bytes(16 * 1024).build();
+    /// assert!(layer.is_ok());
+    /// assert!(SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!").max_session_bytes(10).build().is_err());
+    /// ```
+    pub fn max_session_bytes(mut self, bytes: usize) -> Self {
+        self.max_session_bytes = bytes;
+        self
+    }
+
+    /// Replaces the response sent when a request would take the session past
+    /// [`max_session_bytes`](Self::max_session_bytes) (default: 413
+    /// `{"error":"session too large"}`). Nothing of the request was applied.
+    ///
+    /// ```
+    /// use axum::response::IntoResponse;
+    /// use cloakroom::SessionConfig;
+    /// use http::StatusCode;
+    ///
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!")
+    ///     .on_too_large(|| (StatusCode::PAYLOAD_TOO_LARGE, "your cart is full").into_response())
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
+    pub fn on_too_large(mut self, respond: impl Fn() -> Response + Send + Sync + 'static) -> Self {
+        self.on_too_large = Arc::new(respond);
+        self
+    }
+
     /// Checks every option together; each error names its option and the fix.
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.secrets.is_empty() {
@@ -701,6 +755,16 @@ impl SessionConfig {
         }
         if self.idle_timeout.is_zero() {
             return Err(Error::config("idle_timeout", "must be greater than zero"));
+        }
+        if !(MIN_SESSION_BYTES..=MAX_SESSION_BYTES).contains(&self.max_session_bytes) {
+            return Err(Error::config(
+                "max_session_bytes",
+                format!(
+                    "{} bytes was given; use {MIN_SESSION_BYTES} to {MAX_SESSION_BYTES} (the default is \
+                     {DEFAULT_MAX_SESSION_BYTES})",
+                    self.max_session_bytes
+                ),
+            ));
         }
         if !self.devices.trusted_proxies.is_empty() && self.devices.client_addr.is_none() {
             return Err(Error::config(

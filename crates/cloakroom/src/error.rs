@@ -3,7 +3,7 @@
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 
-use crate::response::{ConflictFailure, StoreFailure, json_error};
+use crate::response::{ConflictFailure, StoreFailure, TooLargeFailure, json_error};
 use crate::store::StoreError;
 
 /// Everything that can go wrong in cloakroom.
@@ -61,6 +61,17 @@ pub enum Error {
     /// reload and try again, or let the layer answer 409.
     #[error("the session changed during this request; try again")]
     Conflict,
+    /// The request's writes would take the session to `bytes` (keys and values),
+    /// past the layer's `limit`
+    /// ([`max_session_bytes`](crate::SessionConfig::max_session_bytes)): nothing
+    /// of the request was applied. The layer answers 413.
+    #[error("the session would hold {bytes} bytes, past its cap of {limit}")]
+    TooLarge {
+        /// The size the request's writes would give the session.
+        bytes: usize,
+        /// The cap.
+        limit: usize,
+    },
     /// A session was asked for outside a request handled by a `SessionLayer`.
     #[error(
         "no session layer: add cloakroom::SessionLayer to the router with `.layer(session_layer)` \
@@ -91,6 +102,7 @@ impl Error {
 ///
 /// assert_eq!(Error::Store(StoreError::unavailable("down")).into_response().status(), 503);
 /// assert_eq!(Error::Conflict.into_response().status(), 409);
+/// assert_eq!(Error::TooLarge { bytes: 70_000, limit: 65_536 }.into_response().status(), 413);
 /// assert_eq!(Error::MissingLayer.into_response().status(), 500);
 /// ```
 impl IntoResponse for Error {
@@ -101,6 +113,7 @@ impl IntoResponse for Error {
                 StoreFailure::response(err)
             }
             Error::Conflict => ConflictFailure::response(),
+            Error::TooLarge { .. } => TooLargeFailure::response(),
             other => {
                 tracing::error!(error = %other, "session error in a handler");
                 json_error(StatusCode::INTERNAL_SERVER_ERROR, "session error")

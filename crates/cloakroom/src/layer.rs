@@ -17,7 +17,7 @@ use crate::config::SessionConfig;
 use crate::error::Error;
 use crate::manager::SessionManager;
 use crate::request::{CommitError, Incoming, RequestSession, read_ticket};
-use crate::response::{ConflictFailure, StoreFailure};
+use crate::response::{ConflictFailure, StoreFailure, TooLargeFailure};
 use crate::session::{CURRENT, LazySession, Session};
 use crate::settings::Settings;
 use crate::store::SessionStore;
@@ -221,7 +221,8 @@ where
                     return Ok((settings.on_store_error)(&err));
                 }
                 let mut conflict = parts.extensions.remove::<ConflictFailure>().is_some();
-                if !conflict && !parts.status.is_server_error() {
+                let mut too_large = parts.extensions.remove::<TooLargeFailure>().is_some();
+                if !conflict && !too_large && !parts.status.is_server_error() {
                     match state.commit().await {
                         Ok(()) => {}
                         Err(CommitError::Store(err)) => {
@@ -229,6 +230,10 @@ where
                             return Ok((settings.on_store_error)(&err));
                         }
                         Err(CommitError::Conflict) => conflict = true,
+                        Err(CommitError::TooLarge { bytes }) => {
+                            tracing::info!(bytes, limit = settings.max_session_bytes, "the request would take the session past its size cap; answering with the too-large response");
+                            too_large = true;
+                        }
                     }
                 }
                 let mut body = Body::new(body);
@@ -236,6 +241,9 @@ where
                     tracing::info!("the session changed during the request; answering with the conflict response");
                     let (conflict_parts, conflict_body) = (settings.on_conflict)().into_parts();
                     (parts, body) = (conflict_parts, conflict_body);
+                } else if too_large {
+                    let (large_parts, large_body) = (settings.on_too_large)().into_parts();
+                    (parts, body) = (large_parts, large_body);
                 }
                 state.finish(&mut parts);
                 Ok(Response::from_parts(parts, body))

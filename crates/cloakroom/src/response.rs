@@ -77,6 +77,33 @@ pub fn default_conflict_response() -> Response {
     )
 }
 
+/// Builds the response sent when a commit would take the session past
+/// [`SessionConfig::max_session_bytes`](crate::SessionConfig::max_session_bytes):
+/// nothing of the request was applied.
+///
+/// ```
+/// use std::sync::Arc;
+/// use cloakroom::response::{TooLargeResponder, default_too_large_response};
+///
+/// let respond: TooLargeResponder = Arc::new(default_too_large_response);
+/// assert_eq!(respond().status(), 413);
+/// ```
+pub type TooLargeResponder = Arc<dyn Fn() -> Response + Send + Sync>;
+
+/// The default answer to a session past its size cap: 413
+/// `{"error":"session too large"}`.
+///
+/// ```
+/// use cloakroom::response::default_too_large_response;
+///
+/// let response = default_too_large_response();
+/// assert_eq!(response.status(), 413);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// ```
+pub fn default_too_large_response() -> Response {
+    json_error(StatusCode::PAYLOAD_TOO_LARGE, "session too large")
+}
+
 /// Marks a response as the same for every visitor, though its handler read the
 /// session: the layer then adds no `Vary` and no `Cache-Control` for having read it.
 /// A response that sets or removes the session cookie gets both anyway.
@@ -133,6 +160,21 @@ impl ConflictFailure {
     pub(crate) fn response() -> Response {
         let mut response = default_conflict_response();
         response.extensions_mut().insert(ConflictFailure);
+        response
+    }
+}
+
+/// Marks a response made from a session past its size cap, so the layer can
+/// answer it with the configured
+/// [`SessionConfig::on_too_large`](crate::SessionConfig::on_too_large).
+#[derive(Clone, Copy)]
+pub(crate) struct TooLargeFailure;
+
+impl TooLargeFailure {
+    /// The default 413, marked so the layer swaps in the configured response.
+    pub(crate) fn response() -> Response {
+        let mut response = default_too_large_response();
+        response.extensions_mut().insert(TooLargeFailure);
         response
     }
 }

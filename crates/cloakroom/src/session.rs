@@ -532,6 +532,10 @@ impl Session {
         self.inner.commit().await.map_err(|err| match err {
             CommitError::Store(err) => Error::Store(err),
             CommitError::Conflict => Error::Conflict,
+            CommitError::TooLarge { bytes } => Error::TooLarge {
+                bytes,
+                limit: self.inner.settings.max_session_bytes,
+            },
         })
     }
 

@@ -13,7 +13,7 @@ use crate::cookie::CookieAttributes;
 use crate::device::DeviceOptions;
 use crate::error::Error;
 use crate::presession::PresessionSigner;
-use crate::response::{ConflictResponder, StoreErrorResponder};
+use crate::response::{ConflictResponder, StoreErrorResponder, TooLargeResponder};
 use crate::store::memory::MemoryStore;
 use crate::store::{SessionMeta, SessionStore};
 use crate::telemetry::Fingerprinter;
@@ -50,6 +50,9 @@ pub(crate) struct Settings {
     pub(crate) on_conflict: ConflictResponder,
     /// What device details to record, and how.
     pub(crate) devices: DeviceOptions,
+    /// The most a session may hold (keys and values, bytes), and the answer past it.
+    pub(crate) max_session_bytes: usize,
+    pub(crate) on_too_large: TooLargeResponder,
 }
 
 impl Settings {
@@ -89,6 +92,8 @@ impl Settings {
             on_store_error: config.on_store_error,
             on_conflict: config.on_conflict,
             devices: config.devices,
+            max_session_bytes: config.max_session_bytes,
+            on_too_large: config.on_too_large,
         })
     }
 

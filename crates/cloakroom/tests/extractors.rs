@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use cloakroom::clock::ManualClock;
 use cloakroom::{MemoryStore, Scoped, Session, SessionData, SessionScope};
@@ -399,4 +400,24 @@ async fn trusted_proxies_without_a_client_address_fail_at_startup_naming_both() 
         .unwrap_err()
         .to_string();
     assert!(err.contains("trusted_proxies") && err.contains("client_addr"), "{err}");
+}
+
+#[tokio::test]
+async fn the_size_cap_applies_nothing_past_it() {
+    assert_the_size_cap_applies_nothing_past_it(app(config().build().unwrap())).await;
+}
+
+#[tokio::test]
+async fn the_size_cap_and_its_answer_can_be_set_and_a_bad_cap_fails_at_startup() {
+    let layer = config()
+        .max_session_bytes(2048)
+        .on_too_large(|| (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "cart full").into_response())
+        .build()
+        .unwrap();
+    let mut client = Client::new(app(layer));
+    let refused = client.put("/set/big", json!("x".repeat(3000))).await;
+    assert_eq!(refused.status, 413);
+    assert_eq!(refused.text(), "cart full");
+    let err = config().max_session_bytes(100).build().unwrap_err().to_string();
+    assert!(err.contains("max_session_bytes") && err.contains("1024"), "{err}");
 }

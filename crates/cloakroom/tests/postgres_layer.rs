@@ -171,3 +171,9 @@ async fn devices_on_postgres_are_recorded_and_other_sessions_can_be_ended() {
     let store = PostgresStore::connect(&server.url()).await.unwrap();
     assert_devices_recorded_and_others_ended(config().store(store)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_size_cap_on_postgres_applies_nothing_past_it() {
+    let server = PostgresServer::start();
+    assert_the_size_cap_applies_nothing_past_it(app(postgres_layer(&server, Duration::from_secs(5)).await)).await;
+}

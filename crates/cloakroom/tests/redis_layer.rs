@@ -411,3 +411,9 @@ async fn devices_on_redis_are_recorded_and_other_sessions_can_be_ended() {
     let store = RedisStore::connect(&redis.url()).await.unwrap();
     assert_devices_recorded_and_others_ended(config().store(store)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_size_cap_on_redis_applies_nothing_past_it() {
+    let redis = RedisServer::start();
+    assert_the_size_cap_applies_nothing_past_it(app(redis_layer(&redis, Duration::from_secs(5)).await)).await;
+}

@@ -104,3 +104,9 @@ async fn devices_on_sqlite_are_recorded_and_other_sessions_can_be_ended() {
     let store = SqliteStore::open(dir.path().join("sessions.db")).await.unwrap();
     assert_devices_recorded_and_others_ended(config().store(store)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_size_cap_on_sqlite_applies_nothing_past_it() {
+    let dir = TempDir::new("sqlite-cap");
+    assert_the_size_cap_applies_nothing_past_it(app(sqlite_layer(&dir.path().join("sessions.db")).await)).await;
+}

@@ -44,6 +44,9 @@ pub(crate) enum CommitError {
     /// The session changed under the request (a key it read, or a regenerate):
     /// nothing of the request was applied, and its changes are dropped.
     Conflict,
+    /// The request's writes would take the session to `bytes`, past the cap:
+    /// nothing was applied, and its changes are dropped.
+    TooLarge { bytes: usize },
 }
 
 impl From<StoreError> for CommitError {
@@ -69,6 +72,10 @@ impl RequestSession {
                 return Err(CommitError::Conflict);
             }
             self.record_device(&mut state);
+            if let Some(bytes) = self.past_cap(&state) {
+                state.pending = Pending::default();
+                return Err(CommitError::TooLarge { bytes });
+            }
             let taken = std::mem::take(&mut state.pending);
             let plan = self.plan(&mut state, &taken);
             (taken.destroy, plan, taken)
@@ -89,6 +96,23 @@ impl RequestSession {
             }
             other => other,
         }
+    }
+
+    /// The size the request's writes would give the session, when that passes
+    /// the cap: the session as the request sees it (loaded, with its writes), or
+    /// for a write-only request its writes alone. A request that writes nothing
+    /// passes.
+    fn past_cap(&self, state: &State) -> Option<usize> {
+        if !state.pending.has_writes() {
+            return None;
+        }
+        let size = |(key, value): (&String, &String)| key.len() + value.len();
+        let bytes: usize = if state.status.is_loaded() {
+            state.data.iter().map(size).sum()
+        } else {
+            state.pending.set.iter().map(size).sum()
+        };
+        (bytes > self.settings.max_session_bytes).then_some(bytes)
     }
 
     /// Writes the request's device details into a session about to be created

@@ -326,3 +326,53 @@ pub async fn assert_devices_recorded_and_others_ended(config: cloakroom::Session
     assert_eq!(send(&app, "GET", "/whoami", Some(&laptop), None).await.text(), "alice");
     assert_eq!(manager.list_user("alice").await.unwrap().len(), 1);
 }
+
+/// The size cap (the default 64 KiB): a write that would take the session past it
+/// answers 413 JSON and applies nothing of the request, through `Session` and the
+/// write-only handle alike; the session keeps working, and removals always pass.
+pub async fn assert_the_size_cap_applies_nothing_past_it(app: Router) {
+    let mut client = Client::new(app);
+    client.put("/set/a", json!(1)).await;
+    let too_big = json!("x".repeat(70_000));
+    let refused = client.put("/set/big", too_big.clone()).await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(refused.json(), json!({ "error": "session too large" }));
+    let blind = client.put("/write-only/big", too_big).await;
+    assert_eq!(blind.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        client.get("/keys").await.json(),
+        json!(["a"]),
+        "nothing of either was applied"
+    );
+    assert_eq!(client.get("/get/a").await.json(), json!(1));
+
+    // Under the cap, then past it together.
+    assert_eq!(
+        client.put("/set/half", json!("y".repeat(40_000))).await.status,
+        StatusCode::OK
+    );
+    let second = client.put("/set/more", json!("z".repeat(30_000))).await;
+    assert_eq!(
+        second.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "40 000 + 30 000 bytes pass 64 KiB"
+    );
+    assert_eq!(client.get("/get/more").await.json(), json!(null));
+    // A removal shrinks it; then the write fits.
+    assert_eq!(
+        send(
+            &client.app,
+            "DELETE",
+            "/set/half",
+            Some(&format!("sid={}", client.ticket.clone().unwrap())),
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        client.put("/set/more", json!("z".repeat(30_000))).await.status,
+        StatusCode::OK
+    );
+}

@@ -9,7 +9,7 @@ mod outage;
 pub use contract::{
     Peer, assert_concurrent_writes_kept_and_logout_final, assert_csrf_tokens_bound_to_the_visitor,
     assert_devices_recorded_and_others_ended, assert_flash_shown_once_and_never_lost,
-    assert_sessions_survive_a_restart,
+    assert_sessions_survive_a_restart, assert_the_size_cap_applies_nothing_past_it,
 };
 #[allow(unused_imports)]
 pub use outage::{Traffic, assert_down, until_served};
