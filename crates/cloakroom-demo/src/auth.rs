@@ -18,6 +18,10 @@ pub struct Credentials {
     pub username: String,
     /// Password.
     pub password: String,
+    /// `false`: a browser-session cookie (no `Max-Age`: gone when the browser
+    /// closes); absent or `true`: the persistent cookie.
+    #[serde(default)]
+    pub remember: Option<bool>,
 }
 
 /// A user as the API shows it: `{"id","role"}`.
@@ -109,6 +113,9 @@ fn sign_in(session: &Session, credentials: &Credentials) -> ApiResult<&'static U
     };
     session.regenerate();
     session.set_user(user.id);
+    if credentials.remember == Some(false) {
+        session.set_persistent(false);
+    }
     tracing::info!(user = user.id, "signed in");
     Ok(user)
 }

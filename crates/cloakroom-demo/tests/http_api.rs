@@ -1061,3 +1061,18 @@ async fn a_write_past_the_64_kib_session_cap_is_413_and_the_session_keeps_workin
     );
     assert_eq!(client.get("/prefs").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn signing_in_without_remember_gives_a_browser_session_cookie_that_stays_one() {
+    let server = TestServer::start().await;
+    let browser = server.client();
+    let credentials = json!({ "username": "alice", "password": "alice-pass", "remember": false });
+    let login = browser.post("/auth/login", credentials).await;
+    assert_eq!(login.status, StatusCode::OK);
+    let cookie = login.session_cookie().expect("a cookie");
+    assert!(!cookie.contains("Max-Age"), "a browser-session cookie: {cookie}");
+    assert_eq!(browser.get("/auth/me").await.json()["id"], "alice");
+    let remembered = server.client();
+    let cookie = remembered.login("bob").await.session_cookie().expect("a cookie");
+    assert!(cookie.contains("Max-Age="), "remembered by default: {cookie}");
+}

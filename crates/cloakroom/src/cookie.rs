@@ -145,10 +145,14 @@ pub(crate) struct CookieAttributes {
 impl CookieAttributes {
     /// `Set-Cookie` carrying `ticket`, living `max_age` when persistent.
     pub(crate) fn set(&self, ticket: &str, max_age: Duration) -> HeaderValue {
+        self.set_persistent(ticket, max_age, self.persistent)
+    }
+
+    /// [`set`](Self::set), persistent or not as `persistent` says (a session's
+    /// own choice over the layer's).
+    pub(crate) fn set_persistent(&self, ticket: &str, max_age: Duration, persistent: bool) -> HeaderValue {
         // Round to the nearest second: the deadline was computed a moment ago.
-        let max_age = self
-            .persistent
-            .then_some((max_age + Duration::from_millis(500)).as_secs());
+        let max_age = persistent.then_some((max_age + Duration::from_millis(500)).as_secs());
         self.render(ticket, max_age)
     }
 

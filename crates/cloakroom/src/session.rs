@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::id::{SessionHandle, SessionId};
-use crate::request::{AddError, CommitError, RequestSession, State};
+use crate::request::{AddError, CommitError, CookieAction, RequestSession, State};
 use crate::settings::Settings;
 use crate::store::SessionMeta;
 
@@ -594,6 +594,43 @@ impl Session {
         self.state().bind(Some(user.into()));
     }
 
+    /// Makes this session's cookie persistent (`true`: with `Max-Age`, it
+    /// outlives the browser) or a browser-session cookie (`false`: no `Max-Age`,
+    /// gone when the browser closes), whatever the layer's
+    /// [`persistent`](crate::SessionConfig::persistent) default: "remember me" at
+    /// sign-in. Kept in the session, so it survives `regenerate()`; the cookie is
+    /// sent again with this request's response.
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// let session = Session::detached();
+    /// assert_eq!(session.persistent(), None, "the layer's default");
+    /// session.regenerate();
+    /// session.set_user("alice");
+    /// session.set_persistent(false); // "remember me" left unticked
+    /// assert_eq!(session.persistent(), Some(false));
+    /// ```
+    pub fn set_persistent(&self, persistent: bool) {
+        let mut state = self.state();
+        state.write(PERSISTENT_KEY.to_owned(), persistent.to_string());
+        state.cookie = CookieAction::Set;
+    }
+
+    /// This session's own cookie persistence, or `None` when it follows the
+    /// layer's default ([`set_persistent`](Self::set_persistent)).
+    ///
+    /// ```
+    /// use cloakroom::Session;
+    ///
+    /// let session = Session::detached();
+    /// session.set_persistent(true);
+    /// assert_eq!(session.persistent(), Some(true));
+    /// ```
+    pub fn persistent(&self) -> Option<bool> {
+        self.get::<bool>(PERSISTENT_KEY).ok().flatten()
+    }
+
     /// The user the session is bound to, if any.
     ///
     /// ```
@@ -657,6 +694,10 @@ impl fmt::Debug for Session {
 }
 
 /// `key`, unless it is reserved for scopes.
+/// Where a session keeps its own cookie persistence, when it overrides the
+/// layer's (`true`: a cookie with `Max-Age`; `false`: a browser-session cookie).
+pub(crate) const PERSISTENT_KEY: &str = "scope::persistent";
+
 /// Where a session keeps its CSRF token (the scope namespace: no application key
 /// can collide with it).
 pub(crate) const CSRF_KEY: &str = "scope::csrf";

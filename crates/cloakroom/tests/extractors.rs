@@ -421,3 +421,38 @@ async fn the_size_cap_and_its_answer_can_be_set_and_a_bad_cap_fails_at_startup()
     let err = config().max_session_bytes(100).build().unwrap_err().to_string();
     assert!(err.contains("max_session_bytes") && err.contains("1024"), "{err}");
 }
+
+#[tokio::test]
+async fn persistence_is_chosen_per_session_and_survives_regenerate() {
+    assert_persistence_per_session_survives_regenerate(app(config().build().unwrap())).await;
+}
+
+#[tokio::test]
+async fn a_write_only_slide_re_sends_the_sessions_own_persistence() {
+    let clock = ManualClock::new();
+    let store = CountingStore::new(MemoryStore::builder().clock(clock.clone()).build());
+    let layer = config().clock(clock.clone()).store(store.clone()).build().unwrap();
+    let mut client = Client::new(app(layer));
+    client.post("/login-browser/alice").await;
+    clock.advance(Duration::from_secs(24 * 3600 / 20 + 1));
+    store.calls.reset();
+    let reply = client.put("/write-only/theme", json!("dark")).await;
+    let cookie = reply.session_cookie().expect("the slid deadline re-sends the cookie");
+    assert!(!cookie.contains("Max-Age"), "still a browser-session cookie: {cookie}");
+    assert_eq!(store.calls.commit_or_create.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        store.calls.load.load(Ordering::SeqCst),
+        1,
+        "one read for its persistence, on a slide only"
+    );
+    // A browser-session default, and a session that asked to be remembered.
+    let layer = config().persistent(false).build().unwrap();
+    let mut client = Client::new(app(layer));
+    client.put("/set/a", json!(1)).await;
+    let reply = client.post("/persistent/true").await;
+    assert!(
+        reply.session_cookie().unwrap().contains("Max-Age="),
+        "{:?}",
+        reply.session_cookie()
+    );
+}

@@ -177,3 +177,10 @@ async fn the_size_cap_on_postgres_applies_nothing_past_it() {
     let server = PostgresServer::start();
     assert_the_size_cap_applies_nothing_past_it(app(postgres_layer(&server, Duration::from_secs(5)).await)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistence_on_postgres_is_chosen_per_session() {
+    let server = PostgresServer::start();
+    assert_persistence_per_session_survives_regenerate(app(postgres_layer(&server, Duration::from_secs(5)).await))
+        .await;
+}

@@ -163,8 +163,8 @@ async fn writes_run_a_script_only_when_a_slide_is_due_or_the_session_is_gone() {
     let reply = client.put("/write-only/b", json!(3)).await;
     assert_eq!(
         monitor.take(),
-        ["HSET", "PEXPIRE", "HGET", "EVALSHA"],
-        "the write, then the slide"
+        ["HSET", "PEXPIRE", "HGET", "EVALSHA", "HGETALL"],
+        "the write, the slide, then a read of the session's cookie persistence for the re-sent cookie"
     );
     assert!(reply.set_cookie().is_some(), "the slid deadline re-sends the cookie");
     let quiet = commands_of!(monitor, client.put("/write-only/b", json!(4)).await);
@@ -416,4 +416,10 @@ async fn devices_on_redis_are_recorded_and_other_sessions_can_be_ended() {
 async fn the_size_cap_on_redis_applies_nothing_past_it() {
     let redis = RedisServer::start();
     assert_the_size_cap_applies_nothing_past_it(app(redis_layer(&redis, Duration::from_secs(5)).await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistence_on_redis_is_chosen_per_session() {
+    let redis = RedisServer::start();
+    assert_persistence_per_session_survives_regenerate(app(redis_layer(&redis, Duration::from_secs(5)).await)).await;
 }

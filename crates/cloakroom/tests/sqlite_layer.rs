@@ -110,3 +110,9 @@ async fn the_size_cap_on_sqlite_applies_nothing_past_it() {
     let dir = TempDir::new("sqlite-cap");
     assert_the_size_cap_applies_nothing_past_it(app(sqlite_layer(&dir.path().join("sessions.db")).await)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistence_on_sqlite_is_chosen_per_session() {
+    let dir = TempDir::new("sqlite-persistent");
+    assert_persistence_per_session_survives_regenerate(app(sqlite_layer(&dir.path().join("sessions.db")).await)).await;
+}

@@ -7,7 +7,8 @@ use super::RequestSession;
 use super::state::{CookieAction, Incoming, Pending, State, Status};
 use crate::device::DEVICE_KEY;
 use crate::id::{SessionId, StoreKey};
-use crate::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, StoreError, UserChange};
+use crate::session::PERSISTENT_KEY;
+use crate::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, StoreError, Touch, UserChange};
 
 /// The store work one commit needs, planned under the state lock and carried out
 /// after it is released.
@@ -95,6 +96,25 @@ impl RequestSession {
                 Err(CommitError::Store(err))
             }
             other => other,
+        }
+    }
+
+    /// The cookie persistence the session at `key` chose for itself (`Some(None)`:
+    /// the layer's default), read without moving its deadline; `None` when the
+    /// read failed (the cookie then stays as the client has it).
+    async fn persistence_of(&self, key: &StoreKey) -> Option<Option<bool>> {
+        let now = self.now();
+        let touch = Touch::new(now, now).min_step(Duration::from_secs(100 * 365 * 86_400));
+        match self.settings.store.load(key, &touch).await {
+            Ok(loaded) => Some(
+                loaded
+                    .live()
+                    .and_then(|record| record.data.get(PERSISTENT_KEY).and_then(|json| json.parse().ok())),
+            ),
+            Err(err) => {
+                tracing::debug!(error = %err, "reading the session's cookie persistence failed; the cookie stays");
+                None
+            }
         }
     }
 
@@ -265,18 +285,25 @@ impl RequestSession {
             Plan::CommitOrCreate { key, changes, fresh } => match store.commit_or_create(&key, &changes, &fresh).await?
             {
                 CommitOutcome::Applied(expiry) => {
-                    let mut state = self.state();
-                    let known = match state.status {
-                        Status::WrittenBlind { expires_at } => expires_at,
-                        _ => None,
-                    };
-                    state.status = Status::WrittenBlind {
-                        expires_at: expiry.or(known),
-                    };
-                    state.id = state.incoming.id().cloned();
+                    {
+                        let mut state = self.state();
+                        let known = match state.status {
+                            Status::WrittenBlind { expires_at } => expires_at,
+                            _ => None,
+                        };
+                        state.status = Status::WrittenBlind {
+                            expires_at: expiry.or(known),
+                        };
+                        state.id = state.incoming.id().cloned();
+                    }
                     // The commit slid the idle deadline: the cookie follows, when the
-                    // store told us where the session now ends.
-                    if expiry.is_some() {
+                    // store told us where the session now ends, with the session's
+                    // own persistence (read for it: once per touch step at most).
+                    if expiry.is_some()
+                        && let Some(persistent) = self.persistence_of(&key).await
+                    {
+                        let mut state = self.state();
+                        state.persistent_hint = persistent;
                         state.cookie = CookieAction::Set;
                     }
                     Ok(())

@@ -20,7 +20,7 @@ use std::time::SystemTime;
 
 pub(crate) use self::commit::CommitError;
 pub(crate) use self::incoming::read_ticket;
-pub(crate) use self::state::{AddError, Incoming, State, Status};
+pub(crate) use self::state::{AddError, CookieAction, Incoming, State, Status};
 use crate::settings::Settings;
 
 /// Per-request session state shared by every extractor of the request.

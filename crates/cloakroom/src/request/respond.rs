@@ -50,6 +50,7 @@ impl RequestSession {
             (CookieAction::Set, None) => return,
             _ => None,
         };
+        let persistent = state.persistent(settings.cookie.persistent);
         let max_age = match state.expires_at() {
             Some(expiry) if matches!(action, CookieAction::Set) => {
                 expiry.duration_since(self.now()).unwrap_or(Duration::ZERO)
@@ -83,7 +84,7 @@ impl RequestSession {
             return;
         }
         let cookie = match (action, ticket) {
-            (CookieAction::Set, Some(ticket)) => settings.cookie.set(&ticket, max_age),
+            (CookieAction::Set, Some(ticket)) => settings.cookie.set_persistent(&ticket, max_age, persistent),
             (CookieAction::Remove, _) => settings.cookie.removal(),
             _ => return,
         };

@@ -203,6 +203,9 @@ pub(crate) struct State {
     pub(crate) presession: Option<String>,
     /// The response sets the pre-session cookie (the nonce was drawn here).
     pub(crate) set_presession: bool,
+    /// The session's own cookie persistence, learned by a write-only request
+    /// that never read the session (see `commit.rs`).
+    pub(crate) persistent_hint: Option<bool>,
 }
 
 impl State {
@@ -218,7 +221,18 @@ impl State {
             conflict: false,
             presession: None,
             set_presession: false,
+            persistent_hint: None,
         }
+    }
+
+    /// Whether the session's cookie is persistent: its own choice when the
+    /// request knows it, else `default`.
+    pub(crate) fn persistent(&self, default: bool) -> bool {
+        self.data
+            .get(crate::session::PERSISTENT_KEY)
+            .and_then(|json| json.parse::<bool>().ok())
+            .or(self.persistent_hint)
+            .unwrap_or(default)
     }
 
     /// Where the session ends, as far as the request knows.

@@ -9,7 +9,8 @@ mod outage;
 pub use contract::{
     Peer, assert_concurrent_writes_kept_and_logout_final, assert_csrf_tokens_bound_to_the_visitor,
     assert_devices_recorded_and_others_ended, assert_flash_shown_once_and_never_lost,
-    assert_sessions_survive_a_restart, assert_the_size_cap_applies_nothing_past_it,
+    assert_persistence_per_session_survives_regenerate, assert_sessions_survive_a_restart,
+    assert_the_size_cap_applies_nothing_past_it,
 };
 #[allow(unused_imports)]
 pub use outage::{Traffic, assert_down, until_served};
@@ -51,6 +52,8 @@ pub fn routes() -> Router {
         .route("/destroy", post(|s: Session| async move { s.destroy() }))
         .route("/touch", post(|s: Session| async move { s.touch() }))
         .route("/login/{user}", post(login))
+        .route("/login-browser/{user}", post(login_browser))
+        .route("/persistent/{persistent}", post(set_persistent))
         .route("/whoami", get(|SignedIn { user, .. }: SignedIn| async move { user }))
         .route("/fail", post(fail_after_write))
         .route("/is-new", get(|s: Session| async move { s.is_new().to_string() }))
@@ -104,6 +107,17 @@ async fn write_only(
 async fn login(session: Session, Path(user): Path<String>) {
     session.regenerate();
     session.set_user(user);
+}
+
+/// A sign-in without "remember me": a browser-session cookie.
+async fn login_browser(session: Session, Path(user): Path<String>) {
+    session.regenerate();
+    session.set_user(user);
+    session.set_persistent(false);
+}
+
+async fn set_persistent(session: Session, Path(persistent): Path<bool>) {
+    session.set_persistent(persistent);
 }
 
 async fn fail_after_write(session: Session) -> StatusCode {
