@@ -20,6 +20,11 @@ use crate::response::{
 use crate::store::{SessionStore, StoreError};
 use crate::ticket::MIN_SECRET_LEN;
 
+/// True when an `APP_ENV` value says production (trimmed, any case).
+fn app_env_is_production(value: Option<String>) -> bool {
+    value.is_some_and(|env| env.trim().eq_ignore_ascii_case("production"))
+}
+
 /// The default cap on a session's keys and values, in bytes.
 pub(crate) const DEFAULT_MAX_SESSION_BYTES: usize = 64 * 1024;
 /// The smallest cap accepted.
@@ -73,6 +78,7 @@ pub struct SessionConfig {
     pub(crate) domain: Option<String>,
     pub(crate) header: Option<String>,
     pub(crate) production: bool,
+    pub(crate) check_app_env: bool,
     pub(crate) store: Option<Arc<dyn SessionStore>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) on_store_error: StoreErrorResponder,
@@ -151,6 +157,7 @@ impl SessionConfig {
             domain: None,
             header: None,
             production: false,
+            check_app_env: true,
             store: None,
             clock: Arc::new(SystemClock),
             on_store_error: Arc::new(default_store_error_response),
@@ -229,15 +236,17 @@ impl SessionConfig {
         if let Some(ttl) = lookup("SESSION_ABSOLUTE_TTL") {
             config.absolute_timeout = parse_seconds("SESSION_ABSOLUTE_TTL", &ttl)?;
         }
-        if lookup("APP_ENV").is_some_and(|env| env.trim().eq_ignore_ascii_case("production")) {
+        if app_env_is_production(lookup("APP_ENV")) {
             config.production = true;
             config.secure = true;
         }
         Ok(config)
     }
 
-    /// True when `APP_ENV=production` was read by [`from_env`](Self::from_env):
-    /// `build()` then refuses `secure(false)`.
+    /// True when `APP_ENV=production` was read by [`from_env`](Self::from_env) or
+    /// [`from_lookup`](Self::from_lookup). Whatever built the configuration,
+    /// `build()` also reads `APP_ENV` from the process environment, and refuses
+    /// `secure(false)` in production (unless [`check_app_env(false)`](Self::check_app_env)).
     ///
     /// ```
     /// use cloakroom::SessionConfig;
@@ -253,6 +262,26 @@ impl SessionConfig {
     /// ```
     pub fn is_production(&self) -> bool {
         self.production
+    }
+
+    /// Whether `build()` reads `APP_ENV` from the process environment and, when
+    /// it is `production`, refuses `secure(false)` (default `true`). Turn it off
+    /// only in tests that serve plain http in an environment that says
+    /// production.
+    ///
+    /// ```
+    /// use cloakroom::SessionConfig;
+    ///
+    /// // A test server on http://127.0.0.1, whatever APP_ENV the machine has.
+    /// let layer = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!")
+    ///     .secure(false)
+    ///     .check_app_env(false)
+    ///     .build();
+    /// assert!(layer.is_ok());
+    /// ```
+    pub fn check_app_env(mut self, check: bool) -> Self {
+        self.check_app_env = check;
+        self
     }
 
     /// Replaces all secrets: the first signs new tickets, every one verifies.
@@ -410,7 +439,10 @@ impl SessionConfig {
         self
     }
 
-    /// `Secure` cookie attribute (default true). `APP_ENV=production` refuses false.
+    /// `Secure` cookie attribute (default true). `APP_ENV=production` refuses
+    /// false at `build()`, whatever built the configuration. A browser drops a
+    /// `Secure` cookie sent over plain http to any host but a loopback one: the
+    /// layer logs one warning when it sees that happen.
     ///
     /// ```
     /// use cloakroom::SessionConfig;
@@ -809,10 +841,13 @@ impl SessionConfig {
                 "__Host- cookies require path(\"/\") and no domain",
             ));
         }
-        if self.production && !self.secure {
+        let production =
+            self.production || (self.check_app_env && app_env_is_production(std::env::var("APP_ENV").ok()));
+        if production && !self.secure {
             return Err(Error::config(
                 "secure",
-                "APP_ENV=production requires Secure cookies; remove secure(false)",
+                "APP_ENV=production requires Secure cookies; remove secure(false) (a test serving plain \
+                 http can opt out with check_app_env(false))",
             ));
         }
         if let Some(header) = &self.header

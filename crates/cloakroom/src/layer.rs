@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 use crate::config::SessionConfig;
 use crate::error::Error;
 use crate::manager::SessionManager;
-use crate::request::{CommitError, Incoming, RequestSession, read_ticket};
+use crate::request::{CommitError, Incoming, RequestSession, plain_http_host, read_ticket};
 use crate::response::{ConflictFailure, StoreFailure, TooLargeFailure};
 use crate::session::{CURRENT, LazySession, Session};
 use crate::settings::Settings;
@@ -209,6 +209,9 @@ where
         }
         let mut request_session = RequestSession::new(settings.clone(), incoming, via_header, span.clone());
         request_session.device = settings.devices.capture(request.headers(), request.extensions());
+        if settings.cookie.secure && !settings.warned_plain_http.load(std::sync::atomic::Ordering::Relaxed) {
+            request_session.plain_http_host = plain_http_host(request.headers());
+        }
         let state = Arc::new(request_session);
         let session = Session::from_request(state.clone());
         request.extensions_mut().insert(LazySession(session.clone()));

@@ -53,6 +53,8 @@ pub(crate) struct Settings {
     /// The most a session may hold (keys and values, bytes), and the answer past it.
     pub(crate) max_session_bytes: usize,
     pub(crate) on_too_large: TooLargeResponder,
+    /// The plain-http warning was logged (once per layer).
+    pub(crate) warned_plain_http: std::sync::atomic::AtomicBool,
 }
 
 impl Settings {
@@ -94,6 +96,7 @@ impl Settings {
             devices: config.devices,
             max_session_bytes: config.max_session_bytes,
             on_too_large: config.on_too_large,
+            warned_plain_http: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -113,3 +113,40 @@ async fn a_missing_layer_is_logged_once_at_error_level_with_the_fix() {
         errors[0]
     );
 }
+
+#[tokio::test]
+async fn a_secure_cookie_over_plain_http_to_a_lan_host_is_warned_about_once() {
+    let (logs, _guard) = capture_logs();
+    let app = app(config().build().unwrap());
+    let lan = |uri: &str| {
+        axum::http::Request::builder()
+            .method("PUT")
+            .uri(uri)
+            .header("host", "192.168.1.20:3000")
+            .header("origin", "http://192.168.1.20:3000")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from("1"))
+            .unwrap()
+    };
+    assert!(send_request(&app, lan("/set/a")).await.session_cookie().is_some());
+    assert!(send_request(&app, lan("/set/b")).await.session_cookie().is_some());
+    let text = logs.text();
+    assert_eq!(text.matches("over plain http").count(), 1, "once per layer: {text}");
+    assert!(text.contains("192.168.1.20:3000"), "{text}");
+
+    let (logs, _guard) = capture_logs();
+    let local = axum::http::Request::builder()
+        .method("PUT")
+        .uri("/set/a")
+        .header("host", "127.0.0.1:3000")
+        .header("origin", "http://127.0.0.1:3000")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("1"))
+        .unwrap();
+    let fresh = common::app(config().build().unwrap());
+    send_request(&fresh, local).await;
+    assert!(
+        !logs.text().contains("over plain http"),
+        "loopback keeps Secure cookies"
+    );
+}

@@ -20,6 +20,7 @@ use std::time::SystemTime;
 
 pub(crate) use self::commit::CommitError;
 pub(crate) use self::incoming::read_ticket;
+pub(crate) use self::respond::plain_http_host;
 pub(crate) use self::state::{AddError, CookieAction, Incoming, State, Status};
 use crate::settings::Settings;
 
@@ -32,6 +33,9 @@ pub(crate) struct RequestSession {
     detached: bool,
     /// The request's device details (JSON), when the layer records them.
     pub(crate) device: Option<String>,
+    /// The host of a request that came over plain http to a host that is not a
+    /// loopback one, when the layer sends `Secure` cookies (a browser drops them).
+    pub(crate) plain_http_host: Option<String>,
     span: tracing::Span,
     /// Held while reading the store, so two extractors do not load twice.
     load_lock: tokio::sync::Mutex<()>,
@@ -46,6 +50,7 @@ impl RequestSession {
             via_header,
             detached: false,
             device: None,
+            plain_http_host: None,
             span,
             load_lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::new(incoming)),

@@ -90,7 +90,48 @@ impl RequestSession {
         };
         response.headers.append(SET_COOKIE, cookie);
         add_cache_headers(response, HeaderValue::from_static("cookie"));
+        if let (CookieAction::Set, Some(host)) = (action, &self.plain_http_host)
+            && !settings
+                .warned_plain_http
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::warn!(
+                host = %host,
+                "a Secure session cookie went out over plain http to a host that is not a loopback one: \
+                 browsers drop it, so sessions will not stick; serve https, or use .secure(false) for local \
+                 http (logged once)"
+            );
+        }
     }
+}
+
+/// The host of a request that came over plain http, as its own headers tell
+/// (`X-Forwarded-Proto: http`, or an `Origin` or `Referer` starting `http://`),
+/// to a host that is not a loopback one; `None` when the request says https,
+/// says nothing, or goes to `localhost`, `127.0.0.0/8` or `[::1]`.
+pub(crate) fn plain_http_host(headers: &http::HeaderMap) -> Option<String> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let plain = match text("x-forwarded-proto") {
+        Some(proto) => proto
+            .split(',')
+            .next()
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("http")),
+        None => [text("origin"), text("referer")]
+            .into_iter()
+            .flatten()
+            .any(|url| url.len() > 7 && url[..7].eq_ignore_ascii_case("http://")),
+    };
+    if !plain {
+        return None;
+    }
+    let host = text("host")?.trim();
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let loopback =
+        name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then(|| host.to_owned())
 }
 
 impl RequestSession {
@@ -135,5 +176,53 @@ fn add_cache_headers(response: &mut Parts, vary_on: HeaderValue) {
         response
             .headers
             .insert(CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_of(pairs: &[(&'static str, &'static str)]) -> Option<String> {
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, HeaderValue::from_static(value));
+        }
+        plain_http_host(&headers)
+    }
+
+    #[test]
+    fn plain_http_to_a_lan_host_is_told_apart_from_https_and_loopback() {
+        let lan = [("host", "192.168.1.20:3000"), ("origin", "http://192.168.1.20:3000")];
+        assert_eq!(host_of(&lan).as_deref(), Some("192.168.1.20:3000"));
+        assert_eq!(
+            host_of(&[("host", "shop.example"), ("x-forwarded-proto", "http")]).as_deref(),
+            Some("shop.example")
+        );
+        assert_eq!(
+            host_of(&[
+                ("host", "shop.example"),
+                ("x-forwarded-proto", "https"),
+                ("referer", "http://x/")
+            ]),
+            None
+        );
+        assert_eq!(
+            host_of(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]),
+            None
+        );
+        assert_eq!(
+            host_of(&[("host", "localhost:3000"), ("referer", "http://localhost:3000/")]),
+            None
+        );
+        assert_eq!(
+            host_of(&[("host", "[::1]:3000"), ("origin", "http://[::1]:3000")]),
+            None
+        );
+        assert_eq!(host_of(&[("host", "192.168.1.20:3000")]), None, "nothing says http");
+        assert_eq!(
+            host_of(&[("host", "shop.example"), ("origin", "https://shop.example")]),
+            None
+        );
     }
 }

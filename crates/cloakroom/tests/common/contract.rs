@@ -378,8 +378,8 @@ pub async fn assert_the_size_cap_applies_nothing_past_it(app: Router) {
 }
 
 /// "Remember me" per session: a sign-in that asks for a browser-session cookie
-/// gets one (no `Max-Age`) on every later re-send, through a touch and a
-/// regenerate, while other sessions keep the layer's persistent cookie.
+/// gets one (no `Max-Age`) on every later re-send (each regenerate re-sends it),
+/// while other sessions keep the layer's persistent cookie.
 pub async fn assert_persistence_per_session_survives_regenerate(app: Router) {
     let max_age = |reply: &super::Reply| reply.session_cookie().expect("a cookie").contains("Max-Age=");
     let mut remembered = Client::new(app.clone());
@@ -393,11 +393,11 @@ pub async fn assert_persistence_per_session_survives_regenerate(app: Router) {
     browser.put("/set/cart", json!(["apple"])).await;
     let login = browser.post("/login-browser/bob").await;
     assert!(!max_age(&login), "no Max-Age: {:?}", login.session_cookie());
-    assert!(!max_age(&browser.post("/touch").await), "a re-sent cookie keeps it");
-    assert!(!max_age(&browser.post("/regenerate").await), "so does a regenerate");
+    assert!(!max_age(&browser.post("/regenerate").await), "a regenerate keeps it");
+    assert!(!max_age(&browser.post("/regenerate").await), "and the next");
     assert_eq!(browser.get("/whoami").await.text(), "bob");
     assert_eq!(browser.get("/get/cart").await.json(), json!(["apple"]));
     // Changing one's mind: persistent again, sent at once.
     assert!(max_age(&browser.post("/persistent/true").await));
-    assert!(max_age(&remembered.post("/touch").await));
+    assert!(max_age(&remembered.post("/regenerate").await));
 }
