@@ -49,6 +49,8 @@ pub mod clock;
 mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[doc = include_str!("../../../docs/GUIDE.md")]
+pub mod guide {}
 mod cookie;
 mod csrf;
 mod device;
