@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Error;
 use crate::id::{SessionHandle, SessionId};
-use crate::request::{AddError, CommitError, CookieAction, RequestSession, State};
+use crate::request::{AddError, CommitError, CookieAction, PERSISTENT_KEY, RequestSession, State};
 use crate::settings::Settings;
 use crate::store::SessionMeta;
 
@@ -694,10 +694,6 @@ impl fmt::Debug for Session {
 }
 
 /// `key`, unless it is reserved for scopes.
-/// Where a session keeps its own cookie persistence, when it overrides the
-/// layer's (`true`: a cookie with `Max-Age`; `false`: a browser-session cookie).
-pub(crate) const PERSISTENT_KEY: &str = "scope::persistent";
-
 /// Where a session keeps its CSRF token (the scope namespace: no application key
 /// can collide with it).
 pub(crate) const CSRF_KEY: &str = "scope::csrf";

@@ -4,10 +4,9 @@
 use std::time::{Duration, SystemTime};
 
 use super::RequestSession;
-use super::state::{CookieAction, Incoming, Pending, State, Status};
+use super::state::{CookieAction, Incoming, PERSISTENT_KEY, Pending, State, Status};
 use crate::device::DEVICE_KEY;
 use crate::id::{SessionId, StoreKey};
-use crate::session::PERSISTENT_KEY;
 use crate::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, StoreError, Touch, UserChange};
 
 /// The store work one commit needs, planned under the state lock and carried out

@@ -21,7 +21,7 @@ use std::time::SystemTime;
 pub(crate) use self::commit::CommitError;
 pub(crate) use self::incoming::read_ticket;
 pub(crate) use self::respond::plain_http_host;
-pub(crate) use self::state::{AddError, CookieAction, Incoming, State, Status};
+pub(crate) use self::state::{AddError, CookieAction, Incoming, PERSISTENT_KEY, State, Status};
 use crate::settings::Settings;
 
 /// Per-request session state shared by every extractor of the request.

@@ -66,6 +66,10 @@ impl Status {
     }
 }
 
+/// Where a session keeps its own cookie persistence, when it overrides the
+/// layer's (`true`: a cookie with `Max-Age`; `false`: a browser-session cookie).
+pub(crate) const PERSISTENT_KEY: &str = "scope::persistent";
+
 /// What the response should do with the client's ticket, as decided so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CookieAction {
@@ -229,7 +233,7 @@ impl State {
     /// request knows it, else `default`.
     pub(crate) fn persistent(&self, default: bool) -> bool {
         self.data
-            .get(crate::session::PERSISTENT_KEY)
+            .get(PERSISTENT_KEY)
             .and_then(|json| json.parse::<bool>().ok())
             .or(self.persistent_hint)
             .unwrap_or(default)
