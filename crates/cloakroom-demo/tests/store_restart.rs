@@ -5,44 +5,18 @@ mod common;
 
 use std::fs;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use cloakroom_testing::{PostgresServer, RedisServer};
 use common::Client;
-use common::process::{ChildGuard, TempDir, free_port};
+use common::process::{ChildGuard, TempDir, free_port, start_demo_with};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_cloakroom-demo");
 const SECRET: &str = "a-restart-test-secret-of-at-least-thirty-two-bytes";
 
 /// Starts the demo on `port` with sessions in the store at `store_url`; waits
 /// (bounded) until it listens.
 async fn start_demo(dir: &TempDir, port: u16, store_url: &str) -> ChildGuard {
-    let mut command = Command::new(BINARY);
-    command
-        .env_clear()
-        .env("PORT", port.to_string())
-        .env("SESSION_SECRET", SECRET)
-        .env("SESSION_STORE", store_url)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(dir.path().join(format!("demo-{port}.log"))).expect("create the log"))
-        .stderr(fs::File::create(dir.path().join("demo.err")).expect("create the error log"));
-    let mut child = ChildGuard::spawn(command, "cloakroom-demo");
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        if let Some(status) = child.try_wait() {
-            let stderr = fs::read_to_string(dir.path().join("demo.err")).unwrap_or_default();
-            panic!("the demo exited with {status}: {stderr}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the demo did not listen on {addr} within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    child
+    start_demo_with(dir, port, &[("SESSION_SECRET", SECRET), ("SESSION_STORE", store_url)]).await
 }
 
 /// Signs in and fills a cart on a demo over `store_url`, restarts the demo, and

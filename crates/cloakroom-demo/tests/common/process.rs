@@ -96,3 +96,32 @@ impl Drop for ChildGuard {
         }
     }
 }
+
+/// Starts the demo binary on `port` of 127.0.0.1 with only `vars` in its
+/// environment, its output in `dir`; waits (bounded) until it listens.
+#[allow(dead_code)]
+pub async fn start_demo_with(dir: &TempDir, port: u16, vars: &[(&str, &str)]) -> ChildGuard {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cloakroom-demo"));
+    command
+        .env_clear()
+        .env("PORT", port.to_string())
+        .envs(vars.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(dir.path().join(format!("demo-{port}.log"))).expect("create the log"))
+        .stderr(fs::File::create(dir.path().join("demo.err")).expect("create the error log"));
+    let mut child = ChildGuard::spawn(command, "cloakroom-demo");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        if let Some(status) = child.try_wait() {
+            let stderr = fs::read_to_string(dir.path().join("demo.err")).unwrap_or_default();
+            panic!("the demo exited with {status}: {stderr}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo did not listen on {addr} within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child
+}
