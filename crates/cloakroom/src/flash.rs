@@ -102,10 +102,11 @@ impl Flash {
     /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn take(&self) -> Vec<String> {
-        let messages = self.peek();
-        for key in self.keys() {
-            self.session.guard_raw(&key);
-            self.session.remove_raw(&key);
+        let keys = self.keys();
+        let messages = self.messages(&keys);
+        for key in &keys {
+            self.session.guard_raw(key);
+            self.session.remove_raw(key);
         }
         messages
     }
@@ -122,8 +123,12 @@ impl Flash {
     /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn peek(&self) -> Vec<String> {
-        self.keys()
-            .iter()
+        self.messages(&self.keys())
+    }
+
+    /// The messages under `keys`, in their order.
+    fn messages(&self, keys: &[String]) -> Vec<String> {
+        keys.iter()
             .filter_map(|key| match self.session.get::<String>(key) {
                 Ok(message) => message,
                 Err(_) => self

@@ -16,9 +16,6 @@ use crate::session::Session;
 use crate::settings::Settings;
 use crate::store::{ChangeSet, SessionRecord, Touch};
 
-/// A step no deadline moves by: a load that never slides.
-const NEVER_SLIDE: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
-
 /// One of a user's sessions, as a "your devices" page shows it.
 ///
 /// ```
@@ -330,7 +327,7 @@ impl SessionManager {
             // The device details live in the session: one read each, only when the
             // layer records them; a read that moves no deadline.
             let device = if self.settings.devices.record {
-                let touch = Touch::new(now, listed.meta.idle_deadline).min_step(NEVER_SLIDE);
+                let touch = Touch::peek(now, listed.meta.idle_deadline);
                 store
                     .load(&listed.key, &touch)
                     .await?

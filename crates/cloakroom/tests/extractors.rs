@@ -331,11 +331,6 @@ async fn the_session_is_not_handed_out_unloaded_as_a_plain_extension() {
     assert_eq!(reply.status, 500, "use the Session extractor, which loads it");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flash_messages_are_shown_once_and_never_lost() {
-    assert_flash_shown_once_and_never_lost(app(config().build().unwrap())).await;
-}
-
 #[tokio::test]
 async fn a_flash_read_costs_the_requests_load_and_commit_only() {
     let store = CountingStore::new(MemoryStore::new());
@@ -350,11 +345,6 @@ async fn a_flash_read_costs_the_requests_load_and_commit_only() {
     assert_eq!(client.get("/flash").await.json(), json!([]));
     assert_eq!(store.calls.total(), 1, "nothing to take: the load alone");
     println!("a flash read: 1 load and 1 commit with messages, 1 load without");
-}
-
-#[tokio::test]
-async fn csrf_tokens_are_bound_to_the_visitor() {
-    assert_csrf_tokens_bound_to_the_visitor(app(config().build().unwrap())).await;
 }
 
 #[tokio::test]
@@ -388,11 +378,6 @@ async fn a_csrf_check_costs_the_requests_load_only() {
 }
 
 #[tokio::test]
-async fn devices_are_recorded_and_other_sessions_can_be_ended() {
-    assert_devices_recorded_and_others_ended(config()).await;
-}
-
-#[tokio::test]
 async fn trusted_proxies_without_a_client_address_fail_at_startup_naming_both() {
     let err = config()
         .trusted_proxies(["10.0.0.1".parse().unwrap()])
@@ -400,11 +385,6 @@ async fn trusted_proxies_without_a_client_address_fail_at_startup_naming_both() 
         .unwrap_err()
         .to_string();
     assert!(err.contains("trusted_proxies") && err.contains("client_addr"), "{err}");
-}
-
-#[tokio::test]
-async fn the_size_cap_applies_nothing_past_it() {
-    assert_the_size_cap_applies_nothing_past_it(app(config().build().unwrap())).await;
 }
 
 #[tokio::test]
@@ -420,11 +400,6 @@ async fn the_size_cap_and_its_answer_can_be_set_and_a_bad_cap_fails_at_startup()
     assert_eq!(refused.text(), "cart full");
     let err = config().max_session_bytes(100).build().unwrap_err().to_string();
     assert!(err.contains("max_session_bytes") && err.contains("1024"), "{err}");
-}
-
-#[tokio::test]
-async fn persistence_is_chosen_per_session_and_survives_regenerate() {
-    assert_persistence_per_session_survives_regenerate(app(config().build().unwrap())).await;
 }
 
 #[tokio::test]
@@ -456,3 +431,5 @@ async fn a_write_only_slide_re_sends_the_sessions_own_persistence() {
         reply.session_cookie()
     );
 }
+
+cloakroom_layer_contracts!(async { ((), config()) });

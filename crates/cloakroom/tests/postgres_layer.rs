@@ -153,34 +153,12 @@ async fn on_postgres_a_stale_ticket_write_answers_409_and_keeps_the_cookie() {
     assert_eq!(client.get("/get/a").await.json(), json!(1));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flash_messages_on_postgres_are_shown_once_and_never_lost() {
+cloakroom_layer_contracts!(async {
     let server = PostgresServer::start();
-    assert_flash_shown_once_and_never_lost(app(postgres_layer(&server, Duration::from_secs(5)).await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn csrf_tokens_on_postgres_are_bound_to_the_visitor() {
-    let server = PostgresServer::start();
-    assert_csrf_tokens_bound_to_the_visitor(app(postgres_layer(&server, Duration::from_secs(5)).await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn devices_on_postgres_are_recorded_and_other_sessions_can_be_ended() {
-    let server = PostgresServer::start();
-    let store = PostgresStore::connect(&server.url()).await.unwrap();
-    assert_devices_recorded_and_others_ended(config().store(store)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_size_cap_on_postgres_applies_nothing_past_it() {
-    let server = PostgresServer::start();
-    assert_the_size_cap_applies_nothing_past_it(app(postgres_layer(&server, Duration::from_secs(5)).await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn persistence_on_postgres_is_chosen_per_session() {
-    let server = PostgresServer::start();
-    assert_persistence_per_session_survives_regenerate(app(postgres_layer(&server, Duration::from_secs(5)).await))
-        .await;
-}
+    let store = PostgresStore::builder()
+        .timeout(Duration::from_secs(5))
+        .connect(&server.url())
+        .await
+        .unwrap();
+    (server, config().store(store))
+});

@@ -393,33 +393,12 @@ async fn on_redis_a_stale_ticket_after_a_sign_in_writes_409_and_keeps_the_cookie
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flash_messages_on_redis_are_shown_once_and_never_lost() {
+cloakroom_layer_contracts!(async {
     let redis = RedisServer::start();
-    assert_flash_shown_once_and_never_lost(app(redis_layer(&redis, Duration::from_secs(5)).await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn csrf_tokens_on_redis_are_bound_to_the_visitor() {
-    let redis = RedisServer::start();
-    assert_csrf_tokens_bound_to_the_visitor(app(redis_layer(&redis, Duration::from_secs(5)).await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn devices_on_redis_are_recorded_and_other_sessions_can_be_ended() {
-    let redis = RedisServer::start();
-    let store = RedisStore::connect(&redis.url()).await.unwrap();
-    assert_devices_recorded_and_others_ended(config().store(store)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_size_cap_on_redis_applies_nothing_past_it() {
-    let redis = RedisServer::start();
-    assert_the_size_cap_applies_nothing_past_it(app(redis_layer(&redis, Duration::from_secs(5)).await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn persistence_on_redis_is_chosen_per_session() {
-    let redis = RedisServer::start();
-    assert_persistence_per_session_survives_regenerate(app(redis_layer(&redis, Duration::from_secs(5)).await)).await;
-}
+    let store = RedisStore::builder()
+        .timeout(Duration::from_secs(5))
+        .connect(&redis.url())
+        .await
+        .unwrap();
+    (redis, config().store(store))
+});

@@ -86,33 +86,8 @@ async fn logout_everywhere_ends_every_session_of_the_user() {
     assert_eq!(laptop.get("/whoami").await.status, 401);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flash_messages_on_sqlite_are_shown_once_and_never_lost() {
-    let dir = TempDir::new("sqlite-flash");
-    assert_flash_shown_once_and_never_lost(app(sqlite_layer(&dir.path().join("sessions.db")).await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn csrf_tokens_on_sqlite_are_bound_to_the_visitor() {
-    let dir = TempDir::new("sqlite-csrf");
-    assert_csrf_tokens_bound_to_the_visitor(app(sqlite_layer(&dir.path().join("sessions.db")).await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn devices_on_sqlite_are_recorded_and_other_sessions_can_be_ended() {
-    let dir = TempDir::new("sqlite-devices");
+cloakroom_layer_contracts!(async {
+    let dir = TempDir::new("sqlite-contracts");
     let store = SqliteStore::open(dir.path().join("sessions.db")).await.unwrap();
-    assert_devices_recorded_and_others_ended(config().store(store)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_size_cap_on_sqlite_applies_nothing_past_it() {
-    let dir = TempDir::new("sqlite-cap");
-    assert_the_size_cap_applies_nothing_past_it(app(sqlite_layer(&dir.path().join("sessions.db")).await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn persistence_on_sqlite_is_chosen_per_session() {
-    let dir = TempDir::new("sqlite-persistent");
-    assert_persistence_per_session_survives_regenerate(app(sqlite_layer(&dir.path().join("sessions.db")).await)).await;
-}
+    (dir, config().store(store))
+});

@@ -103,7 +103,7 @@ impl RequestSession {
     /// read failed (the cookie then stays as the client has it).
     async fn persistence_of(&self, key: &StoreKey) -> Option<Option<bool>> {
         let now = self.now();
-        let touch = Touch::new(now, now).min_step(Duration::from_secs(100 * 365 * 86_400));
+        let touch = Touch::peek(now, now);
         match self.settings.store.load(key, &touch).await {
             Ok(loaded) => Some(
                 loaded

@@ -57,6 +57,12 @@ impl Touch {
         self.min_step = min_step;
         self
     }
+
+    /// A read that never moves the deadline: for looking at a session (its
+    /// device details, its cookie persistence) beside the request's own load.
+    pub(crate) fn peek(now: SystemTime, idle_deadline: SystemTime) -> Self {
+        Self::new(now, idle_deadline).min_step(Duration::from_secs(100 * 365 * 86_400))
+    }
 }
 
 /// A change to the session's user binding.

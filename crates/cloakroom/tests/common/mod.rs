@@ -5,6 +5,57 @@
 mod contract;
 mod outage;
 
+/// The layer's contracts every store passes (flash, CSRF, devices, the size cap,
+/// per-session persistence), as one `#[test]` each in a module `contracts`.
+/// `$setup` is an async block giving a guard that keeps the store's backend up
+/// for the test, and a configuration over the store; it runs once per test.
+#[macro_export]
+macro_rules! cloakroom_layer_contracts {
+    ($setup:expr) => {
+        mod contracts {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn flash_messages_are_shown_once_and_never_lost() {
+                let (_backend, config) = $setup.await;
+                $crate::common::assert_flash_shown_once_and_never_lost($crate::common::app(config.build().unwrap()))
+                    .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn csrf_tokens_are_bound_to_the_visitor() {
+                let (_backend, config) = $setup.await;
+                $crate::common::assert_csrf_tokens_bound_to_the_visitor($crate::common::app(config.build().unwrap()))
+                    .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn devices_are_recorded_and_other_sessions_can_be_ended() {
+                let (_backend, config) = $setup.await;
+                $crate::common::assert_devices_recorded_and_others_ended(config).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_size_cap_applies_nothing_past_it() {
+                let (_backend, config) = $setup.await;
+                $crate::common::assert_the_size_cap_applies_nothing_past_it($crate::common::app(
+                    config.build().unwrap(),
+                ))
+                .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn persistence_is_chosen_per_session_and_survives_regenerate() {
+                let (_backend, config) = $setup.await;
+                $crate::common::assert_persistence_per_session_survives_regenerate($crate::common::app(
+                    config.build().unwrap(),
+                ))
+                .await;
+            }
+        }
+    };
+}
+
 #[allow(unused_imports)]
 pub use contract::{
     Peer, assert_concurrent_writes_kept_and_logout_final, assert_csrf_tokens_bound_to_the_visitor,

@@ -144,37 +144,45 @@ async fn create(
     Ok(done.rows_affected() > 0)
 }
 
-/// The live session at `key` with `changes` applied and whether that slid its
-/// idle deadline, or why not: gone (a dead row is deleted on the way), moved, or
-/// a conflict.
+/// What a change set does to the row the writer read.
+enum Judged {
+    /// The live session with the change set applied, and whether that slid its
+    /// idle deadline: write it.
+    Apply(SessionRecord, bool),
+    /// The write's answer without writing: gone (a dead row was deleted on the
+    /// way), moved, a conflict, or a row that holds no session record.
+    Refused(Result<CommitOutcome, StoreError>),
+}
+
+/// Reads the row at `key` and judges `changes` on it.
 async fn judged(
     conn: &mut SqliteConnection,
     sql: &Statements,
     key: &StoreKey,
     changes: &ChangeSet,
-) -> Result<Result<Result<(SessionRecord, bool), CommitOutcome>, StoreError>, sqlx::Error> {
+) -> Result<Judged, sqlx::Error> {
     let now = millis(changes.now);
     let row: Option<LoadRow> = sqlx::query_as(sql.read.clone())
         .bind(&key.0[..])
         .fetch_optional(&mut *conn)
         .await?;
-    let record = match found(row, now) {
-        Err(corrupt) => return Ok(Err(corrupt)),
-        Ok(Found::Absent) => return Ok(Ok(Err(CommitOutcome::Gone))),
-        Ok(Found::Moved) => return Ok(Ok(Err(CommitOutcome::Moved))),
+    let refused = |outcome| Ok(Judged::Refused(Ok(outcome)));
+    let mut record = match found(row, now) {
+        Err(corrupt) => return Ok(Judged::Refused(Err(corrupt))),
+        Ok(Found::Absent) => return refused(CommitOutcome::Gone),
+        Ok(Found::Moved) => return refused(CommitOutcome::Moved),
         Ok(Found::Dead) => {
             drop_dead(conn, sql, key, now).await?;
-            return Ok(Ok(Err(CommitOutcome::Gone)));
+            return refused(CommitOutcome::Gone);
         }
         Ok(Found::Live(record)) => record,
     };
     if !record.admits(changes) {
-        return Ok(Ok(Err(CommitOutcome::Conflict)));
+        return refused(CommitOutcome::Conflict);
     }
     let slides = changes.slides(record.meta.idle_deadline);
-    let mut record = record;
     record.apply(changes);
-    Ok(Ok(Ok((record, slides))))
+    Ok(Judged::Apply(record, slides))
 }
 
 async fn commit(
@@ -184,9 +192,8 @@ async fn commit(
     changes: &ChangeSet,
 ) -> Result<Result<CommitOutcome, StoreError>, sqlx::Error> {
     let (record, slides) = match judged(conn, sql, key, changes).await? {
-        Ok(Ok(judged)) => judged,
-        Ok(Err(refused)) => return Ok(Ok(refused)),
-        Err(corrupt) => return Ok(Err(corrupt)),
+        Judged::Apply(record, slides) => (record, slides),
+        Judged::Refused(answer) => return Ok(answer),
     };
     let meta = &record.meta;
     sqlx::query(sql.update.clone())
@@ -207,10 +214,9 @@ async fn regenerate(
     new: &StoreKey,
     changes: &ChangeSet,
 ) -> Result<Result<CommitOutcome, StoreError>, sqlx::Error> {
-    let (record, _) = match judged(conn, sql, old, changes).await? {
-        Ok(Ok(judged)) => judged,
-        Ok(Err(refused)) => return Ok(Ok(refused)),
-        Err(corrupt) => return Ok(Err(corrupt)),
+    let record = match judged(conn, sql, old, changes).await? {
+        Judged::Apply(record, _) => record,
+        Judged::Refused(answer) => return Ok(answer),
     };
     let taken: bool = sqlx::query_scalar(sql.taken.clone())
         .bind(&new.0[..])
