@@ -563,7 +563,8 @@ impl SessionConfig {
 
     /// Records each session's device (its `User-Agent`, cut to 256 bytes, and the
     /// client's address, see [`client_addr`](Self::client_addr)) when the
-    /// session is created and when it is bound to a user; the manager's
+    /// session is created and when it is bound to a user (with the time of that
+    /// sign-in); the manager's
     /// [`list_user`](crate::SessionManager::list_user) returns them (default
     /// off: it stores who connects from where).
     ///

@@ -42,12 +42,23 @@ impl fmt::Debug for DeviceOptions {
 pub(crate) struct Device {
     pub(crate) user_agent: Option<String>,
     pub(crate) ip: Option<String>,
+    /// When the session was bound to its user (ms since the epoch): the sign-in,
+    /// which for a session that browsed first comes after its creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) signed_in_at: Option<u64>,
+}
+
+impl Device {
+    /// These details as the JSON to store.
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 impl DeviceOptions {
-    /// The details of the request with these headers and extensions, as the JSON
-    /// to store; `None` when recording is off.
-    pub(crate) fn capture(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<String> {
+    /// The details of the request with these headers and extensions; `None` when
+    /// recording is off.
+    pub(crate) fn capture(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<Device> {
         if !self.record {
             return None;
         }
@@ -57,8 +68,9 @@ impl DeviceOptions {
                 .and_then(|value| value.to_str().ok())
                 .map(|agent| bounded(agent, MAX_USER_AGENT).to_owned()),
             ip: self.client_ip(headers, extensions).map(|ip| ip.to_string()),
+            signed_in_at: None,
         };
-        serde_json::to_string(&device).ok()
+        Some(device)
     }
 
     /// The client's address: the peer's, or behind a trusted proxy the nearest
@@ -123,7 +135,7 @@ mod tests {
         }
         let mut extensions = Extensions::new();
         extensions.insert(Peer(peer.parse().unwrap()));
-        serde_json::from_str(&options.capture(&headers, &extensions).unwrap()).unwrap()
+        options.capture(&headers, &extensions).unwrap()
     }
 
     #[test]

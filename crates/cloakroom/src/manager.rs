@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use http::HeaderValue;
 
+use crate::clock::from_millis;
 use crate::device::{DEVICE_KEY, Device};
 use crate::error::Error;
 use crate::id::{SessionHandle, SessionId};
@@ -50,6 +51,10 @@ pub struct DeviceSession {
     pub user_agent: Option<String>,
     /// The client's address then, if recorded and known.
     pub ip: Option<String>,
+    /// When the session was bound to the user (the sign-in), if the layer
+    /// records devices. Unlike [`created_at`](Self::created_at), this is the
+    /// sign-in's own time for a session that browsed anonymously first.
+    pub signed_in_at: Option<SystemTime>,
 }
 
 /// Sessions outside a request: by ID, by user (list devices, revoke one, log out
@@ -345,6 +350,7 @@ impl SessionManager {
                 expires_at: listed.meta.expires_at(),
                 user_agent: device.user_agent,
                 ip: device.ip,
+                signed_in_at: device.signed_in_at.map(from_millis),
             });
         }
         sessions.sort_by(|a, b| {

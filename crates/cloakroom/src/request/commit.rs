@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use super::RequestSession;
 use super::state::{CookieAction, Incoming, PERSISTENT_KEY, Pending, State, Status};
-use crate::device::DEVICE_KEY;
+use crate::clock::to_millis;
+use crate::device::{DEVICE_KEY, Device};
 use crate::id::{SessionId, StoreKey};
 use crate::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, StoreError, Touch, UserChange};
 
@@ -135,15 +136,28 @@ impl RequestSession {
     }
 
     /// Writes the request's device details into a session about to be created
-    /// or bound to a user, when the layer records them.
+    /// or bound to a user (with the time of that sign-in), when the layer records
+    /// them.
     fn record_device(&self, state: &mut State) {
         let Some(device) = &self.device else {
             return;
         };
         let binds = matches!(state.pending.user, Some(UserChange::Bind(_)));
         let creates = state.status == Status::New && (state.pending.has_writes() || self.settings.save_uninitialized);
-        if (binds || creates) && state.data.get(DEVICE_KEY) != Some(device) {
-            state.write(DEVICE_KEY.to_owned(), device.clone());
+        if !(binds || creates) {
+            return;
+        }
+        let json = if binds {
+            let signed_in = Device {
+                signed_in_at: Some(to_millis(self.now())),
+                ..device.clone()
+            };
+            signed_in.to_json()
+        } else {
+            device.to_json()
+        };
+        if state.data.get(DEVICE_KEY) != Some(&json) {
+            state.write(DEVICE_KEY.to_owned(), json);
         }
     }
 

@@ -31,8 +31,8 @@ pub(crate) struct RequestSession {
     via_header: bool,
     /// A session outside any request (no response to carry cookies).
     detached: bool,
-    /// The request's device details (JSON), when the layer records them.
-    pub(crate) device: Option<String>,
+    /// The request's device details, when the layer records them.
+    pub(crate) device: Option<crate::device::Device>,
     /// The host of a request that came over plain http to a host that is not a
     /// loopback one, when the layer sends `Secure` cookies (a browser drops them).
     pub(crate) plain_http_host: Option<String>,

@@ -299,10 +299,15 @@ pub async fn assert_devices_recorded_and_others_ended(config: cloakroom::Session
         .layer(layer);
     let phone = sign_in_from(&app, "alice", "203.0.113.5", "Phone/1", Some("192.0.2.1")).await;
     let laptop = sign_in_from(&app, "alice", "10.0.0.1", "Laptop/2", Some("198.51.100.9")).await;
-    let mut devices: Vec<(Option<String>, Option<String>)> = manager
-        .list_user("alice")
-        .await
-        .unwrap()
+    let listed = manager.list_user("alice").await.unwrap();
+    for device in &listed {
+        let signed_in = device.signed_in_at.expect("a sign-in records its time");
+        assert!(
+            device.created_at <= signed_in && signed_in <= device.last_seen,
+            "{device:?}"
+        );
+    }
+    let mut devices: Vec<(Option<String>, Option<String>)> = listed
         .into_iter()
         .map(|device| (device.user_agent, device.ip))
         .collect();
