@@ -3,11 +3,13 @@
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use cloakroom::{CsrfForm, Flash, Session, SessionHandle, SessionManager, SignedIn};
+use cloakroom::{CsrfForm, DeviceSession, Flash, Session, SessionHandle, SessionManager, SignedIn};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api::{ApiError, ApiJson, ApiPath, ApiResult, is_form, message};
+use crate::cart;
+use crate::event::{self, Event, fingerprint};
 use crate::time::rfc3339;
 use crate::users::{self, User};
 
@@ -49,14 +51,40 @@ pub struct DeviceView {
     pub handle: String,
     /// True for the session making the request.
     pub current: bool,
-    /// Creation (sign-in) time, RFC 3339.
+    /// Creation time, RFC 3339: for a session that browsed before signing in,
+    /// earlier than the sign-in.
     pub created_at: String,
+    /// Sign-in time, RFC 3339.
+    pub signed_in_at: Option<String>,
     /// Last activity, RFC 3339.
     pub last_seen: String,
     /// The browser's `User-Agent` at sign-in, or `null`.
     pub user_agent: Option<String>,
     /// The client's address at sign-in, or `null`.
     pub ip: Option<String>,
+}
+
+/// One of the user's sessions, and whether it is the one asking.
+#[derive(Debug, Clone)]
+pub struct UserDevice {
+    /// The session as the manager lists it.
+    pub session: DeviceSession,
+    /// True for the session making the request.
+    pub current: bool,
+}
+
+impl From<UserDevice> for DeviceView {
+    fn from(UserDevice { session, current }: UserDevice) -> Self {
+        Self {
+            handle: session.handle.to_string(),
+            current,
+            created_at: rfc3339(session.created_at),
+            signed_in_at: session.signed_in_at.map(rfc3339),
+            last_seen: rfc3339(session.last_seen),
+            user_agent: session.user_agent,
+            ip: session.ip,
+        }
+    }
 }
 
 /// The signed-in user, or 401 when the session names no known user.
@@ -95,8 +123,17 @@ fn login_json(session: &Session, credentials: &Credentials) -> ApiResult<Json<Va
 
 fn login_form(session: Session, credentials: &Credentials) -> Response {
     let flash = Flash::from(session.clone());
+    let before = fingerprint(&session);
+    let cart_lines = cart::items(&session).map_or(0, |items| items.len());
     let pushed = match sign_in(&session, credentials) {
-        Ok(user) => flash.push(format!("{SIGNED_IN_FLASH} {}", user.id)),
+        Ok(user) => flash.push(format!("{SIGNED_IN_FLASH} {}", user.id)).and_then(|()| {
+            let event = Event::SignedIn {
+                user: user.id.to_owned(),
+                before,
+                cart_lines,
+            };
+            event::leave(&session, &event)
+        }),
         Err(_) => flash.push("Wrong user name or password"),
     };
     match pushed {
@@ -141,9 +178,13 @@ pub async fn logout(session: Session, request: Request) -> Response {
     if let Err(rejection) = CsrfForm::<NoFields>::from_request(request, &()).await {
         return rejection.into_response();
     }
+    let before = fingerprint(&session);
     session.destroy();
     tracing::info!("signed out");
-    match Flash::from(session).push(SIGNED_OUT_FLASH) {
+    let left = Flash::from(session.clone())
+        .push(SIGNED_OUT_FLASH)
+        .and_then(|()| event::leave(&session, &Event::SignedOut { before }));
+    match left {
         Ok(()) => Redirect::to("/").into_response(),
         Err(err) => err.into_response(),
     }
@@ -154,7 +195,11 @@ pub async fn sessions(
     State(manager): State<SessionManager>,
     SignedIn { user, session }: SignedIn,
 ) -> ApiResult<Json<Value>> {
-    let devices = devices(&manager, &user, &session).await?;
+    let devices: Vec<DeviceView> = devices(&manager, &user, &session)
+        .await?
+        .into_iter()
+        .map(DeviceView::from)
+        .collect();
     Ok(Json(json!({ "sessions": devices })))
 }
 
@@ -163,19 +208,15 @@ pub async fn devices(
     manager: &SessionManager,
     user: &str,
     session: &Session,
-) -> Result<Vec<DeviceView>, cloakroom::Error> {
+) -> Result<Vec<UserDevice>, cloakroom::Error> {
     let current = session.handle();
     Ok(manager
         .list_user(user)
         .await?
         .into_iter()
-        .map(|device| DeviceView {
+        .map(|device| UserDevice {
             current: current.as_ref() == Some(&device.handle),
-            handle: device.handle.to_string(),
-            created_at: rfc3339(device.created_at),
-            last_seen: rfc3339(device.last_seen),
-            user_agent: device.user_agent,
-            ip: device.ip,
+            session: device,
         })
         .collect())
 }

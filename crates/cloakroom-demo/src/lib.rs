@@ -17,6 +17,7 @@ pub mod auth;
 pub mod cart;
 pub mod checkout;
 pub mod config;
+pub mod event;
 pub mod health;
 pub mod metrics;
 pub mod page;
@@ -62,6 +63,9 @@ fn routes() -> Router<SessionManager> {
     Router::new()
         .route("/", get(page::index))
         .route("/app.js", get(page::script))
+        .route("/style.css", get(page::style))
+        .route("/favicon.svg", get(page::favicon))
+        .route("/favicon.ico", get(page::favicon))
         .route("/auth/login", post(auth::login))
         .route("/auth/me", get(auth::me))
         .route("/auth/logout", post(auth::logout))

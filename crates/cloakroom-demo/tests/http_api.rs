@@ -16,6 +16,16 @@ async fn signed_in(server: &TestServer, user: &str) -> Client {
     client
 }
 
+/// A server whose sessions tell time by `clock`.
+async fn with_clock(clock: &ManualClock) -> TestServer {
+    let clock = clock.clone();
+    TestServer::start_with(|mut config| {
+        config.session = config.session.clock(clock);
+        config
+    })
+    .await
+}
+
 fn handles(sessions: &Value) -> Vec<(String, bool)> {
     sessions["sessions"]
         .as_array()
@@ -219,6 +229,86 @@ async fn page_shows_user_cart_checkout_and_devices_when_signed_in() {
     assert!(!html.contains(r#"id="login-form""#), "{html}");
 }
 
+/// The text of the element with `id="{id}"` (up to its first `<`).
+fn element_text(html: &str, id: &str) -> Option<String> {
+    let (_, rest) = html.split_once(&format!(r#"id="{id}""#))?;
+    let (_, rest) = rest.split_once('>')?;
+    Some(rest.split('<').next()?.to_owned())
+}
+
+#[tokio::test]
+async fn the_page_explains_the_new_id_at_sign_in_and_the_cart_that_came_along() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let first = client.get("/").await.text();
+    assert!(first.contains(r#"id="no-session""#), "{first}");
+    client.post("/cart", json!({ "id": "socks", "qty": 1 })).await;
+    client.post("/cart", json!({ "id": "hat", "qty": 1 })).await;
+    let page = client.get("/").await.text();
+    let before = element_text(&page, "fingerprint").expect("a fingerprint");
+    assert_eq!(before.len(), 8, "{page}");
+    assert!(!page.contains(r#"id="event""#), "nothing happened yet: {page}");
+
+    let token = csrf_of(&page).unwrap();
+    let body = format!("username=bob&password=bob-pass&_csrf={token}");
+    client.post_form("/auth/login", &body).await;
+    let page = client.get("/").await.text();
+    let after = element_text(&page, "fingerprint").unwrap();
+    assert_ne!(after, before, "a new ID, so a new fingerprint");
+    assert_eq!(element_text(&page, "event-before").as_deref(), Some(before.as_str()));
+    assert_eq!(element_text(&page, "event-after").as_deref(), Some(after.as_str()));
+    assert_eq!(
+        element_text(&page, "event-cart").as_deref(),
+        Some("Your cart came along: 2 lines, under the new ID.")
+    );
+    for id in ["created", "last-seen", "idle-deadline", "absolute-deadline"] {
+        let shown = element_text(&page, id).unwrap_or_default();
+        assert!(shown.ends_with(" UTC"), "#{id}: {shown:?}");
+    }
+    let again = client.get("/").await.text();
+    assert!(!again.contains(r#"id="event""#), "shown once: {again}");
+    assert_eq!(element_text(&again, "fingerprint"), Some(after));
+
+    // Signing out says which session went.
+    let token = csrf_of(&again).unwrap();
+    client.post_form("/auth/logout", &format!("_csrf={token}")).await;
+    let out = client.get("/").await.text();
+    assert!(out.contains("You signed out."), "{out}");
+    assert_eq!(
+        element_text(&out, "event-before").as_deref(),
+        element_text(&again, "fingerprint").as_deref()
+    );
+}
+
+#[tokio::test]
+async fn the_page_style_and_icon_are_served_from_this_origin() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let page = client.get("/").await;
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let html = page.text();
+    assert!(html.contains(r#"<link rel="stylesheet" href="/style.css">"#), "{html}");
+    for attribute in ["src=\"", "href=\""] {
+        for reference in html.split(attribute).skip(1) {
+            assert!(
+                reference.starts_with('/'),
+                "nothing from elsewhere: {attribute}{reference}"
+            );
+        }
+    }
+    for (path, kind) in [
+        ("/style.css", "text/css"),
+        ("/favicon.svg", "image/svg+xml"),
+        ("/favicon.ico", "image/svg+xml"),
+    ] {
+        let asset = client.get(path).await;
+        assert_eq!(asset.status, StatusCode::OK, "{path}");
+        assert!(asset.header("content-type").unwrap().starts_with(kind), "{path}");
+        assert!(asset.session_cookie().is_none(), "{path} makes no session");
+    }
+}
+
 #[tokio::test]
 async fn page_script_is_served() {
     let server = TestServer::start().await;
@@ -379,14 +469,7 @@ async fn sessions_lists_devices_newest_first_marking_the_current_one() {
     // Stores keep whole milliseconds: a clock moved by hand gives the two sign-ins
     // distinct creation times however fast the requests are.
     let clock = ManualClock::new();
-    let server = TestServer::start_with({
-        let clock = clock.clone();
-        |mut config| {
-            config.session = config.session.clock(clock);
-            config
-        }
-    })
-    .await;
+    let server = with_clock(&clock).await;
     let laptop = signed_in(&server, "alice").await;
     clock.advance(Duration::from_secs(60));
     let phone = signed_in(&server, "alice").await;
@@ -424,14 +507,38 @@ async fn sessions_lists_devices_newest_first_marking_the_current_one() {
         let keys: Vec<&str> = session.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["created_at", "current", "handle", "ip", "last_seen", "user_agent"]
+            [
+                "created_at",
+                "current",
+                "handle",
+                "ip",
+                "last_seen",
+                "signed_in_at",
+                "user_agent"
+            ]
         );
-        for field in ["created_at", "last_seen"] {
+        for field in ["created_at", "signed_in_at", "last_seen"] {
             let time = session[field].as_str().unwrap();
             assert_eq!(time.len(), 20, "{time}");
             assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{time}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_device_shows_its_sign_in_time_apart_from_when_it_began_browsing() {
+    let clock = ManualClock::new();
+    let server = with_clock(&clock).await;
+    let client = server.client();
+    client.post("/cart", json!({ "id": "socks", "qty": 1 })).await;
+    clock.advance(Duration::from_secs(90));
+    client.login("alice").await;
+    let listed = client.get("/auth/sessions").await.json();
+    let device = &listed["sessions"][0];
+    let created = device["created_at"].as_str().unwrap();
+    let signed_in = device["signed_in_at"].as_str().unwrap();
+    assert!(created < signed_in, "{device}");
+    assert_eq!(device["last_seen"].as_str().unwrap(), signed_in, "{device}");
 }
 
 #[tokio::test]

@@ -58,6 +58,13 @@ on("checkout-advance", "click", (event) => {
 });
 on("checkout-reset", "click", () => run(() => api("POST", "/checkout/reset")));
 
+on("prefs-form", "submit", (event) => {
+  event.preventDefault();
+  run(() => api("PUT", "/prefs/theme", value("pref-theme")));
+});
+
+on("logout-others", "click", () => run(() => api("POST", "/auth/logout-others")));
+
 for (const button of document.querySelectorAll(".revoke")) {
   button.addEventListener("click", () =>
     run(() => api("DELETE", "/auth/sessions/" + encodeURIComponent(button.dataset.handle))),

@@ -1,93 +1,174 @@
-//! The HTML page at `/`: a sign-in form for anonymous visitors; who you are, the
-//! cart, the checkout step and your devices once signed in. A little script
-//! (`/app.js`) calls the JSON API and reloads the page.
+//! The HTML page at `/`: the session as the server holds it (fingerprint,
+//! times, deadlines), what the last form action did to it, and the cart,
+//! checkout, preferences and devices. A little script (`/app.js`) calls the JSON
+//! API and reloads the page; the style sheet and the icon are served beside it,
+//! nothing comes from elsewhere.
 //!
 //! The sign-in and sign-out forms post to `/auth/login` and `/auth/logout` as
 //! HTML forms with a hidden `_csrf` field; the messages they leave (flashes)
-//! show once, in `#flash`.
+//! show once, in `#flash`, and what they did is explained once, in `#event`.
 //!
 //! Stable element IDs for tests and scripts: `flash` (its items are the
-//! messages), `login-form`, `username`, `password`, `login-button`, `notice`,
-//! `whoami`, `role`, `logout-form`, `logout`, `logout-all`,
-//! `cart-items` (lines carry `data-id`), `cart-empty`, `cart-form`, `cart-id`,
-//! `cart-qty`, `cart-add`, `checkout-step`, `checkout-advance`, `checkout-reset`,
-//! `device-list` (entries carry `data-handle` and `data-current`).
+//! messages), `event` (`event-before`, `event-after`, `event-cart`), `session`
+//! (`fingerprint`, `session-state`, `created`, `last-seen`, `idle-deadline`,
+//! `absolute-deadline`, `cookie-kind`; `no-session` before there is one),
+//! `login-form`, `username`, `password`, `login-button`, `notice`, `whoami`,
+//! `role`, `logout-form`, `logout`, `logout-all`, `cart-items` (lines carry
+//! `data-id`), `cart-empty`, `cart-form`, `cart-id`, `cart-qty`, `cart-add`,
+//! `checkout-step`, `checkout-advance`, `checkout-reset`, `prefs-form`,
+//! `pref-theme`, `prefs-save`, `prefs-list` (items carry `data-name`),
+//! `prefs-empty`, `device-list` (entries carry `data-handle` and
+//! `data-current`), `logout-others`, `api-clients`, `header-example`.
+
+mod agent;
+mod html;
+mod sections;
+mod session_panel;
 
 use std::fmt::Write as _;
+use std::time::SystemTime;
 
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::HeaderMap;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST};
 use axum::response::{Html, IntoResponse, Response};
 use cloakroom::{CsrfToken, Flash, Scoped, Session, SessionManager};
 
-use crate::api::ApiResult;
-use crate::auth::{DeviceView, devices};
-use crate::cart::{Item, MAX_ID_LEN, MAX_QTY, items};
-use crate::checkout::Checkout;
-use crate::users;
+pub use html::escape;
+use sections::THEMES;
+use session_panel::{SessionFacts, event_panel, session_panel};
 
-/// Scripts only from this origin (no inline script), no framing.
-const CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; base-uri 'none'; \
-                   form-action 'self'; frame-ancestors 'none'";
+use crate::api::ApiResult;
+use crate::auth::devices;
+use crate::cart::items;
+use crate::checkout::Checkout;
+use crate::config::DEFAULT_PORT;
+use crate::event::{self, fingerprint};
+use crate::{prefs, users};
+
+/// Scripts, styles and images only from this origin (nothing inline), no framing.
+const CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The page's script.
 const SCRIPT: &str = include_str!("app.js");
+/// The page's style sheet.
+const STYLE: &str = include_str!("style.css");
+/// The page's icon.
+const FAVICON: &str = include_str!("favicon.svg");
 
-/// `GET /`: the page, rendered for the session at hand. The flash messages
-/// waiting are shown, and taken: a reload shows them no more. A visitor without
-/// a session gets the sign-in form, its CSRF token bound to a small pre-session
-/// cookie, and no session is stored.
+/// How long a browser may keep the style sheet, script and icon.
+const ASSET_CACHE: &str = "public, max-age=300";
+
+/// `GET /`: the page, rendered for the session at hand. The flash messages and
+/// the event waiting are shown, and taken: a reload shows them no more. A
+/// visitor without a session gets the sign-in form, its CSRF token bound to a
+/// small pre-session cookie, and no session is stored.
 pub async fn index(
     State(manager): State<SessionManager>,
+    headers: HeaderMap,
     session: Session,
     flash: Flash,
     csrf: CsrfToken,
 ) -> ApiResult<Response> {
+    let now = SystemTime::now();
     let cart = items(&session)?;
     let user = session.user().as_deref().and_then(users::find);
+    let prefs = prefs::all(&session)?;
+    let happened = event::take(&session)?;
     let token = csrf.token();
+    let fingerprint = fingerprint(&session);
+
     let mut body = flash_list(&flash.take());
-    body.push_str(&match user {
+    body.push_str(&event_panel(happened.as_ref(), fingerprint.as_deref()));
+    body.push_str(&session_panel(&SessionFacts {
+        fingerprint: fingerprint.clone(),
+        meta: session.meta(),
+        persistent: session.persistent(),
+        user: user.map(|user| user.id),
+        now,
+    }));
+    match user {
         Some(user) => {
+            body.push_str(&sections::account(user, &token));
+            body.push_str(&sections::cart(&cart, true));
             let checkout = Scoped::<Checkout>::of(session.clone()).get()?;
+            body.push_str(&sections::checkout(&checkout));
+            body.push_str(&sections::prefs(&prefs));
             let devices = devices(&manager, user.id, &session).await?;
-            signed_in(user, &token, &cart, &checkout, &devices)
+            body.push_str(&sections::devices(&devices, now));
         }
-        None => anonymous(&token, &cart),
-    });
+        None => {
+            body.push_str(&sections::sign_in(&token));
+            body.push_str(&sections::cart(&cart, false));
+            body.push_str(&sections::prefs(&prefs));
+        }
+    }
+    body.push_str(&sections::api_clients(&host(&headers)));
+    let theme = prefs
+        .get("theme")
+        .and_then(serde_json::Value::as_str)
+        .filter(|theme| THEMES.contains(theme))
+        .unwrap_or("light");
     Ok((
         [(CACHE_CONTROL, "no-store"), (CONTENT_SECURITY_POLICY, CSP)],
-        Html(layout(&body)),
+        Html(layout(theme, &body)),
     )
         .into_response())
 }
 
 /// `GET /app.js`: the page's script.
 pub async fn script() -> Response {
-    ([(CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT).into_response()
+    asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
-fn layout(body: &str) -> String {
+/// `GET /style.css`: the page's style sheet.
+pub async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE)
+}
+
+/// `GET /favicon.svg` and `GET /favicon.ico`: the page's icon (an SVG either way).
+pub async fn favicon() -> Response {
+    asset("image/svg+xml", FAVICON)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(CONTENT_TYPE, content_type), (CACHE_CONTROL, ASSET_CACHE)], body).into_response()
+}
+
+/// The host the page was asked for, for the commands it shows; anything but a
+/// plain host name or address (and port) is replaced by the default.
+fn host(headers: &HeaderMap) -> String {
+    headers
+        .get(HOST)
+        .and_then(|value| value.to_str().ok())
+        .filter(|host| {
+            !host.is_empty()
+                && host.len() <= 255
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        })
+        .map_or_else(|| format!("127.0.0.1:{DEFAULT_PORT}"), str::to_owned)
+}
+
+fn layout(theme: &str, body: &str) -> String {
     format!(
         r#"<!doctype html>
-<html lang="en">
+<html lang="en" data-theme="{theme}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cloakroom demo</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }}
-section {{ border-top: 1px solid #ccc; padding: .5rem 0; }}
-label {{ display: block; margin: .3rem 0; }}
-#notice:empty {{ display: none; }}
-#notice {{ color: #a00; }}
-</style>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/style.css">
 <script src="/app.js" defer></script>
 </head>
 <body>
-<h1>cloakroom demo</h1>
+<header class="top"><img src="/favicon.svg" alt="" width="32" height="32"><div><h1>cloakroom demo</h1>
+<p class="tagline">Sessions that keep every write: watch the ID change at sign-in while the cart stays.</p></div></header>
+<main>
 <p id="notice" role="alert"></p>
-{body}
+{body}</main>
 </body>
 </html>
 "#
@@ -107,147 +188,34 @@ fn flash_list(messages: &[String]) -> String {
     out
 }
 
-fn anonymous(csrf: &str, cart: &[Item]) -> String {
-    let mut out = format!(
-        r#"<section id="sign-in">
-<h2>Sign in</h2>
-<form id="login-form" method="post" action="/auth/login">
-<input type="hidden" name="_csrf" value="{}">
-<label>User name <input id="username" name="username" autocomplete="username" required></label>
-<label>Password <input id="password" name="password" type="password" autocomplete="current-password" required></label>
-<button id="login-button" type="submit">Sign in</button>
-</form>
-<p>Try <code>alice</code> / <code>alice-pass</code> or <code>bob</code> / <code>bob-pass</code>.</p>
-</section>
-"#,
-        escape(csrf)
-    );
-    out.push_str(&cart_section(cart));
-    out
-}
-
-fn signed_in(user: &users::User, csrf: &str, cart: &[Item], checkout: &Checkout, devices: &[DeviceView]) -> String {
-    let mut out = format!(
-        r#"<section id="account">
-<h2>Your account</h2>
-<p>You are <strong id="whoami">{}</strong> (<span id="role">{}</span>).</p>
-<form id="logout-form" method="post" action="/auth/logout">
-<input type="hidden" name="_csrf" value="{}">
-<button id="logout" type="submit">Sign out</button>
-</form>
-<button id="logout-all" type="button">Sign out everywhere</button>
-</section>
-"#,
-        escape(user.id),
-        escape(user.role),
-        escape(csrf)
-    );
-    out.push_str(&cart_section(cart));
-    out.push_str(&checkout_section(checkout));
-    out.push_str(&devices_section(devices));
-    out
-}
-
-fn cart_section(cart: &[Item]) -> String {
-    let mut out = String::from("<section id=\"cart\">\n<h2>Cart</h2>\n<ul id=\"cart-items\">\n");
-    for item in cart {
-        let id = escape(&item.id);
-        let _ = writeln!(
-            out,
-            r#"<li data-id="{id}"><span class="item-id">{id}</span> × <span class="item-qty">{}</span> <button class="cart-remove" type="button" data-id="{id}">Remove</button></li>"#,
-            item.qty
-        );
-    }
-    out.push_str("</ul>\n");
-    if cart.is_empty() {
-        out.push_str("<p id=\"cart-empty\">Your cart is empty.</p>\n");
-    }
-    let _ = write!(
-        out,
-        r#"<form id="cart-form">
-<label>Item <input id="cart-id" name="id" required maxlength="{MAX_ID_LEN}"></label>
-<label>Quantity <input id="cart-qty" name="qty" type="number" min="1" max="{MAX_QTY}" value="1" required></label>
-<button id="cart-add" type="submit">Add to cart</button>
-</form>
-</section>
-"#
-    );
-    out
-}
-
-fn checkout_section(checkout: &Checkout) -> String {
-    let mut out = format!(
-        "<section id=\"checkout\">\n<h2>Checkout</h2>\n<p>Step: <strong id=\"checkout-step\">{}</strong></p>\n",
-        escape(&checkout.step)
-    );
-    if let Some(next) = checkout.next_step() {
-        let _ = writeln!(
-            out,
-            r#"<button id="checkout-advance" type="button" data-next="{next}">Continue to {next}</button>"#
-        );
-    }
-    out.push_str("<button id=\"checkout-reset\" type=\"button\">Start over</button>\n</section>\n");
-    out
-}
-
-fn devices_section(devices: &[DeviceView]) -> String {
-    let mut out = String::from("<section id=\"devices\">\n<h2>Your devices</h2>\n<ul id=\"device-list\">\n");
-    for device in devices {
-        let handle = escape(&device.handle);
-        let action = if device.current {
-            "<strong>(this device)</strong>".to_owned()
-        } else {
-            format!(r#"<button class="revoke" type="button" data-handle="{handle}">Sign out this device</button>"#)
-        };
-        let _ = writeln!(
-            out,
-            r#"<li data-handle="{handle}" data-current="{}"><span class="device-agent">{}</span> from <span class="device-ip">{}</span>, since {}, last seen {} {action}</li>"#,
-            device.current,
-            escape(device.user_agent.as_deref().unwrap_or("an unknown browser")),
-            escape(device.ip.as_deref().unwrap_or("an unknown address")),
-            escape(&device.created_at),
-            escape(&device.last_seen),
-        );
-    }
-    out.push_str("</ul>\n</section>\n");
-    out
-}
-
-/// `text` with `& < > " '` escaped, safe in element content and quoted attributes.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escape_neutralises_markup() {
-        assert_eq!(
-            escape(r#"<img src=x onerror="alert('1')">&"#),
-            "&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;"
-        );
-    }
+    use crate::cart::Item;
 
     #[test]
     fn cart_lines_are_escaped() {
-        let html = cart_section(&[Item {
-            id: "<b>\"x\"</b>".into(),
-            qty: 2,
-        }]);
+        let html = sections::cart(
+            &[Item {
+                id: "<b>\"x\"</b>".into(),
+                qty: 2,
+            }],
+            false,
+        );
         assert!(!html.contains("<b>"));
         assert!(html.contains(r#"data-id="&lt;b&gt;&quot;x&quot;&lt;/b&gt;""#));
+    }
+
+    #[test]
+    fn only_a_plain_host_is_echoed() {
+        let with = |host: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(HOST, host.parse().unwrap());
+            super::host(&headers)
+        };
+        assert_eq!(with("192.168.1.20:3000"), "192.168.1.20:3000");
+        assert_eq!(with("[::1]:3000"), "[::1]:3000");
+        assert_eq!(with("evil\"><script>"), "127.0.0.1:3000");
+        assert_eq!(super::host(&HeaderMap::new()), "127.0.0.1:3000");
     }
 }

@@ -54,6 +54,14 @@ fn program(variable: &str, default: &str, package: &str) -> PathBuf {
     path
 }
 
+/// Where screenshots go: `SCREENSHOT_DIR`, or `target/screenshots` in the workspace.
+pub fn screenshot_dir() -> PathBuf {
+    std::env::var_os("SCREENSHOT_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots"),
+        PathBuf::from,
+    )
+}
+
 /// A running chromedriver, stopped (with every browser it started) on drop.
 pub struct Driver {
     addr: SocketAddr,
@@ -274,6 +282,67 @@ impl Browser {
     /// Waits (up to [`PAGE_WAIT`]) for an element matching `css`.
     pub async fn wait_for(&self, css: &str) -> Element {
         self.wait_for_text(css, |_| true).await.0
+    }
+
+    /// True when a user can see `element` (WebDriver's "is displayed").
+    pub async fn is_displayed(&self, element: &Element) -> bool {
+        self.command(Method::GET, &format!("/element/{}/displayed", element.0), None)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"))
+            .as_bool()
+            .unwrap_or(false)
+    }
+
+    /// The text a user sees in the element matching `css`, which must be shown.
+    pub async fn visible_text(&self, css: &str) -> String {
+        let element = self.wait_for(css).await;
+        assert!(self.is_displayed(&element).await, "`{css}` is not shown");
+        self.text(&element).await.unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// Sets the browser window's size, in CSS pixels.
+    pub async fn set_window(&self, width: u32, height: u32) {
+        self.command(
+            Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    }
+
+    /// Saves the whole page, top to bottom, as `{name}.png` in
+    /// [`screenshot_dir`] (the window grows to the page's height for the shot,
+    /// then goes back); returns the file's path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        use base64::Engine as _;
+        let size = self
+            .execute(
+                "window.scrollTo(0, 0); return [window.outerWidth, window.outerHeight, \
+                 document.documentElement.scrollHeight + window.outerHeight - window.innerHeight];",
+            )
+            .await;
+        let dimension = |at: usize| u32::try_from(size[at].as_u64().unwrap_or(0)).unwrap_or(0);
+        let (width, height, full) = (dimension(0), dimension(1), dimension(2));
+        if full > height {
+            self.set_window(width, full).await;
+        }
+        let encoded = self
+            .command(Method::GET, "/screenshot", None)
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().unwrap_or_default())
+            .expect("a base64 screenshot");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG screenshot");
+        let dir = screenshot_dir();
+        fs::create_dir_all(&dir).expect("create the screenshot directory");
+        let path = dir.join(format!("{name}.png"));
+        fs::write(&path, png).expect("write the screenshot");
+        if full > height {
+            self.set_window(width, height).await;
+        }
+        path
     }
 
     /// Types `text` into `element`.
