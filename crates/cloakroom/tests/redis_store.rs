@@ -98,3 +98,156 @@ mod plain_writes {
         late_writes_leave_nothing(&redis).await;
     }
 }
+
+/// Creating a session is a pipeline of plain commands (`RENAMENX` from a staging
+/// key); these are the cases where the key is not free, and the clock edge.
+mod creates {
+    use std::time::{Duration, SystemTime};
+
+    use cloakroom::store::{Loaded, SessionStore, StoreKey, Touch};
+    use cloakroom::{RedisStore, SessionId, conformance};
+
+    use super::REDIS;
+
+    async fn store(prefix: &str) -> RedisStore {
+        RedisStore::builder()
+            .prefix(prefix)
+            .connect(&REDIS.url())
+            .await
+            .unwrap()
+    }
+
+    fn prefix() -> String {
+        format!("create:{}:", &SessionId::generate().store_key().to_hex()[..16])
+    }
+
+    /// `{prefix}{TT}:{kind}:{KEY}`, as docs/REDIS.md lays keys out.
+    fn key_name(prefix: &str, kind: &str, key: &StoreKey) -> String {
+        let hex = key.to_hex();
+        format!("{prefix}{{{}}}:{kind}:{hex}", &hex[..2])
+    }
+
+    fn keys(prefix: &str) -> Vec<String> {
+        let mut keys: Vec<String> = REDIS
+            .command(&format!("KEYS {prefix}*"))
+            .split("\r\n")
+            .filter(|line| !line.is_empty() && !line.starts_with(['*', '$']))
+            .map(str::to_owned)
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    fn expiry_score(prefix: &str, key: &StoreKey) -> String {
+        let hex = key.to_hex();
+        REDIS.command(&format!("ZSCORE {prefix}{{{}}}:expiries {hex}", &hex[..2]))
+    }
+
+    #[tokio::test]
+    async fn a_create_over_a_live_session_changes_nothing_and_leaves_no_staging_key() {
+        let prefix = prefix();
+        let store = store(&prefix).await;
+        let now = SystemTime::now();
+        let key = SessionId::generate().store_key();
+        assert!(
+            store
+                .create(&key, &conformance::record(now, &[("a", "1")]))
+                .await
+                .unwrap()
+        );
+        let score = expiry_score(&prefix, &key);
+        let before = keys(&prefix);
+
+        let later = now + Duration::from_secs(30);
+        assert!(
+            !store
+                .create(&key, &conformance::record(later, &[("b", "2")]))
+                .await
+                .unwrap()
+        );
+        assert_eq!(keys(&prefix), before, "no staging key left behind");
+        assert_eq!(
+            expiry_score(&prefix, &key),
+            score,
+            "the live session's expiry entry stands"
+        );
+        let live = store.load(&key, &Touch::new(now, now)).await.unwrap().live().unwrap();
+        assert_eq!(live.data.get("a").map(String::as_str), Some("1"));
+        assert!(!live.data.contains_key("b"));
+    }
+
+    #[tokio::test]
+    async fn a_create_over_a_moved_marker_is_refused() {
+        let prefix = prefix();
+        let store = store(&prefix).await;
+        let now = SystemTime::now();
+        let old = SessionId::generate().store_key();
+        store
+            .create(&old, &conformance::record(now, &[("a", "1")]))
+            .await
+            .unwrap();
+        let new = store.successor_id(&old).store_key();
+        let changes = cloakroom::store::ChangeSet::new(now);
+        assert!(store.regenerate(&old, &new, &changes).await.unwrap().is_written());
+        assert!(!store.create(&old, &conformance::record(now, &[])).await.unwrap());
+        assert_eq!(store.load(&old, &Touch::new(now, now)).await.unwrap(), Loaded::Moved);
+        assert!(
+            keys(&prefix).iter().all(|name| !name.contains(":n:")),
+            "{:?}",
+            keys(&prefix)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_create_replaces_data_left_without_a_session() {
+        let prefix = prefix();
+        let store = store(&prefix).await;
+        let now = SystemTime::now();
+        let key = SessionId::generate().store_key();
+        REDIS.command(&format!("HSET {} d:stale 1", key_name(&prefix, "s", &key)));
+        assert!(
+            store
+                .create(&key, &conformance::record(now, &[("a", "1")]))
+                .await
+                .unwrap()
+        );
+        let live = store.load(&key, &Touch::new(now, now)).await.unwrap().live().unwrap();
+        assert_eq!(live.data.len(), 1, "{:?}", live.data);
+        let score = expiry_score(&prefix, &key);
+        assert!(
+            !score.starts_with("$-1"),
+            "the new session's expiry entry is filed: {score:?}"
+        );
+        assert!(
+            keys(&prefix).iter().all(|name| !name.contains(":n:")),
+            "{:?}",
+            keys(&prefix)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_create_already_expired_by_the_servers_clock_is_no_session() {
+        let prefix = prefix();
+        let store = store(&prefix).await;
+        let long_ago = SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
+        let key = SessionId::generate().store_key();
+        assert!(
+            store
+                .create(&key, &conformance::record(long_ago, &[("a", "1")]))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store
+                .load(&key, &Touch::new(SystemTime::now(), SystemTime::now()))
+                .await
+                .unwrap(),
+            Loaded::Gone
+        );
+        assert!(
+            keys(&prefix)
+                .iter()
+                .all(|name| !name.contains(":s:") && !name.contains(":n:"))
+        );
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use redis::Value;
+use redis::{ErrorKind, RedisResult, ServerErrorKind, Value};
 
 use super::RedisStore;
 use super::layout::{DataField, Layout, record_fields, user_hash};
@@ -134,6 +134,67 @@ impl RedisStore {
 
     /// Inserts a session unless a live one (or a moved marker) holds the key.
     pub(super) async fn create_session(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
+        if record.meta.user.is_none()
+            && let Some(inserted) = self.create_plain(key, record).await?
+        {
+            return Ok(inserted);
+        }
+        self.create_by_script(key, record).await
+    }
+
+    /// Inserts an unbound session without a script, in one pipeline of plain
+    /// commands on one hash slot: the record is written under its staging key,
+    /// given its expiry as TTL, and renamed onto the session key with `RENAMENX`,
+    /// which refuses a key that exists; the expiry entry is filed with `ZADD NX`,
+    /// which leaves an existing entry alone. `None` when the key was taken (never
+    /// for a fresh ID in practice): the staging hash, and the entry if this
+    /// pipeline filed it, are taken back, and the create script decides (a live
+    /// session or a moved marker keeps the key; a leftover without metadata is
+    /// replaced).
+    async fn create_plain(&self, key: &StoreKey, record: &SessionRecord) -> Result<Option<bool>, StoreError> {
+        let staging = self.layout.staging(key);
+        let expiries = self.layout.expiries(key);
+        let member = key.to_hex();
+        let expiry = to_millis(record.meta.expires_at());
+        let mut pipe = redis::pipe();
+        pipe.cmd("HSET").arg(&staging).arg(record_fields(record));
+        pipe.cmd("PEXPIREAT").arg(&staging).arg(expiry);
+        pipe.cmd("RENAMENX").arg(&staging).arg(self.layout.session(key));
+        pipe.cmd("ZADD").arg(&expiries).arg("NX").arg(expiry).arg(&member);
+        pipe.ignore_errors();
+        let replies: Vec<RedisResult<Value>> = self.pipeline(pipe).await?;
+        let filed = match replies.as_slice() {
+            [Ok(_), Ok(_), Ok(Value::Int(1)), Ok(_)] => return Ok(Some(true)),
+            // An expiry already past by Redis's clock (a layer clock behind it):
+            // the TTL removed the staging hash at once, so there was nothing to
+            // rename; the session is dead at birth, as the script would leave it.
+            [Ok(_), Ok(Value::Int(1)), Err(err), Ok(_)]
+                if err.kind() == ErrorKind::Server(ServerErrorKind::ResponseError)
+                    && err.to_string().contains("no such key") =>
+            {
+                return Ok(Some(true));
+            }
+            [Ok(_), Ok(_), Ok(Value::Int(0)), Ok(filed)] => matches!(filed, Value::Int(1)),
+            other => {
+                let error = other.iter().find_map(|reply| reply.as_ref().err());
+                return Err(StoreError::unavailable(match error {
+                    Some(err) => err.to_string(),
+                    None => format!("unexpected replies to a create pipeline: {other:?}"),
+                }));
+            }
+        };
+        let mut undo = redis::pipe();
+        undo.cmd("DEL").arg(&staging).ignore();
+        if filed {
+            undo.cmd("ZREM").arg(&expiries).arg(&member).ignore();
+        }
+        self.pipeline::<()>(undo).await?;
+        Ok(None)
+    }
+
+    /// The create script: inserts unless a live session or a moved marker holds
+    /// the key, filing a binding in the user index first.
+    async fn create_by_script(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
         if let Some(user) = &record.meta.user {
             self.index_add(user, key, record.meta.absolute_deadline, record.meta.created_at)
                 .await?;

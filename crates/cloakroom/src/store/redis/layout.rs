@@ -3,6 +3,7 @@
 //! | key | type | holds |
 //! | --- | --- | --- |
 //! | `{prefix}{TT}:s:{KEY}` | hash | one session: `m` = `created:seen:idle:absolute` (ms since the epoch, one field so a read returns few elements), `m:u` user, and `d:{name}` per session key (JSON); or, after a regenerate, only `mv` = until when it answers "moved" |
+//! | `{prefix}{TT}:n:{KEY}` | hash | a new session being inserted: written here, then renamed onto its session key only if that key is free (`RENAMENX`); it exists only within one create |
 //! | `{prefix}{TT}:expiries` | sorted set | members `{KEY}` scored by their expiry (ms), for counting and purging |
 //! | `{prefix}{TT}:users` | hash | the tag's bound sessions: `{KEY}` → `U` of its user, so the purge can prune a dead session's index entry |
 //! | `{prefix}user:{U}` | sorted set | a user's sessions: members `{KEY}` scored by absolute deadline |
@@ -40,6 +41,14 @@ impl Layout {
     pub(super) fn session(&self, key: &StoreKey) -> String {
         let mut name = self.tagged(key, 68);
         name.push_str(":s:");
+        push_hex(&mut name, &key.0);
+        name
+    }
+
+    /// Where a new session is written before `RENAMENX` puts it in place.
+    pub(super) fn staging(&self, key: &StoreKey) -> String {
+        let mut name = self.tagged(key, 68);
+        name.push_str(":n:");
         push_hex(&mut name, &key.0);
         name
     }
@@ -251,6 +260,7 @@ mod tests {
         let key = StoreKey([0xab; 32]);
         assert_eq!(layout.session(&key), format!("app:{{ab}}:s:{}", "ab".repeat(32)));
         assert_eq!(layout.expiries(&key), "app:{ab}:expiries");
+        assert_eq!(layout.staging(&key), format!("app:{{ab}}:n:{}", "ab".repeat(32)));
         assert_eq!(layout.expiries(&key), layout.expiries_of_tag(&Layout::tag(&key)));
     }
 
