@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apps;
+pub mod prefs_app;
 pub mod stats;
 pub mod wrk;
 

@@ -16,6 +16,9 @@ pub struct Load {
     pub duration: Duration,
     /// Extra request headers (`-H`), e.g. `Cookie: sid=...`.
     pub headers: Vec<String>,
+    /// A Lua script that makes the requests (`-s`), e.g. a `PUT` with a new
+    /// body each time.
+    pub script: Option<std::path::PathBuf>,
 }
 
 /// What `wrk --latency` reported.
@@ -62,6 +65,9 @@ impl Load {
             .arg("10s");
         for header in &self.headers {
             cmd.arg("-H").arg(header);
+        }
+        if let Some(script) = &self.script {
+            cmd.arg("-s").arg(script);
         }
         cmd.arg(&self.url);
         cmd
@@ -203,6 +209,7 @@ Transfer/sec:      8.69MB
             threads: 1,
             duration: Duration::from_secs(5),
             headers: vec!["Cookie: sid=x".into()],
+            script: None,
         };
         let cmd = load.command();
         let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();

@@ -48,6 +48,28 @@ pub(crate) struct Device {
     pub(crate) signed_in_at: Option<u64>,
 }
 
+/// A request's device, as taken from its headers and extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct Captured {
+    user_agent: Option<http::HeaderValue>,
+    ip: Option<IpAddr>,
+}
+
+impl Captured {
+    /// The details to store, with the time of a sign-in (ms) when there is one.
+    pub(crate) fn device(&self, signed_in_at: Option<u64>) -> Device {
+        Device {
+            user_agent: self
+                .user_agent
+                .as_ref()
+                .and_then(|value| value.to_str().ok())
+                .map(|agent| bounded(agent, MAX_USER_AGENT).to_owned()),
+            ip: self.ip.map(|ip| ip.to_string()),
+            signed_in_at,
+        }
+    }
+}
+
 impl Device {
     /// These details as the JSON to store.
     pub(crate) fn to_json(&self) -> String {
@@ -56,21 +78,17 @@ impl Device {
 }
 
 impl DeviceOptions {
-    /// The details of the request with these headers and extensions; `None` when
-    /// recording is off.
-    pub(crate) fn capture(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<Device> {
+    /// What the request says of its device, taken cheaply on every request (the
+    /// `User-Agent` header value is shared, not copied); `None` when recording is
+    /// off. [`Captured::device`] makes the details only when a commit stores them.
+    pub(crate) fn capture(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<Captured> {
         if !self.record {
             return None;
         }
-        let device = Device {
-            user_agent: headers
-                .get(USER_AGENT)
-                .and_then(|value| value.to_str().ok())
-                .map(|agent| bounded(agent, MAX_USER_AGENT).to_owned()),
-            ip: self.client_ip(headers, extensions).map(|ip| ip.to_string()),
-            signed_in_at: None,
-        };
-        Some(device)
+        Some(Captured {
+            user_agent: headers.get(USER_AGENT).cloned(),
+            ip: self.client_ip(headers, extensions),
+        })
     }
 
     /// The client's address: the peer's, or behind a trusted proxy the nearest
@@ -135,7 +153,7 @@ mod tests {
         }
         let mut extensions = Extensions::new();
         extensions.insert(Peer(peer.parse().unwrap()));
-        options.capture(&headers, &extensions).unwrap()
+        options.capture(&headers, &extensions).unwrap().device(None)
     }
 
     #[test]

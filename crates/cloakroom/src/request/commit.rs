@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use super::RequestSession;
 use super::state::{CookieAction, Incoming, PERSISTENT_KEY, Pending, State, Status};
 use crate::clock::to_millis;
-use crate::device::{DEVICE_KEY, Device};
+use crate::device::DEVICE_KEY;
 use crate::id::{SessionId, StoreKey};
 use crate::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, StoreError, Touch, UserChange};
 
@@ -147,15 +147,7 @@ impl RequestSession {
         if !(binds || creates) {
             return;
         }
-        let json = if binds {
-            let signed_in = Device {
-                signed_in_at: Some(to_millis(self.now())),
-                ..device.clone()
-            };
-            signed_in.to_json()
-        } else {
-            device.to_json()
-        };
+        let json = device.device(binds.then(|| to_millis(self.now()))).to_json();
         if state.data.get(DEVICE_KEY) != Some(&json) {
             state.write(DEVICE_KEY.to_owned(), json);
         }

@@ -32,7 +32,7 @@ pub(crate) struct RequestSession {
     /// A session outside any request (no response to carry cookies).
     detached: bool,
     /// The request's device details, when the layer records them.
-    pub(crate) device: Option<crate::device::Device>,
+    pub(crate) device: Option<crate::device::Captured>,
     /// The host of a request that came over plain http to a host that is not a
     /// loopback one, when the layer sends `Secure` cookies (a browser drops them).
     pub(crate) plain_http_host: Option<String>,

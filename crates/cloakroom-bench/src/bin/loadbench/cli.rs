@@ -29,7 +29,7 @@ impl Options {
             threads: 1,
             sessions: 1_000_000,
             repeats: 3,
-            parts: ["memory", "redis", "postgres", "sqlite", "rss", "purge"]
+            parts: ["memory", "redis", "postgres", "sqlite", "rss", "purge", "demo"]
                 .map(String::from)
                 .to_vec(),
             out: PathBuf::from("target/loadbench/report.md"),
@@ -74,9 +74,9 @@ impl Options {
         opts.duration = explicit_duration.unwrap_or(opts.duration).max(Duration::from_secs(1));
         opts.repeats = opts.repeats.max(1);
         for part in &opts.parts {
-            if !["memory", "redis", "postgres", "sqlite", "rss", "purge"].contains(&part.as_str()) {
+            if !["memory", "redis", "postgres", "sqlite", "rss", "purge", "demo"].contains(&part.as_str()) {
                 return Err(format!(
-                    "unknown part {part:?}; parts are memory,redis,postgres,sqlite,rss,purge"
+                    "unknown part {part:?}; parts are memory,redis,postgres,sqlite,rss,purge,demo"
                 ));
             }
         }
@@ -89,7 +89,8 @@ impl Options {
 }
 
 const USAGE: &str = "usage: loadbench [--quick] [--rounds N] [--duration SECS] [--connections N] [--threads N] \
-[--sessions N] [--repeats N] [--parts memory,redis,postgres,sqlite,rss,purge] [--out FILE] [--filter TEXT]
+[--sessions N] [--repeats N] [--parts memory,redis,postgres,sqlite,rss,purge,demo] [--out FILE] [--filter TEXT]
+  --parts demo runs the demo binary against towerprefs (tower-sessions) on the demo's /prefs routes.
   --filter keeps the runs whose store/route/variant contains TEXT (e.g. redis/read/cloakroom), for profiling.
   defaults: 5 rounds of 5 s runs, 32 connections, 1 wrk thread, 1M sessions for the memory
   and purge parts, 3 repeats of those; --quick: 2 rounds of 2 s, 1 repeat.";

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! loadbench [--quick] [--rounds N] [--duration SECS] [--connections N] [--threads N]
-//!           [--sessions N] [--parts memory,redis,postgres,sqlite,rss,purge] [--out FILE]
+//!           [--sessions N] [--parts memory,redis,postgres,sqlite,rss,purge,demo] [--out FILE]
 //! ```
 //!
 //! The server runs in this process on a tokio runtime with ONE worker thread, so
@@ -14,6 +14,7 @@
 //! per-core throughput of each library, not a race for both cores.
 
 mod cli;
+mod demo;
 mod proc;
 mod purge;
 mod report;
@@ -76,7 +77,15 @@ fn run(opts: &Options) -> Fallible<()> {
     } else {
         None
     };
+    let demo = if opts.wants("demo") {
+        Some(demo::demo_apps(opts, &mut csv)?)
+    } else {
+        None
+    };
     let mut report = render(opts, throughput.as_ref(), rss.as_ref(), purge.as_deref());
+    if let Some(demo) = demo {
+        let _ = write!(report, "\n{demo}");
+    }
     let _ = writeln!(report, "\nTotal time: {:.0} s.", started.elapsed().as_secs_f64());
     println!("{report}");
     if let Some(dir) = opts.out.parent() {

@@ -113,6 +113,7 @@ pub(crate) fn purge(rt: &Runtime, opts: &Options) -> Fallible<Vec<PurgeRound>> {
                 threads: opts.threads,
                 duration: opts.duration,
                 headers: vec![format!("Cookie: {cookie}")],
+                script: None,
             };
             // Without purge (1M expired sessions still held).
             ticker.restart();

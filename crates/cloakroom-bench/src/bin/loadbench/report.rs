@@ -30,11 +30,12 @@ const SCRIPT_ONLY_COMMANDS: &[&str] = &[
 /// variant it is compared with, and the least ratio of requests/s that meets it.
 const TARGETS: &[(StoreKind, &str, &str, &str, f64)] = &[
     (StoreKind::Memory, "read", "cloakroom", "floor", 0.85),
-    (StoreKind::Memory, "read", "cloakroom", TOWER, 1.2),
-    (StoreKind::Memory, "write", WRITER, TOWER, 1.2),
+    (StoreKind::Memory, "read", "cloakroom", TOWER, 1.05),
+    (StoreKind::Memory, "write", WRITER, TOWER, 1.3),
     (StoreKind::Memory, "new", "cloakroom", TOWER, 1.2),
+    (StoreKind::Redis, "read", "cloakroom", TOWER, 1.05),
     (StoreKind::Redis, "write", WRITER, TOWER, 1.5),
-    (StoreKind::Redis, "read", "cloakroom", TOWER, 1.1),
+    (StoreKind::Redis, "new", "cloakroom", TOWER, 1.1),
     (StoreKind::Postgres, "write", WRITER, TOWER, 1.2),
     (StoreKind::Postgres, "new", "cloakroom", TOWER, 1.2),
     (StoreKind::Postgres, "read", "cloakroom", TOWER, 1.0),

@@ -314,6 +314,7 @@ fn run_variant(
             threads: opts.threads,
             duration: opts.duration,
             headers: cookie.map(|c| format!("Cookie: {c}")).into_iter().collect(),
+            script: None,
         };
         let redis = backends.redis.as_ref().filter(|_| scenario.store == StoreKind::Redis);
         let postgres = backends

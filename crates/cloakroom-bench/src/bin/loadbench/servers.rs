@@ -60,12 +60,31 @@ impl Server {
 
 /// One GET over a fresh connection: status, the `name=value` of its `Set-Cookie`, body.
 pub(crate) fn http_get(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Fallible<(u16, Option<String>, String)> {
+    http_request(addr, "GET", path, cookie, None)
+}
+
+/// One request over a fresh connection (a JSON `body`, if any): status, the
+/// `name=value` of its `Set-Cookie`, body.
+pub(crate) fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<&str>,
+) -> Fallible<(u16, Option<String>, String)> {
     let mut stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let body = body.map_or_else(String::new, |body| {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    });
+    let end = if body.is_empty() { "\r\n" } else { "" };
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{cookie}\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{cookie}{body}{end}"
     )
     .map_err(|e| format!("send to {addr}: {e}"))?;
     let mut raw = String::new();

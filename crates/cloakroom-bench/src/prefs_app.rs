@@ -1,0 +1,75 @@
+//! The demo's preference routes on tower-sessions, for the side-by-side run of the
+//! demo binary (`loadbench --parts demo`): `GET /prefs` answers the session's
+//! preferences as one JSON object, `PUT /prefs/{name}` stores any JSON value
+//! under a name of 1 to 64 `[A-Za-z0-9_-]`, and `GET /healthz` answers
+//! `{"status":"ok"}`, as the demo does. tower-sessions cannot list a session's
+//! keys, so the preferences live in one map under `prefs`, read and written back
+//! by `PUT`: how a tower-sessions application keeps a set of named values.
+//!
+//! ```
+//! let app = cloakroom_bench::prefs_app::router(tower_sessions::MemoryStore::default());
+//! # let _: axum::Router = app;
+//! ```
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+use tower_sessions::Session;
+
+use crate::apps::{COOKIE_NAME, IDLE_TIMEOUT};
+
+/// The session key holding the preferences.
+const PREFS: &str = "prefs";
+
+/// The routes, under a tower-sessions layer over `store` with the demo's cookie
+/// (`sid`, `Path=/`, `HttpOnly`, `SameSite=Lax`, not `Secure`: the demo outside
+/// production) and idle timeout (24 h).
+pub fn router<S: tower_sessions::SessionStore + Clone>(store: S) -> Router {
+    let layer = tower_sessions::SessionManagerLayer::new(store)
+        .with_name(COOKIE_NAME)
+        .with_expiry(tower_sessions::Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::seconds(IDLE_TIMEOUT.as_secs() as i64),
+        ))
+        .with_path("/")
+        .with_secure(false)
+        .with_http_only(true)
+        .with_same_site(tower_sessions::cookie::SameSite::Lax);
+    Router::new()
+        .route("/prefs", get(list))
+        .route("/prefs/{name}", put(set))
+        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .layer(layer)
+}
+
+type Answer = Result<Json<Value>, (StatusCode, Json<Value>)>;
+
+fn failed(err: tower_sessions::session::Error) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "error": err.to_string() })),
+    )
+}
+
+async fn list(session: Session) -> Answer {
+    let prefs: Map<String, Value> = session.get(PREFS).await.map_err(failed)?.unwrap_or_default();
+    Ok(Json(Value::Object(prefs)))
+}
+
+async fn set(session: Session, Path(name): Path<String>, Json(value): Json<Value>) -> Answer {
+    let valid = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "a preference name is 1 to 64 characters of A-Z, a-z, 0-9, _ and -" })),
+        ));
+    }
+    let mut prefs: Map<String, Value> = session.get(PREFS).await.map_err(failed)?.unwrap_or_default();
+    prefs.insert(name.clone(), value.clone());
+    session.insert(PREFS, prefs).await.map_err(failed)?;
+    Ok(Json(json!({ "name": name, "value": value })))
+}
