@@ -73,3 +73,49 @@ async fn set(session: Session, Path(name): Path<String>, Json(value): Json<Value
     session.insert(PREFS, prefs).await.map_err(failed)?;
     Ok(Json(json!({ "name": name, "value": value })))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::apps::{call, cookie_pair};
+
+    async fn put(app: &Router, path: &str, cookie: Option<&str>, body: &str) -> (StatusCode, Option<String>) {
+        let mut request = Request::put(path).header(header::CONTENT_TYPE, "application/json");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::from(body.to_owned())).unwrap())
+            .await
+            .unwrap();
+        let cookie = response
+            .headers()
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(cookie_pair);
+        (response.status(), cookie)
+    }
+
+    #[tokio::test]
+    async fn preferences_are_kept_and_listed_like_the_demos() {
+        let app = router(tower_sessions::MemoryStore::default());
+        let (status, cookie) = put(&app, "/prefs/theme", None, "\"dark\"").await;
+        assert_eq!(status, StatusCode::OK);
+        let cookie = cookie.expect("a new session's cookie");
+        assert_eq!(put(&app, "/prefs/size", Some(&cookie), "3").await.0, StatusCode::OK);
+        let listed = call(&app, "/prefs", Some(&cookie)).await;
+        let listed: Value = serde_json::from_str(&listed.body).unwrap();
+        assert_eq!(listed, json!({ "theme": "dark", "size": 3 }));
+        assert_eq!(
+            put(&app, "/prefs/a.b", Some(&cookie), "1").await.0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(call(&app, "/prefs", None).await.body, "{}");
+        assert_eq!(call(&app, "/healthz", None).await.body, r#"{"status":"ok"}"#);
+    }
+}
