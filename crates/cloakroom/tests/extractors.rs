@@ -433,3 +433,30 @@ async fn a_write_only_slide_re_sends_the_sessions_own_persistence() {
 }
 
 cloakroom_layer_contracts!(async { ((), config()) });
+
+/// A clock one millisecond later at every reading: a commit that read the time
+/// twice would give its parts different times.
+#[derive(Debug, Default)]
+struct TickingClock(std::sync::atomic::AtomicU64);
+
+impl cloakroom::clock::Clock for TickingClock {
+    fn now(&self) -> std::time::SystemTime {
+        let ticks = self.0.fetch_add(1, Ordering::Relaxed);
+        std::time::UNIX_EPOCH + Duration::from_secs(1_795_435_200) + Duration::from_millis(ticks)
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_that_creates_the_session_records_one_time_for_all_of_it() {
+    let layer = config()
+        .clock(TickingClock::default())
+        .record_devices(true)
+        .build()
+        .unwrap();
+    let manager = layer.manager();
+    let app = routes().layer(layer);
+    send(&app, "POST", "/login/alice", None, None).await;
+    let [device] = manager.list_user("alice").await.unwrap().try_into().unwrap();
+    assert_eq!(device.signed_in_at, Some(device.created_at), "{device:?}");
+    assert_eq!(device.last_seen, device.created_at, "{device:?}");
+}

@@ -72,13 +72,16 @@ impl RequestSession {
             if state.conflict {
                 return Err(CommitError::Conflict);
             }
-            self.record_device(&mut state);
+            // One time for the whole commit: a sign-in's recorded time and the
+            // session's own times agree to the millisecond.
+            let now = self.now();
+            self.record_device(&mut state, now);
             if let Some(bytes) = self.past_cap(&state) {
                 state.pending = Pending::default();
                 return Err(CommitError::TooLarge { bytes });
             }
             let taken = std::mem::take(&mut state.pending);
-            let plan = self.plan(&mut state, &taken);
+            let plan = self.plan(&mut state, &taken, now);
             (taken.destroy, plan, taken)
         };
         if destroy.is_none() && matches!(plan, Plan::Nothing) {
@@ -138,7 +141,7 @@ impl RequestSession {
     /// Writes the request's device details into a session about to be created
     /// or bound to a user (with the time of that sign-in), when the layer records
     /// them.
-    fn record_device(&self, state: &mut State) {
+    fn record_device(&self, state: &mut State, now: SystemTime) {
         let Some(device) = &self.device else {
             return;
         };
@@ -147,15 +150,14 @@ impl RequestSession {
         if !(binds || creates) {
             return;
         }
-        let json = device.device(binds.then(|| to_millis(self.now()))).to_json();
+        let json = device.device(binds.then(|| to_millis(now))).to_json();
         if state.data.get(DEVICE_KEY) != Some(&json) {
             state.write(DEVICE_KEY.to_owned(), json);
         }
     }
 
-    fn plan(&self, state: &mut State, pending: &Pending) -> Plan {
+    fn plan(&self, state: &mut State, pending: &Pending, now: SystemTime) -> Plan {
         let settings = &self.settings;
-        let now = self.now();
         let writes = pending.has_writes();
 
         if matches!(state.incoming, Incoming::Moved) && !pending.regenerate {
