@@ -20,22 +20,24 @@ async fn fresh_store() -> RedisStore {
 
 cloakroom::store_conformance_tests!(fresh_store);
 
+/// The keys of `redis` matching `pattern`, sorted.
+fn keys_matching(redis: &RedisServer, pattern: &str) -> Vec<String> {
+    let mut keys: Vec<String> = redis
+        .command(&format!("KEYS {pattern}"))
+        .split("\r\n")
+        .filter(|line| !line.is_empty() && !line.starts_with(['*', '$']))
+        .map(str::to_owned)
+        .collect();
+    keys.sort();
+    keys
+}
+
 mod plain_writes {
     use std::time::SystemTime;
 
     use cloakroom::store::{ChangeSet, CommitOutcome, SessionStore};
     use cloakroom::{RedisStore, SessionId, conformance};
     use cloakroom_testing::RedisServer;
-
-    /// The session hashes under `prefix` in `redis`.
-    fn session_hashes(redis: &RedisServer, prefix: &str) -> Vec<String> {
-        redis
-            .command(&format!("KEYS {prefix}*:s:*"))
-            .split("\r\n")
-            .filter(|line| !line.is_empty() && !line.starts_with(['*', '$']))
-            .map(str::to_owned)
-            .collect()
-    }
 
     fn write(now: SystemTime, key: &str, value: &str) -> ChangeSet {
         let mut changes = ChangeSet::new(now);
@@ -78,7 +80,7 @@ mod plain_writes {
             CommitOutcome::Gone
         );
         assert_eq!(
-            session_hashes(redis, &prefix),
+            super::keys_matching(redis, &format!("{prefix}*:s:*")),
             Vec::<String>::new(),
             "no data left without a session"
         );
@@ -102,23 +104,22 @@ mod plain_writes {
 /// Creating a session is a pipeline of plain commands (`RENAMENX` from a staging
 /// key); these are the cases where the key is not free, and the clock edge.
 mod creates {
-    use std::time::{Duration, SystemTime};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-    use cloakroom::store::{Loaded, SessionStore, StoreKey, Touch};
+    use cloakroom::store::{Loaded, SessionRecord, SessionStore, StoreKey, Touch};
     use cloakroom::{RedisStore, SessionId, conformance};
 
-    use super::REDIS;
+    use super::{REDIS, keys_matching};
 
-    async fn store(prefix: &str) -> RedisStore {
-        RedisStore::builder()
-            .prefix(prefix)
+    /// A store under a prefix of its own, and that prefix.
+    async fn store() -> (RedisStore, String) {
+        let prefix = format!("create:{}:", &SessionId::generate().store_key().to_hex()[..16]);
+        let store = RedisStore::builder()
+            .prefix(prefix.as_str())
             .connect(&REDIS.url())
             .await
-            .unwrap()
-    }
-
-    fn prefix() -> String {
-        format!("create:{}:", &SessionId::generate().store_key().to_hex()[..16])
+            .unwrap();
+        (store, prefix)
     }
 
     /// `{prefix}{TT}:{kind}:{KEY}`, as docs/REDIS.md lays keys out.
@@ -127,36 +128,31 @@ mod creates {
         format!("{prefix}{{{}}}:{kind}:{hex}", &hex[..2])
     }
 
-    fn keys(prefix: &str) -> Vec<String> {
-        let mut keys: Vec<String> = REDIS
-            .command(&format!("KEYS {prefix}*"))
-            .split("\r\n")
-            .filter(|line| !line.is_empty() && !line.starts_with(['*', '$']))
-            .map(str::to_owned)
-            .collect();
-        keys.sort();
-        keys
+    /// The score of `key` in its expiry set (ms), if it has an entry.
+    fn expiry_entry(prefix: &str, key: &StoreKey) -> Option<u64> {
+        let hex = key.to_hex();
+        let reply = REDIS.command(&format!("ZSCORE {prefix}{{{}}}:expiries {hex}", &hex[..2]));
+        reply.lines().nth(1).map(|score| score.parse().expect("a score"))
     }
 
-    fn expiry_score(prefix: &str, key: &StoreKey) -> String {
-        let hex = key.to_hex();
-        REDIS.command(&format!("ZSCORE {prefix}{{{}}}:expiries {hex}", &hex[..2]))
+    fn expiry_of(record: &SessionRecord) -> u64 {
+        let ms = record.meta.expires_at().duration_since(UNIX_EPOCH).unwrap().as_millis();
+        u64::try_from(ms).unwrap()
+    }
+
+    fn assert_no_staging_key(prefix: &str) {
+        let staging = keys_matching(&REDIS, &format!("{prefix}*:n:*"));
+        assert!(staging.is_empty(), "staging keys left behind: {staging:?}");
     }
 
     #[tokio::test]
     async fn a_create_over_a_live_session_changes_nothing_and_leaves_no_staging_key() {
-        let prefix = prefix();
-        let store = store(&prefix).await;
+        let (store, prefix) = store().await;
         let now = SystemTime::now();
         let key = SessionId::generate().store_key();
-        assert!(
-            store
-                .create(&key, &conformance::record(now, &[("a", "1")]))
-                .await
-                .unwrap()
-        );
-        let score = expiry_score(&prefix, &key);
-        let before = keys(&prefix);
+        let first = conformance::record(now, &[("a", "1")]);
+        assert!(store.create(&key, &first).await.unwrap());
+        let before = keys_matching(&REDIS, &format!("{prefix}*"));
 
         let later = now + Duration::from_secs(30);
         assert!(
@@ -165,10 +161,14 @@ mod creates {
                 .await
                 .unwrap()
         );
-        assert_eq!(keys(&prefix), before, "no staging key left behind");
         assert_eq!(
-            expiry_score(&prefix, &key),
-            score,
+            keys_matching(&REDIS, &format!("{prefix}*")),
+            before,
+            "no key added or removed"
+        );
+        assert_eq!(
+            expiry_entry(&prefix, &key),
+            Some(expiry_of(&first)),
             "the live session's expiry entry stands"
         );
         let live = store.load(&key, &Touch::new(now, now)).await.unwrap().live().unwrap();
@@ -178,57 +178,41 @@ mod creates {
 
     #[tokio::test]
     async fn a_create_over_a_moved_marker_is_refused() {
-        let prefix = prefix();
-        let store = store(&prefix).await;
+        let (store, prefix) = store().await;
         let now = SystemTime::now();
         let old = SessionId::generate().store_key();
-        store
-            .create(&old, &conformance::record(now, &[("a", "1")]))
-            .await
-            .unwrap();
+        assert!(
+            store
+                .create(&old, &conformance::record(now, &[("a", "1")]))
+                .await
+                .unwrap()
+        );
         let new = store.successor_id(&old).store_key();
         let changes = cloakroom::store::ChangeSet::new(now);
         assert!(store.regenerate(&old, &new, &changes).await.unwrap().is_written());
         assert!(!store.create(&old, &conformance::record(now, &[])).await.unwrap());
         assert_eq!(store.load(&old, &Touch::new(now, now)).await.unwrap(), Loaded::Moved);
-        assert!(
-            keys(&prefix).iter().all(|name| !name.contains(":n:")),
-            "{:?}",
-            keys(&prefix)
-        );
+        assert_eq!(expiry_entry(&prefix, &old), None, "the refused create filed no entry");
+        assert_no_staging_key(&prefix);
     }
 
     #[tokio::test]
     async fn a_create_replaces_data_left_without_a_session() {
-        let prefix = prefix();
-        let store = store(&prefix).await;
+        let (store, prefix) = store().await;
         let now = SystemTime::now();
         let key = SessionId::generate().store_key();
         REDIS.command(&format!("HSET {} d:stale 1", key_name(&prefix, "s", &key)));
-        assert!(
-            store
-                .create(&key, &conformance::record(now, &[("a", "1")]))
-                .await
-                .unwrap()
-        );
+        let record = conformance::record(now, &[("a", "1")]);
+        assert!(store.create(&key, &record).await.unwrap());
         let live = store.load(&key, &Touch::new(now, now)).await.unwrap().live().unwrap();
         assert_eq!(live.data.len(), 1, "{:?}", live.data);
-        let score = expiry_score(&prefix, &key);
-        assert!(
-            !score.starts_with("$-1"),
-            "the new session's expiry entry is filed: {score:?}"
-        );
-        assert!(
-            keys(&prefix).iter().all(|name| !name.contains(":n:")),
-            "{:?}",
-            keys(&prefix)
-        );
+        assert_eq!(expiry_entry(&prefix, &key), Some(expiry_of(&record)));
+        assert_no_staging_key(&prefix);
     }
 
     #[tokio::test]
     async fn a_create_already_expired_by_the_servers_clock_is_no_session() {
-        let prefix = prefix();
-        let store = store(&prefix).await;
+        let (store, prefix) = store().await;
         let long_ago = SystemTime::now() - Duration::from_secs(3 * 24 * 3600);
         let key = SessionId::generate().store_key();
         assert!(
@@ -237,17 +221,9 @@ mod creates {
                 .await
                 .unwrap()
         );
-        assert_eq!(
-            store
-                .load(&key, &Touch::new(SystemTime::now(), SystemTime::now()))
-                .await
-                .unwrap(),
-            Loaded::Gone
-        );
-        assert!(
-            keys(&prefix)
-                .iter()
-                .all(|name| !name.contains(":s:") && !name.contains(":n:"))
-        );
+        let now = SystemTime::now();
+        assert_eq!(store.load(&key, &Touch::new(now, now)).await.unwrap(), Loaded::Gone);
+        assert!(keys_matching(&REDIS, &format!("{prefix}*:s:*")).is_empty());
+        assert_no_staging_key(&prefix);
     }
 }

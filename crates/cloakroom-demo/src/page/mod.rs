@@ -81,7 +81,7 @@ pub async fn index(
     let mut body = flash_list(&flash.take());
     body.push_str(&event_panel(happened.as_ref(), fingerprint.as_deref()));
     body.push_str(&session_panel(&SessionFacts {
-        fingerprint: fingerprint.clone(),
+        fingerprint: fingerprint.as_deref(),
         meta: session.meta(),
         persistent: session.persistent(),
         user: user.map(|user| user.id),

@@ -11,9 +11,9 @@ use super::html::{escape, time_element};
 use crate::event::Event;
 
 /// What the session panel shows.
-pub struct SessionFacts {
+pub struct SessionFacts<'a> {
     /// The session's fingerprint, once it is stored.
-    pub fingerprint: Option<String>,
+    pub fingerprint: Option<&'a str>,
     /// Its metadata as loaded, once it is stored.
     pub meta: Option<SessionMeta>,
     /// The session's own cookie persistence (`None`: the layer's default, a
@@ -26,9 +26,9 @@ pub struct SessionFacts {
 }
 
 /// `<section id="session">`.
-pub fn session_panel(facts: &SessionFacts) -> String {
+pub fn session_panel(facts: &SessionFacts<'_>) -> String {
     let mut out = String::from("<section id=\"session\" class=\"card wide\">\n<h2>Your session</h2>\n");
-    let (Some(fingerprint), Some(meta)) = (&facts.fingerprint, &facts.meta) else {
+    let (Some(fingerprint), Some(meta)) = (facts.fingerprint, &facts.meta) else {
         out.push_str(
             "<p id=\"no-session\">No session yet. Nothing is stored for a visitor until the first \
              write: add something to the cart, or sign in.</p>\n</section>\n",

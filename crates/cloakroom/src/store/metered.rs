@@ -53,6 +53,17 @@ impl Metered {
         result
     }
 
+    /// Times a commit-like `call` as `op` and counts its outcome.
+    async fn committed(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = Result<CommitOutcome, StoreError>>,
+    ) -> Result<CommitOutcome, StoreError> {
+        let outcome = self.timed(op, call).await?;
+        self.outcome(&outcome);
+        Ok(outcome)
+    }
+
     fn outcome(&self, outcome: &CommitOutcome) {
         let label = match outcome {
             CommitOutcome::Applied(_) => "applied",
@@ -97,9 +108,7 @@ impl SessionStore for Metered {
     }
 
     async fn commit(&self, key: &StoreKey, changes: &ChangeSet) -> Result<CommitOutcome, StoreError> {
-        let outcome = self.timed("commit", self.inner.commit(key, changes)).await?;
-        self.outcome(&outcome);
-        Ok(outcome)
+        self.committed("commit", self.inner.commit(key, changes)).await
     }
 
     async fn commit_or_create(
@@ -108,11 +117,8 @@ impl SessionStore for Metered {
         changes: &ChangeSet,
         fresh: &FreshSession,
     ) -> Result<CommitOutcome, StoreError> {
-        let outcome = self
-            .timed("commit", self.inner.commit_or_create(key, changes, fresh))
-            .await?;
-        self.outcome(&outcome);
-        Ok(outcome)
+        self.committed("commit", self.inner.commit_or_create(key, changes, fresh))
+            .await
     }
 
     async fn regenerate(
@@ -121,11 +127,8 @@ impl SessionStore for Metered {
         new: &StoreKey,
         changes: &ChangeSet,
     ) -> Result<CommitOutcome, StoreError> {
-        let outcome = self
-            .timed("regenerate", self.inner.regenerate(old, new, changes))
-            .await?;
-        self.outcome(&outcome);
-        Ok(outcome)
+        self.committed("regenerate", self.inner.regenerate(old, new, changes))
+            .await
     }
 
     fn successor_id(&self, old: &StoreKey) -> SessionId {

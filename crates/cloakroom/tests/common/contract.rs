@@ -125,6 +125,19 @@ async fn raw(
     super::send_request(app, request.body(axum::body::Body::from(body.to_owned())).unwrap()).await
 }
 
+/// `POST /csrf/form` with a raw `Cookie` header and an HTML form body.
+async fn post_form(app: &Router, cookie: &str, body: &str) -> super::Reply {
+    raw(
+        app,
+        "/csrf/form",
+        cookie,
+        body,
+        "application/x-www-form-urlencoded",
+        &[],
+    )
+    .await
+}
+
 /// CSRF tokens: an anonymous page view gets a token bound to a pre-session
 /// cookie and stores no session; a form or script request passes with the right
 /// token only (403 JSON otherwise, changing nothing); a stored session keeps its
@@ -143,15 +156,7 @@ pub async fn assert_csrf_tokens_bound_to_the_visitor(app: Router) {
     assert!(again.presession_cookie().is_none(), "the cookie stands");
 
     // A sign-in-like form post, anonymous: the right token passes.
-    let form = raw(
-        &app,
-        "/csrf/form",
-        &presession,
-        &format!("name=ada&_csrf={token}"),
-        "application/x-www-form-urlencoded",
-        &[],
-    )
-    .await;
+    let form = post_form(&app, &presession, &format!("name=ada&_csrf={token}")).await;
     assert_eq!(form.status, StatusCode::OK);
     let session = format!("sid={}", form.ticket().expect("the form's write stores a session"));
     // Without a token, with another's, or without its cookie: 403, nothing written.
@@ -168,15 +173,7 @@ pub async fn assert_csrf_tokens_bound_to_the_visitor(app: Router) {
             "invalid CSRF token",
         ),
     ] {
-        let refused = raw(
-            &app,
-            "/csrf/form",
-            &cookie,
-            &body,
-            "application/x-www-form-urlencoded",
-            &[],
-        )
-        .await;
+        let refused = post_form(&app, &cookie, &body).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{body}");
         assert_eq!(refused.json(), json!({ "error": error }));
         assert!(refused.session_cookie().is_none(), "nothing stored");

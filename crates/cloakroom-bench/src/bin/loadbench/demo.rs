@@ -7,6 +7,7 @@
 //! an empty Redis). CPU per request comes from `/proc` for the server process,
 //! redis-server and wrk.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,7 +23,7 @@ use crate::proc::{clock_ticks_per_second, ticks};
 use crate::servers::http_request;
 
 /// The two servers compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum App {
     Demo,
     Tower,
@@ -228,11 +229,7 @@ pub(crate) fn demo_apps(opts: &Options, csv: &mut String) -> Fallible<String> {
     );
     for (store_name, store) in [("memory", "memory".to_owned()), ("redis", redis.url())] {
         let redis = (store_name == "redis").then_some(&redis);
-        let mut runs: Vec<(&str, App, Vec<Run>)> = Vec::new();
-        for kind in KINDS {
-            runs.push((kind, App::Demo, Vec::new()));
-            runs.push((kind, App::Tower, Vec::new()));
-        }
+        let mut runs: BTreeMap<(&str, App), Vec<Run>> = BTreeMap::new();
         for round in 0..opts.rounds {
             for kind in KINDS {
                 let order = if round % 2 == 0 {
@@ -264,25 +261,16 @@ pub(crate) fn demo_apps(opts: &Options, csv: &mut String) -> Fallible<String> {
                         run.redis_cpu_us.map(|us| format!("{us:.2}")).unwrap_or_default(),
                         run.wrk_cpu_us,
                     );
-                    let slot = runs
-                        .iter_mut()
-                        .find(|(k, a, _)| *k == kind && *a == app)
-                        .expect("a slot for every kind and app");
-                    slot.2.push(run);
+                    runs.entry((kind, app)).or_default().push(run);
                 }
             }
         }
         for kind in KINDS {
-            let of = |app: App| {
-                runs.iter()
-                    .find(|(k, a, _)| *k == kind && *a == app)
-                    .map(|(_, _, runs)| runs.clone())
-                    .unwrap_or_default()
-            };
+            let of = |app: App| runs.get(&(kind, app)).map_or(&[][..], Vec::as_slice);
             let (demo, tower) = (of(App::Demo), of(App::Tower));
             let rps = |runs: &[Run]| runs.iter().map(|r| r.wrk.rps).collect::<Vec<_>>();
-            let ratio = Spread::of(&ratios(&rps(&demo), &rps(&tower)));
-            for (app, runs) in [(App::Demo, &demo), (App::Tower, &tower)] {
+            let ratio = Spread::of(&ratios(&rps(demo), &rps(tower)));
+            for (app, runs) in [(App::Demo, demo), (App::Tower, tower)] {
                 let spread = |f: fn(&Run) -> Option<f64>| {
                     Spread::of(&runs.iter().filter_map(f).collect::<Vec<_>>())
                         .map_or_else(|| "—".to_owned(), |s| s.display(1))

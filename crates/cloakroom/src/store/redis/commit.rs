@@ -134,10 +134,8 @@ impl RedisStore {
 
     /// Inserts a session unless a live one (or a moved marker) holds the key.
     pub(super) async fn create_session(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
-        if record.meta.user.is_none()
-            && let Some(inserted) = self.create_plain(key, record).await?
-        {
-            return Ok(inserted);
+        if record.meta.user.is_none() && self.create_plain(key, record).await? {
+            return Ok(true);
         }
         self.create_by_script(key, record).await
     }
@@ -146,12 +144,12 @@ impl RedisStore {
     /// commands on one hash slot: the record is written under its staging key,
     /// given its expiry as TTL, and renamed onto the session key with `RENAMENX`,
     /// which refuses a key that exists; the expiry entry is filed with `ZADD NX`,
-    /// which leaves an existing entry alone. `None` when the key was taken (never
+    /// which leaves an existing entry alone. False when the key was taken (never
     /// for a fresh ID in practice): the staging hash, and the entry if this
     /// pipeline filed it, are taken back, and the create script decides (a live
     /// session or a moved marker keeps the key; a leftover without metadata is
     /// replaced).
-    async fn create_plain(&self, key: &StoreKey, record: &SessionRecord) -> Result<Option<bool>, StoreError> {
+    async fn create_plain(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
         let staging = self.layout.staging(key);
         let expiries = self.layout.expiries(key);
         let member = key.to_hex();
@@ -164,7 +162,7 @@ impl RedisStore {
         pipe.ignore_errors();
         let replies: Vec<RedisResult<Value>> = self.pipeline(pipe).await?;
         let filed = match replies.as_slice() {
-            [Ok(_), Ok(_), Ok(Value::Int(1)), Ok(_)] => return Ok(Some(true)),
+            [Ok(_), Ok(_), Ok(Value::Int(1)), Ok(_)] => return Ok(true),
             // An expiry already past by Redis's clock (a layer clock behind it):
             // the TTL removed the staging hash at once, so there was nothing to
             // rename; the session is dead at birth, as the script would leave it.
@@ -172,7 +170,7 @@ impl RedisStore {
                 if err.kind() == ErrorKind::Server(ServerErrorKind::ResponseError)
                     && err.to_string().contains("no such key") =>
             {
-                return Ok(Some(true));
+                return Ok(true);
             }
             [Ok(_), Ok(_), Ok(Value::Int(0)), Ok(filed)] => matches!(filed, Value::Int(1)),
             other => {
@@ -189,7 +187,7 @@ impl RedisStore {
             undo.cmd("ZREM").arg(&expiries).arg(&member).ignore();
         }
         self.pipeline::<()>(undo).await?;
-        Ok(None)
+        Ok(false)
     }
 
     /// The create script: inserts unless a live session or a moved marker holds
