@@ -10,6 +10,10 @@
 //! | `APP_ENV` | `production` for `Secure` cookies |
 //! | `SHUTDOWN_TIMEOUT` | seconds open requests may take to finish after SIGTERM or Ctrl-C (default 10) |
 //! | `HEADER_READ_TIMEOUT` | seconds a client has to send a request's headers before its connection is closed (default 30) |
+//! | `EXPRESS_SESSION_SECRET` | express-session's secret(s), comma-separated; setting it turns on the import of express sessions |
+//! | `EXPRESS_SESSION_COOKIE` | the express cookie's name (default `connect.sid`) |
+//! | `EXPRESS_SESSION_REDIS` | the Redis holding connect-redis records, `redis://…` or `redis+cluster://…` (default: `SESSION_STORE` when it is Redis) |
+//! | `EXPRESS_SESSION_PREFIX` | connect-redis's key prefix (default `sess:`) |
 
 use std::fmt;
 use std::time::Duration;
@@ -43,6 +47,32 @@ pub struct DemoConfig {
     pub store: StoreChoice,
     /// The shutdown and header timeouts (`SHUTDOWN_TIMEOUT`, `HEADER_READ_TIMEOUT`).
     pub serve: ServeOptions,
+    /// The import of express sessions, when `EXPRESS_SESSION_SECRET` is set.
+    pub express: Option<ExpressChoice>,
+}
+
+/// Where and how the demo imports express-session sessions.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ExpressChoice {
+    /// express-session's secrets (`EXPRESS_SESSION_SECRET`).
+    pub secrets: Vec<String>,
+    /// The express cookie's name (`EXPRESS_SESSION_COOKIE`).
+    pub cookie: String,
+    /// connect-redis's key prefix (`EXPRESS_SESSION_PREFIX`).
+    pub prefix: String,
+    /// The Redis of the records, when it is not the session store's.
+    pub redis: Option<StoreChoice>,
+}
+
+impl fmt::Debug for ExpressChoice {
+    // Secrets and URLs stay out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExpressChoice")
+            .field("cookie", &self.cookie)
+            .field("prefix", &self.prefix)
+            .field("redis", &self.redis)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The store `SESSION_STORE` names.
@@ -141,6 +171,7 @@ impl DemoConfig {
             header_read_timeout: seconds(&lookup, "HEADER_READ_TIMEOUT")?.unwrap_or(defaults.header_read_timeout),
         };
 
+        let express = parse_express(&lookup, &store)?;
         let generated = lookup("SESSION_SECRET").is_none().then(random_secret);
         let session = SessionConfig::from_lookup(|name| match (name, &generated) {
             ("SESSION_SECRET", Some(secret)) => Some(secret.clone()),
@@ -160,6 +191,7 @@ impl DemoConfig {
             production,
             store,
             serve,
+            express,
         })
     }
 
@@ -192,12 +224,83 @@ impl DemoConfig {
                 self.session = self.session.store(store);
             }
         }
+        if let Some(express) = &self.express {
+            self.session = self.session.import_express(express_import(express).await?);
+        }
         Ok(self)
     }
 }
 
 /// Drops anything that looks like `user:password@` from an error message.
 /// A whole number of seconds from `name`, if set: more than 0 and at most a day.
+/// The import of express sessions the environment asks for: none without
+/// `EXPRESS_SESSION_SECRET`; its Redis must be known.
+fn parse_express(
+    lookup: &impl Fn(&str) -> Option<String>,
+    store: &StoreChoice,
+) -> Result<Option<ExpressChoice>, ConfigError> {
+    let Some(secrets) = lookup("EXPRESS_SESSION_SECRET") else {
+        return Ok(None);
+    };
+    let secrets: Vec<String> = secrets
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if secrets.is_empty() {
+        return Err(ConfigError::Variable {
+            name: "EXPRESS_SESSION_SECRET",
+            problem: "is empty; give express-session's secret (several comma-separated), or unset it".to_owned(),
+        });
+    }
+    let redis = match lookup("EXPRESS_SESSION_REDIS") {
+        Some(url) => match parse_store(Some(&url)) {
+            Ok(redis @ (StoreChoice::Redis(_) | StoreChoice::RedisCluster(_))) => Some(redis),
+            _ => {
+                return Err(ConfigError::Variable {
+                    name: "EXPRESS_SESSION_REDIS",
+                    problem: "must be redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT".to_owned(),
+                });
+            }
+        },
+        None if matches!(store, StoreChoice::Redis(_) | StoreChoice::RedisCluster(_)) => None,
+        None => {
+            return Err(ConfigError::Variable {
+                name: "EXPRESS_SESSION_REDIS",
+                problem: "is needed when SESSION_STORE is not Redis: name the Redis that holds connect-redis's \
+                          records (redis://HOST:PORT)"
+                    .to_owned(),
+            });
+        }
+    };
+    Ok(Some(ExpressChoice {
+        secrets,
+        cookie: lookup("EXPRESS_SESSION_COOKIE").unwrap_or_else(|| "connect.sid".to_owned()),
+        prefix: lookup("EXPRESS_SESSION_PREFIX").unwrap_or_else(|| "sess:".to_owned()),
+        redis,
+    }))
+}
+
+/// The library's import for `choice`: only the demo's users are signed in (an
+/// express user it does not know comes over anonymous, with the data).
+async fn express_import(choice: &ExpressChoice) -> Result<cloakroom::import::ExpressImport, ConfigError> {
+    let import = cloakroom::import::ExpressImport::new(choice.secrets[0].clone())
+        .secrets(choice.secrets.iter().cloned())
+        .cookie_name(choice.cookie.clone())
+        .prefix(choice.prefix.clone())
+        .map_user(|user| crate::users::find(user).map(|user| user.id.to_owned()));
+    let unreachable = |err: cloakroom::store::StoreError| ConfigError::Variable {
+        name: "EXPRESS_SESSION_REDIS",
+        problem: format!("names a Redis that cannot be reached: {}", redact(&err.to_string())),
+    };
+    match &choice.redis {
+        None => Ok(import),
+        Some(StoreChoice::RedisCluster(nodes)) => import.connect_cluster(nodes).await.map_err(unreachable),
+        Some(StoreChoice::Redis(url)) => import.connect(url).await.map_err(unreachable),
+        Some(_) => unreachable!("parse_express takes Redis URLs only"),
+    }
+}
+
 fn seconds(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<Duration>, ConfigError> {
     let Some(value) = lookup(name) else {
         return Ok(None);
@@ -406,5 +509,45 @@ mod tests {
         let config = config(&[("APP_ENV", "production")]).unwrap();
         assert!(config.production);
         assert!(config.session.build().is_ok());
+    }
+
+    #[test]
+    fn the_express_import_is_on_with_its_secret_and_needs_a_redis() {
+        assert_eq!(config(&[]).unwrap().express, None);
+        let on_redis = config(&[
+            ("SESSION_STORE", "redis://127.0.0.1:1"),
+            ("EXPRESS_SESSION_SECRET", "s3cret-1,s3cret-2"),
+        ])
+        .unwrap();
+        let express = on_redis.express.unwrap();
+        assert_eq!(express.secrets, ["s3cret-1", "s3cret-2"]);
+        assert!(!format!("{express:?}").contains("s3cret"), "secrets stay out of logs");
+        assert_eq!(
+            (express.cookie.as_str(), express.prefix.as_str()),
+            ("connect.sid", "sess:")
+        );
+        assert_eq!(express.redis, None, "the session store's Redis");
+        let own = config(&[
+            ("EXPRESS_SESSION_SECRET", "a"),
+            ("EXPRESS_SESSION_REDIS", "redis+cluster://127.0.0.1:1,127.0.0.1:2"),
+            ("EXPRESS_SESSION_COOKIE", "sessionId"),
+            ("EXPRESS_SESSION_PREFIX", "app:"),
+        ])
+        .unwrap()
+        .express
+        .unwrap();
+        assert!(matches!(own.redis, Some(StoreChoice::RedisCluster(ref nodes)) if nodes.len() == 2));
+        assert_eq!((own.cookie.as_str(), own.prefix.as_str()), ("sessionId", "app:"));
+        let missing = error(&[("EXPRESS_SESSION_SECRET", "a")]);
+        assert!(
+            missing.contains("EXPRESS_SESSION_REDIS") && missing.contains("SESSION_STORE"),
+            "{missing}"
+        );
+        let wrong = error(&[
+            ("EXPRESS_SESSION_SECRET", "a"),
+            ("EXPRESS_SESSION_REDIS", "postgres://x@y/z"),
+        ]);
+        assert!(wrong.contains("EXPRESS_SESSION_REDIS"), "{wrong}");
+        assert!(error(&[("EXPRESS_SESSION_SECRET", ",")]).contains("EXPRESS_SESSION_SECRET"));
     }
 }

@@ -1,5 +1,5 @@
-//! Test support for cloakroom: throwaway Redis servers, Redis Clusters and Postgres
-//! servers, each on free ports in its own temporary directory.
+//! Test support for cloakroom: throwaway Redis servers, Redis Clusters, Postgres
+//! servers and an Express service, each on free ports in its own temporary directory.
 //!
 //! Servers are started by the tests that need them and never depend on a server
 //! already running on the machine. Each runs under a small shell watchdog that stops
@@ -16,9 +16,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod express;
 mod postgres;
 mod redis;
 
+pub use express::{ExpressApp, ExpressOptions, HttpReply, express_dir, http};
 pub use postgres::PostgresServer;
 pub use redis::{Monitor, RedisCluster, RedisServer};
 

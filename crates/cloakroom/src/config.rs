@@ -86,6 +86,13 @@ pub struct SessionConfig {
     pub(crate) devices: DeviceOptions,
     pub(crate) max_session_bytes: usize,
     pub(crate) on_too_large: TooLargeResponder,
+    /// The express-session import, when asked for.
+    #[cfg(feature = "express")]
+    pub(crate) express: Option<crate::import::ExpressImport>,
+    /// The Redis of the store, when it is a `RedisStore`: where the express
+    /// import reads unless told otherwise.
+    #[cfg(feature = "express")]
+    pub(crate) store_redis: Option<(crate::store::redis::Connection, Duration)>,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -106,6 +113,7 @@ impl fmt::Debug for SessionConfig {
             .field("domain", &self.domain)
             .field("header", &self.header)
             .field("store", &self.store)
+            .field("express", &self.express_import())
             .finish_non_exhaustive()
     }
 }
@@ -165,6 +173,10 @@ impl SessionConfig {
             devices: DeviceOptions::default(),
             max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
             on_too_large: Arc::new(default_too_large_response),
+            #[cfg(feature = "express")]
+            express: None,
+            #[cfg(feature = "express")]
+            store_redis: None,
         }
     }
 
@@ -636,6 +648,13 @@ impl SessionConfig {
     /// assert!(layer.is_ok());
     /// ```
     pub fn store(mut self, store: impl SessionStore) -> Self {
+        #[cfg(feature = "express")]
+        {
+            let any: &dyn std::any::Any = &store;
+            self.store_redis = any
+                .downcast_ref::<crate::RedisStore>()
+                .map(crate::RedisStore::connection);
+        }
         self.store = Some(Arc::new(store));
         self
     }
@@ -653,8 +672,49 @@ impl SessionConfig {
     /// # Ok::<(), cloakroom::Error>(())
     /// ```
     pub fn shared_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        #[cfg(feature = "express")]
+        {
+            self.store_redis = None;
+        }
         self.store = Some(store);
         self
+    }
+
+    /// Takes over the sessions of an Express service (express-session with
+    /// connect-redis): a request with no valid ticket of this layer but a signed
+    /// express cookie gets its express session as a cloakroom session, and its
+    /// response carries this layer's ticket (cargo feature `express`; see
+    /// [`ExpressImport`](crate::import::ExpressImport)).
+    ///
+    /// The layer's build fails when the import has no Redis to read and the store
+    /// is not a [`RedisStore`](crate::RedisStore) given with [`store`](Self::store),
+    /// or when both cookies have one name.
+    ///
+    /// ```
+    /// use cloakroom::import::ExpressImport;
+    /// use cloakroom::{Error, SessionConfig};
+    ///
+    /// let config = SessionConfig::new(b"a-secret-of-at-least-thirty-two-bytes!")
+    ///     .import_express(ExpressImport::new("keyboard cat"));
+    /// // The memory store is no connect-redis: the import must be told its Redis.
+    /// let err = config.build().unwrap_err();
+    /// assert!(matches!(err, Error::Config { option: "import_express", .. }));
+    /// assert!(err.to_string().contains("ExpressImport::connect"));
+    /// ```
+    #[cfg(feature = "express")]
+    pub fn import_express(mut self, import: crate::import::ExpressImport) -> Self {
+        self.express = Some(import);
+        self
+    }
+
+    #[cfg(feature = "express")]
+    fn express_import(&self) -> Option<&crate::import::ExpressImport> {
+        self.express.as_ref()
+    }
+
+    #[cfg(not(feature = "express"))]
+    fn express_import(&self) -> Option<()> {
+        None
     }
 
     /// The clock deadlines are read from (default: the system clock).

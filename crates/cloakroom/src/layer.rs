@@ -207,7 +207,11 @@ where
             Incoming::Invalid => tracing::debug!(parent: &span, "rejected a session ticket that did not verify"),
             Incoming::Absent | Incoming::Gone | Incoming::Moved => {}
         }
+        #[cfg(feature = "express")]
+        let may_import = !via_header && matches!(incoming, Incoming::Absent | Incoming::Invalid);
         let mut request_session = RequestSession::new(settings.clone(), incoming, via_header, span.clone());
+        #[cfg(feature = "express")]
+        let express_sid = request_session.find_express(request.headers(), may_import);
         request_session.device = settings.devices.capture(request.headers(), request.extensions());
         if settings.cookie.secure && !settings.warned_plain_http.load(std::sync::atomic::Ordering::Relaxed) {
             request_session.plain_http_host = plain_http_host(request.headers());
@@ -218,6 +222,10 @@ where
 
         Box::pin(
             async move {
+                #[cfg(feature = "express")]
+                if let (Some(importer), Some(sid)) = (&settings.express, &express_sid) {
+                    Box::pin(state.import_express(importer, sid)).await;
+                }
                 let response = CURRENT.scope(session, inner.call(request)).await?;
                 let (mut parts, body) = response.into_parts();
                 if let Some(StoreFailure(err)) = parts.extensions.remove::<StoreFailure>() {

@@ -58,6 +58,8 @@ mod error;
 mod extract;
 mod flash;
 mod id;
+#[cfg(feature = "express")]
+pub mod import;
 mod layer;
 mod manager;
 mod presession;

@@ -64,7 +64,7 @@ impl Session {
     /// let err = Session::detached().insert("scope::checkout", 1).unwrap_err();
     /// assert!(matches!(err, Error::ReservedKey { .. }));
     /// ```
-    pub const SCOPE_PREFIX: &'static str = "scope::";
+    pub const SCOPE_PREFIX: &'static str = crate::request::RESERVED_PREFIX;
 
     pub(crate) fn from_request(inner: Arc<RequestSession>) -> Self {
         Self { inner }

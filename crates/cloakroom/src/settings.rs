@@ -55,6 +55,9 @@ pub(crate) struct Settings {
     pub(crate) on_too_large: TooLargeResponder,
     /// The plain-http warning was logged (once per layer).
     pub(crate) warned_plain_http: std::sync::atomic::AtomicBool,
+    /// The express-session import, when configured.
+    #[cfg(feature = "express")]
+    pub(crate) express: Option<crate::import::express::Importer>,
 }
 
 impl Settings {
@@ -67,6 +70,11 @@ impl Settings {
             .as_deref()
             .map(|name| HeaderName::from_bytes(name.as_bytes()).expect("validated"));
         let given_store = config.store.clone().unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        #[cfg(feature = "express")]
+        let express = match config.express {
+            Some(import) => Some(import.into_importer(&config.cookie_name, config.store_redis)?),
+            None => None,
+        };
         Ok(Self {
             store: metered(given_store.clone()),
             given_store,
@@ -97,6 +105,8 @@ impl Settings {
             max_session_bytes: config.max_session_bytes,
             on_too_large: config.on_too_large,
             warned_plain_http: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(feature = "express")]
+            express,
         })
     }
 

@@ -85,12 +85,23 @@ impl RequestSession {
             (taken.destroy, plan, taken)
         };
         if destroy.is_none() && matches!(plan, Plan::Nothing) {
+            #[cfg(feature = "express")]
+            if taken.ended {
+                self.end_express().await;
+            }
             return Ok(());
         }
         if matches!(plan, Plan::Refused) {
             return Err(self.conflicted(false));
         }
+        #[cfg(feature = "express")]
+        let ended = taken.ended;
         match Box::pin(self.execute(destroy, plan)).await {
+            #[cfg(feature = "express")]
+            Ok(()) if ended => {
+                self.end_express().await;
+                Ok(())
+            }
             Err(CommitError::Store(err)) => {
                 let mut state = self.state();
                 let newer = std::mem::take(&mut state.pending);
@@ -371,7 +382,7 @@ impl RequestSession {
         CommitError::Conflict
     }
 
-    async fn create(&self, mut id: SessionId, record: SessionRecord) -> Result<(), CommitError> {
+    pub(super) async fn create(&self, mut id: SessionId, record: SessionRecord) -> Result<(), CommitError> {
         for _ in 0..CREATE_ATTEMPTS {
             if self.settings.store.create(&id.store_key(), &record).await? {
                 self.created(id, record);

@@ -8,8 +8,11 @@
 //! | `load.rs` | the lazy load, with the layer's own timeouts on top of the store's |
 //! | `commit.rs` | turning pending changes into store calls |
 //! | `respond.rs` | the ticket, `Vary` and `Cache-Control` of the response |
+//! | `import.rs` | taking over an express session, and ending it at a sign-out |
 
 mod commit;
+#[cfg(feature = "express")]
+mod import;
 mod incoming;
 mod load;
 mod respond;
@@ -21,7 +24,7 @@ use std::time::SystemTime;
 pub(crate) use self::commit::CommitError;
 pub(crate) use self::incoming::read_ticket;
 pub(crate) use self::respond::plain_http_host;
-pub(crate) use self::state::{AddError, CookieAction, Incoming, PERSISTENT_KEY, State, Status};
+pub(crate) use self::state::{AddError, CookieAction, Incoming, PERSISTENT_KEY, RESERVED_PREFIX, State, Status};
 use crate::settings::Settings;
 
 /// Per-request session state shared by every extractor of the request.
@@ -36,6 +39,10 @@ pub(crate) struct RequestSession {
     /// The host of a request that came over plain http to a host that is not a
     /// loopback one, when the layer sends `Secure` cookies (a browser drops them).
     pub(crate) plain_http_host: Option<String>,
+    /// The request's express cookie (URL-decoded, not yet verified), when the
+    /// layer imports express sessions.
+    #[cfg(feature = "express")]
+    pub(crate) express_cookie: Option<String>,
     span: tracing::Span,
     /// Held while reading the store, so two extractors do not load twice.
     load_lock: tokio::sync::Mutex<()>,
@@ -51,6 +58,8 @@ impl RequestSession {
             detached: false,
             device: None,
             plain_http_host: None,
+            #[cfg(feature = "express")]
+            express_cookie: None,
             span,
             load_lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::new(incoming)),

@@ -16,6 +16,8 @@ impl RequestSession {
     pub(crate) fn finish(&self, response: &mut Parts) {
         let settings = &self.settings;
         self.set_presession_cookie(response);
+        #[cfg(feature = "express")]
+        self.remove_express_cookie(response);
         let state = self.state();
         let loaded = state.status.is_loaded();
         let action = match state.cookie {

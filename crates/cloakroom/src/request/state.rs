@@ -70,6 +70,10 @@ impl Status {
 /// layer's (`true`: a cookie with `Max-Age`; `false`: a browser-session cookie).
 pub(crate) const PERSISTENT_KEY: &str = "scope::persistent";
 
+/// The prefix of the keys cloakroom keeps for itself (scopes, the CSRF token,
+/// the device, flash messages).
+pub(crate) const RESERVED_PREFIX: &str = "scope::";
+
 /// What the response should do with the client's ticket, as decided so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CookieAction {
@@ -210,6 +214,10 @@ pub(crate) struct State {
     /// The session's own cookie persistence, learned by a write-only request
     /// that never read the session (see `commit.rs`).
     pub(crate) persistent_hint: Option<bool>,
+    /// The `Set-Cookie` removing the express cookie, once an import or a sign-out
+    /// made it due.
+    #[cfg(feature = "express")]
+    pub(crate) express_removal: Option<http::HeaderValue>,
 }
 
 impl State {
@@ -226,6 +234,8 @@ impl State {
             presession: None,
             set_presession: false,
             persistent_hint: None,
+            #[cfg(feature = "express")]
+            express_removal: None,
         }
     }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 mod contract;
+mod logs;
 mod outage;
 
 /// The layer's contracts every store passes (flash, CSRF, devices, the size cap,
@@ -63,6 +64,8 @@ pub use contract::{
     assert_persistence_per_session_survives_regenerate, assert_sessions_survive_a_restart,
     assert_the_size_cap_applies_nothing_past_it,
 };
+#[allow(unused_imports)]
+pub use logs::{Buffer, capture_logs};
 #[allow(unused_imports)]
 pub use outage::{Traffic, assert_down, until_served};
 

@@ -17,7 +17,7 @@ use crate::store::{DEFAULT_PURGE_INTERVAL, StoreError};
 const DEFAULT_PREFIX: &str = "cloakroom:";
 
 /// Default limit on how long one store operation may take before it fails.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Options of a [`RedisStore`], finished by one of the `connect`/`with_*` methods.
 ///
@@ -178,16 +178,7 @@ impl RedisStoreBuilder {
     /// ```
     pub async fn connect(self, url: &str) -> Result<RedisStore, StoreError> {
         self.check()?;
-        let client = redis::Client::open(url).map_err(StoreError::unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let manager = tokio::time::timeout(self.timeout, ConnectionManager::new_with_config(client, config))
-            .await
-            .map_err(|_| StoreError::unavailable(format!("could not connect to Redis at {url} in time")))?
-            .map_err(StoreError::unavailable)?;
+        let manager = connect_manager(url, self.timeout).await?;
         Ok(self.with_manager(manager))
     }
 
@@ -206,17 +197,7 @@ impl RedisStoreBuilder {
         nodes: impl IntoIterator<Item = S>,
     ) -> Result<RedisStore, StoreError> {
         self.check()?;
-        let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
-        let client = ClusterClientBuilder::new(nodes)
-            .connection_timeout(self.timeout)
-            .response_timeout(self.timeout)
-            .retries(2)
-            .build()
-            .map_err(StoreError::unavailable)?;
-        let conn = tokio::time::timeout(self.timeout, client.get_async_connection())
-            .await
-            .map_err(|_| StoreError::unavailable("could not connect to the Redis Cluster in time"))?
-            .map_err(StoreError::unavailable)?;
+        let conn = connect_nodes(nodes, self.timeout).await?;
         Ok(self.with_cluster(conn))
     }
 
@@ -249,4 +230,37 @@ impl RedisStoreBuilder {
     pub fn with_cluster(self, conn: ClusterConnection) -> RedisStore {
         self.finish(Connection::Cluster(conn))
     }
+}
+
+/// Connects to standalone Redis at `url`, each call bounded by `timeout`.
+pub(crate) async fn connect_manager(url: &str, timeout: Duration) -> Result<ConnectionManager, StoreError> {
+    let client = redis::Client::open(url).map_err(StoreError::unavailable)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_millis(500));
+    tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))
+        .await
+        .map_err(|_| StoreError::unavailable(format!("could not connect to Redis at {url} in time")))?
+        .map_err(StoreError::unavailable)
+}
+
+/// Connects to a Redis Cluster through any of `nodes`, each call bounded by
+/// `timeout`.
+pub(crate) async fn connect_nodes<S: AsRef<str>>(
+    nodes: impl IntoIterator<Item = S>,
+    timeout: Duration,
+) -> Result<ClusterConnection, StoreError> {
+    let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
+    let client = ClusterClientBuilder::new(nodes)
+        .connection_timeout(timeout)
+        .response_timeout(timeout)
+        .retries(2)
+        .build()
+        .map_err(StoreError::unavailable)?;
+    tokio::time::timeout(timeout, client.get_async_connection())
+        .await
+        .map_err(|_| StoreError::unavailable("could not connect to the Redis Cluster in time"))?
+        .map_err(StoreError::unavailable)
 }

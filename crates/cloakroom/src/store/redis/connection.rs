@@ -7,13 +7,13 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 /// A multiplexed connection that reconnects by itself: a [`ConnectionManager`] for
 /// one server, a [`ClusterConnection`] for a cluster. Cheap to clone.
 #[derive(Clone)]
-pub(super) enum Connection {
+pub(crate) enum Connection {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
 }
 
 impl Connection {
-    pub(super) fn is_cluster(&self) -> bool {
+    pub(crate) fn is_cluster(&self) -> bool {
         matches!(self, Connection::Cluster(_))
     }
 }

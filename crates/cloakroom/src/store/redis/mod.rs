@@ -34,7 +34,9 @@ use std::time::Duration;
 use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, ServerErrorKind};
 
 pub use self::builder::RedisStoreBuilder;
-use self::connection::Connection;
+#[cfg(feature = "express")]
+pub(crate) use self::builder::{DEFAULT_TIMEOUT, connect_manager, connect_nodes};
+pub(crate) use self::connection::Connection;
 use self::layout::Layout;
 use self::scripts::ScriptCall;
 use crate::store::StoreError;
@@ -66,6 +68,13 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
+    /// The store's connection and its limit on one call, for other readers of the
+    /// same Redis (the express importer).
+    #[cfg_attr(not(feature = "express"), allow(dead_code))]
+    pub(crate) fn connection(&self) -> (Connection, Duration) {
+        (self.conn.clone(), self.timeout)
+    }
+
     async fn run<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         F: Future<Output = Result<T, RedisError>>,
