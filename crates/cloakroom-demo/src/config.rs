@@ -231,8 +231,6 @@ impl DemoConfig {
     }
 }
 
-/// Drops anything that looks like `user:password@` from an error message.
-/// A whole number of seconds from `name`, if set: more than 0 and at most a day.
 /// The import of express sessions the environment asks for: none without
 /// `EXPRESS_SESSION_SECRET`; its Redis must be known.
 fn parse_express(
@@ -301,6 +299,7 @@ async fn express_import(choice: &ExpressChoice) -> Result<cloakroom::import::Exp
     }
 }
 
+/// A whole number of seconds from `name`, if set: more than 0 and at most a day.
 fn seconds(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<Duration>, ConfigError> {
     let Some(value) = lookup(name) else {
         return Ok(None);
@@ -314,6 +313,7 @@ fn seconds(lookup: &impl Fn(&str) -> Option<String>, name: &'static str) -> Resu
     }
 }
 
+/// Drops anything that looks like `user:password@` from an error message.
 fn redact(message: &str) -> String {
     message
         .split(' ')

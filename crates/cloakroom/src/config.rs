@@ -652,8 +652,8 @@ impl SessionConfig {
         {
             let any: &dyn std::any::Any = &store;
             self.store_redis = any
-                .downcast_ref::<crate::RedisStore>()
-                .map(crate::RedisStore::connection);
+                .downcast_ref::<crate::store::redis::RedisStore>()
+                .map(crate::store::redis::RedisStore::connection);
         }
         self.store = Some(Arc::new(store));
         self

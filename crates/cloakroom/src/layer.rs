@@ -223,41 +223,54 @@ where
         Box::pin(
             async move {
                 #[cfg(feature = "express")]
-                if let (Some(importer), Some(sid)) = (&settings.express, &express_sid) {
-                    Box::pin(state.import_express(importer, sid)).await;
+                if let Some(sid) = &express_sid {
+                    Box::pin(state.import_express(sid)).await;
                 }
                 let response = CURRENT.scope(session, inner.call(request)).await?;
-                let (mut parts, body) = response.into_parts();
-                if let Some(StoreFailure(err)) = parts.extensions.remove::<StoreFailure>() {
-                    return Ok((settings.on_store_error)(&err));
-                }
-                let mut conflict = parts.extensions.remove::<ConflictFailure>().is_some();
-                let mut too_large = parts.extensions.remove::<TooLargeFailure>().is_some();
-                if !conflict && !too_large && !parts.status.is_server_error() {
-                    match state.commit().await {
-                        Ok(()) => {}
-                        Err(CommitError::Store(err)) => {
-                            tracing::error!(error = %err, "session commit failed; answering with the store error response");
-                            return Ok((settings.on_store_error)(&err));
-                        }
-                        Err(CommitError::Conflict) => conflict = true,
-                        Err(CommitError::TooLarge { bytes }) => {
-                            tracing::info!(bytes, limit = settings.max_session_bytes, "the request would take the session past its size cap; answering with the too-large response");
-                            too_large = true;
+                let response = async {
+                    let (mut parts, body) = response.into_parts();
+                    // The store's failure answers, still with any ticket the request
+                    // already stored a session under (an import, an earlier `save()`).
+                    let failed = |err: &crate::store::StoreError| {
+                        let (mut parts, body) = (settings.on_store_error)(err).into_parts();
+                        state.finish(&mut parts);
+                        Response::from_parts(parts, body)
+                    };
+                    if let Some(StoreFailure(err)) = parts.extensions.remove::<StoreFailure>() {
+                        return failed(&err);
+                    }
+                    let mut conflict = parts.extensions.remove::<ConflictFailure>().is_some();
+                    let mut too_large = parts.extensions.remove::<TooLargeFailure>().is_some();
+                    if !conflict && !too_large && !parts.status.is_server_error() {
+                        match state.commit().await {
+                            Ok(()) => {}
+                            Err(CommitError::Store(err)) => {
+                                tracing::error!(error = %err, "session commit failed; answering with the store error response");
+                                return failed(&err);
+                            }
+                            Err(CommitError::Conflict) => conflict = true,
+                            Err(CommitError::TooLarge { bytes }) => {
+                                tracing::info!(bytes, limit = settings.max_session_bytes, "the request would take the session past its size cap; answering with the too-large response");
+                                too_large = true;
+                            }
                         }
                     }
+                    let mut body = Body::new(body);
+                    if conflict {
+                        tracing::info!("the session changed during the request; answering with the conflict response");
+                        let (conflict_parts, conflict_body) = (settings.on_conflict)().into_parts();
+                        (parts, body) = (conflict_parts, conflict_body);
+                    } else if too_large {
+                        let (large_parts, large_body) = (settings.on_too_large)().into_parts();
+                        (parts, body) = (large_parts, large_body);
+                    }
+                    state.finish(&mut parts);
+                    Response::from_parts(parts, body)
                 }
-                let mut body = Body::new(body);
-                if conflict {
-                    tracing::info!("the session changed during the request; answering with the conflict response");
-                    let (conflict_parts, conflict_body) = (settings.on_conflict)().into_parts();
-                    (parts, body) = (conflict_parts, conflict_body);
-                } else if too_large {
-                    let (large_parts, large_body) = (settings.on_too_large)().into_parts();
-                    (parts, body) = (large_parts, large_body);
-                }
-                state.finish(&mut parts);
-                Ok(Response::from_parts(parts, body))
+                .await;
+                #[cfg(feature = "express")]
+                state.settle_import().await;
+                Ok(response)
             }
             .instrument(span),
         )

@@ -4,9 +4,12 @@
 
 mod common;
 
+use std::time::Duration;
+
 use axum::Router;
+use axum::routing::get;
 use cloakroom::import::ExpressImport;
-use cloakroom::{Error, MemoryStore, RedisStore, SessionLayer};
+use cloakroom::{Error, MemoryStore, RedisStore, Session, SessionLayer};
 use cloakroom_testing::{ExpressApp, ExpressOptions, RedisCluster, RedisServer};
 use common::*;
 use serde_json::{Value, json};
@@ -16,6 +19,44 @@ fn sid_of(cookie: &str) -> String {
     let value = cookie.split_once('=').unwrap().1.replace("%3A", ":");
     let signed = value.strip_prefix("s:").unwrap();
     signed.rsplit_once('.').unwrap().0.to_owned()
+}
+
+/// What `redis` holds under `key`, as text (a bulk reply's payload).
+fn value_of(redis: &RedisServer, key: &str) -> Option<String> {
+    let reply = redis.command(&format!("GET {key}"));
+    if reply.starts_with("$-1") {
+        return None;
+    }
+    let (_, payload) = reply.split_once("\r\n")?;
+    Some(payload.trim_end_matches("\r\n").to_owned())
+}
+
+/// The remaining life of `key` in `redis`, ms.
+fn pttl(redis: &RedisServer, key: &str) -> i64 {
+    redis
+        .command(&format!("PTTL {key}"))
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Every key of `redis` but express's own records, with its contents as text.
+fn cloakroom_contents(redis: &RedisServer) -> Vec<(String, String)> {
+    let keys = redis.command("KEYS *");
+    keys.lines()
+        .filter(|line| !line.starts_with(['*', '$']) && !line.starts_with("sess:"))
+        .map(|key| {
+            let read = match redis.command(&format!("TYPE {key}")).trim() {
+                "+string" => format!("GET {key}"),
+                "+hash" => format!("HGETALL {key}"),
+                "+zset" => format!("ZRANGE {key} 0 -1"),
+                "+set" => format!("SMEMBERS {key}"),
+                other => panic!("{key} is a {other}"),
+            };
+            (key.to_owned(), redis.command(&read))
+        })
+        .collect()
 }
 
 /// The layer over a Redis store on `redis`, importing with `express`.
@@ -48,12 +89,7 @@ async fn an_express_session_becomes_a_cloakroom_session() {
     let record = redis.command(&format!("GET sess:{sid}"));
     println!("the connect-redis record: {record}");
     assert!(record.contains(r#""userId":"alice""#), "{record}");
-    let ttl: u64 = redis
-        .command(&format!("PTTL sess:{sid}"))
-        .trim_start_matches(':')
-        .trim()
-        .parse()
-        .unwrap();
+    let ttl = pttl(&redis, &format!("sess:{sid}"));
     assert!(ttl > 3_590_000, "{ttl}");
 
     let (app, layer) = layer_on(&redis, ExpressImport::new("keyboard cat")).await;
@@ -76,16 +112,33 @@ async fn an_express_session_becomes_a_cloakroom_session() {
         .parse()
         .unwrap();
     assert!(
-        max_age <= ttl / 1000 + 1,
+        max_age <= ttl as u64 / 1000 + 1,
         "the express session's remaining life caps the new one: {max_age}"
     );
-    assert_eq!(
-        redis.command(&format!("EXISTS sess:{sid}")).trim(),
-        ":0",
-        "the record was consumed"
+    let tombstone = value_of(&redis, &format!("sess:{sid}")).unwrap();
+    assert!(
+        tombstone.starts_with(r#"{"cloakroom_import":{"until":"#) && tombstone.ends_with(r#","imported":true}}"#),
+        "the record was consumed, a tombstone left for a minute: {tombstone}"
     );
+    assert!(pttl(&redis, &format!("sess:{sid}")) <= 60_000);
 
     let ticket = ticket_cookie(&first);
+    let manager = layer.manager();
+    let id = manager.verify_ticket(&first.ticket().unwrap()).unwrap();
+    let record = manager.get(&id).await.unwrap().unwrap();
+    let express_end = std::time::SystemTime::now() + Duration::from_millis(ttl as u64);
+    assert!(
+        record.meta.absolute_deadline <= express_end,
+        "the absolute deadline is capped too"
+    );
+    // A request whose handler then fails on a store call still gets the ticket of
+    // the session it imported: the express record is gone, so nothing else would
+    // keep the user signed in.
+    let other = express.sign_in("alice", "{}");
+    let failed = send(&app, "GET", "/store-fails", Some(&other), None).await;
+    assert_eq!(failed.status, 503);
+    let kept = ticket_cookie(&failed);
+    assert_eq!(send(&app, "GET", "/whoami", Some(&kept), None).await.text(), "alice");
     let cart = send(&app, "GET", "/get/cart", Some(&ticket), None).await;
     assert_eq!(cart.json(), json!([{"sku": "tea", "qty": 2}]));
     let keys = send(&app, "GET", "/keys", Some(&ticket), None).await.json();
@@ -101,14 +154,20 @@ async fn an_express_session_becomes_a_cloakroom_session() {
         json!(3)
     );
     let devices = layer.manager().list_user("alice").await.unwrap();
-    assert_eq!(devices.len(), 1, "one session for alice, listed with her devices");
+    assert_eq!(
+        devices.len(),
+        2,
+        "alice's two imported sessions, listed with her devices"
+    );
 
     // The express sid is nowhere in cloakroom's keys or values, nor in its logs.
-    let keys = redis.command("KEYS *");
-    assert!(!keys.contains(&sid), "{keys}");
-    for key in keys.lines().filter(|line| !line.starts_with(['*', '$'])) {
-        let dump = redis.command(&format!("DUMP {key}"));
-        assert!(!dump.contains(&sid), "{key} holds the express sid");
+    let contents = cloakroom_contents(&redis);
+    assert!(contents.len() >= 2, "{contents:?}");
+    for (key, value) in contents {
+        assert!(
+            !key.contains(&sid) && !value.contains(&sid),
+            "{key} holds the express sid: {value}"
+        );
     }
     let logs = logs.text();
     assert!(logs.contains("imported an express session"), "{logs}");
@@ -198,6 +257,36 @@ async fn concurrent_first_requests_import_the_session_once() {
     }
     assert_eq!(signed_in, 1, "exactly one request got the session");
     assert_eq!(layer.manager().list_user("carol").await.unwrap().len(), 1);
+
+    // Requests that write: the one that imports keeps its write; the others are
+    // refused (409) and set no cookie, so none replaces the new ticket.
+    let cookie = express.sign_in("carol", "{}");
+    let requests: Vec<_> = (0..8)
+        .map(|i| {
+            let (app, cookie) = (app.clone(), cookie.clone());
+            tokio::spawn(async move { send(&app, "PUT", &format!("/set/k{i}"), Some(&cookie), Some(json!(i))).await })
+        })
+        .collect();
+    let mut tickets = Vec::new();
+    for request in requests {
+        let reply = request.await.unwrap();
+        match reply.status.as_u16() {
+            200 => tickets.push(reply.ticket().expect("the importer's ticket")),
+            409 => assert!(reply.set_cookies().is_empty(), "{:?}", reply.set_cookies()),
+            other => panic!("unexpected {other}: {}", reply.text()),
+        }
+    }
+    assert_eq!(tickets.len(), 1, "exactly one request imported and wrote");
+    let keys = send(&app, "GET", "/keys", Some(&format!("sid={}", tickets[0])), None)
+        .await
+        .json();
+    let written = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k.as_str().unwrap().starts_with('k'))
+        .count();
+    assert_eq!(written, 1, "{keys}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,25 +391,45 @@ async fn records_that_cannot_be_imported_are_left_or_refused_whole() {
         .unwrap();
     let small = app(small);
     let big = express.sign_in("frank", &format!(r#"{{"notes":"{}"}}"#, "n".repeat(8000)));
+    let key = format!("sess:{}", sid_of(&big));
+    let before = value_of(&redis, &key).unwrap();
     let reply = send(&small, "GET", "/whoami", Some(&big), None).await;
     assert_eq!(reply.status, 401);
-    let sid = sid_of(&big);
-    let ttl: i64 = redis
-        .command(&format!("PTTL sess:{sid}"))
-        .trim_start_matches(':')
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(ttl > 3_500_000, "the record is back, with its remaining life: {ttl}");
+    assert_eq!(value_of(&redis, &key).unwrap(), before, "the record is back as it was");
+    let ttl = pttl(&redis, &key);
+    assert!(ttl > 3_500_000, "with its remaining life: {ttl}");
 
-    // Not a session's JSON: not imported (and gone: express could not read it either).
-    let garbage = express.sign_in("gina", "{}");
-    redis.command(&format!("SET sess:{} not-json KEEPTTL", sid_of(&garbage)));
+    // Not a session's JSON, a cookie expiry that is no date, or a cookie that
+    // expired while Redis still holds the record: not imported, and left exactly
+    // as it was, life included.
     let (app, _layer) = layer_on(&redis, ExpressImport::new("keyboard cat")).await;
-    let reply = send(&app, "GET", "/whoami", Some(&garbage), None).await;
-    assert_eq!(reply.status, 401);
-    assert!(reply.set_cookies().is_empty(), "{:?}", reply.set_cookies());
-    assert_eq!(redis.command(&format!("EXISTS sess:{}", sid_of(&garbage))).trim(), ":0");
+    for (sid, json) in [
+        ("unreadableSid000000000000000001", "not-json"),
+        ("unreadableSid000000000000000002", r#"{"userId":"gina","#),
+        (
+            "unreadableSid000000000000000003",
+            r#"{"cookie":{"expires":"soon"},"userId":"gina"}"#,
+        ),
+        (
+            "expiredSid0000000000000000000001",
+            r#"{"cookie":{"expires":"2020-01-01T00:00:00.000Z"},"userId":"gina"}"#,
+        ),
+    ] {
+        let key = format!("sess:{sid}");
+        put_record(&redis, &key, json, Duration::from_secs(600)).await;
+        let reply = send(
+            &app,
+            "GET",
+            "/whoami",
+            Some(&express_cookie(sid, b"keyboard cat")),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, 401);
+        assert!(reply.set_cookies().is_empty(), "{:?}", reply.set_cookies());
+        assert_eq!(value_of(&redis, &key).as_deref(), Some(json), "left to express");
+        assert!(pttl(&redis, &key) > 590_000, "with its life");
+    }
 
     // A user the application does not know: the data comes, the user does not.
     let (mapped, layer) = layer_on(
@@ -396,4 +505,177 @@ async fn sessions_kept_on_a_redis_cluster_are_imported() {
         401,
         "consumed"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_that_cannot_be_stored_or_answered_leaves_the_record() {
+    let redis = RedisServer::start();
+    let express = ExpressApp::start(&ExpressOptions::new(&redis.url()));
+    let import = || async { ExpressImport::new("keyboard cat").connect(&redis.url()).await.unwrap() };
+
+    // The session store fails: the record is put back, and a later request imports it.
+    let store = CountingStore::new(MemoryStore::new());
+    let layer = config()
+        .store(store.clone())
+        .import_express(import().await)
+        .build()
+        .unwrap();
+    let service = app(layer);
+    let cookie = express.sign_in("hana", r#"{"cart":["x"]}"#);
+    let key = format!("sess:{}", sid_of(&cookie));
+    let record = value_of(&redis, &key).unwrap();
+    store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reply = send(&service, "GET", "/whoami", Some(&cookie), None).await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.set_cookies().is_empty(), "{:?}", reply.set_cookies());
+    assert_eq!(value_of(&redis, &key).unwrap(), record, "put back as it was");
+    store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        send(&service, "GET", "/whoami", Some(&cookie), None).await.text(),
+        "hana"
+    );
+
+    // The request never answers (its future is dropped mid-handler, as when the
+    // client goes away): the import is undone, the session made of it deleted.
+    let layer = config()
+        .store(MemoryStore::new())
+        .import_express(import().await)
+        .build()
+        .unwrap();
+    let manager = layer.manager();
+    let slow = Router::new()
+        .route(
+            "/slow",
+            get(|session: Session| async move {
+                let _ = session.user();
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }),
+        )
+        .merge(routes())
+        .layer(layer);
+    let cookie = express.sign_in("ivan", "{}");
+    let key = format!("sess:{}", sid_of(&cookie));
+    let record = value_of(&redis, &key).unwrap();
+    let cut = tokio::time::timeout(
+        Duration::from_millis(300),
+        send(&slow, "GET", "/slow", Some(&cookie), None),
+    )
+    .await;
+    assert!(cut.is_err(), "the request was cut off");
+    let mut restored = false;
+    for _ in 0..100 {
+        if value_of(&redis, &key).as_deref() == Some(record.as_str()) {
+            restored = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(restored, "the record is back: {:?}", value_of(&redis, &key));
+    assert!(
+        manager.list_user("ivan").await.unwrap().is_empty(),
+        "no session left behind"
+    );
+    assert_eq!(send(&slow, "GET", "/whoami", Some(&cookie), None).await.text(), "ivan");
+
+    // Redis is down: nothing changes on the client; once it is back, the import runs.
+    let mut records = RedisServer::start();
+    let express = ExpressApp::start(&ExpressOptions::new(&records.url()));
+    let cookie = express.sign_in("jo", "{}");
+    let layer = config()
+        .store(MemoryStore::new())
+        .import_express(
+            ExpressImport::new("keyboard cat")
+                .connect(&records.url())
+                .await
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let service = app(layer);
+    records.kill();
+    let reply = send(&service, "GET", "/whoami", Some(&cookie), None).await;
+    assert_eq!(reply.status, 401);
+    assert!(
+        reply.set_cookies().is_empty(),
+        "the express cookie stays: {:?}",
+        reply.set_cookies()
+    );
+    records.restart();
+    let mut signed_in = false;
+    for _ in 0..50 {
+        if send(&service, "GET", "/whoami", Some(&cookie), None).await.text() == "jo" {
+            signed_in = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(signed_in, "imported once Redis is back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_express_cookie_is_removed_with_the_attributes_it_was_set_with() {
+    let redis = RedisServer::start();
+    let json = r#"{"cookie":{"expires":null,"path":"/shop","domain":"example.test","secure":true,"httpOnly":true,"sameSite":"strict","partitioned":true},"userId":"kim"}"#;
+    let expected = "connect.sid=; Path=/shop; Domain=example.test; Expires=Thu, 01 Jan 1970 00:00:00 GMT; \
+                    Max-Age=0; Secure; HttpOnly; SameSite=Strict; Partitioned";
+
+    let (app, _layer) = layer_on(&redis, ExpressImport::new("keyboard cat")).await;
+    put_record(
+        &redis,
+        "sess:attributesSid00000000000000001",
+        json,
+        Duration::from_secs(600),
+    )
+    .await;
+    let cookie = express_cookie("attributesSid00000000000000001", b"keyboard cat");
+    let first = send(&app, "GET", "/whoami", Some(&cookie), None).await;
+    assert_eq!(first.text(), "kim");
+    assert_eq!(cookie_named(&first, "connect.sid").as_deref(), Some(expected));
+
+    // Signing out here with records kept: the same removal, from the record.
+    let (kept, _layer) = layer_on(&redis, ExpressImport::new("keyboard cat").keep_records(true)).await;
+    put_record(
+        &redis,
+        "sess:attributesSid00000000000000002",
+        json,
+        Duration::from_secs(600),
+    )
+    .await;
+    let cookie = express_cookie("attributesSid00000000000000002", b"keyboard cat");
+    let first = send(&kept, "GET", "/whoami", Some(&cookie), None).await;
+    assert_eq!(cookie_named(&first, "connect.sid"), None);
+    let out = send(
+        &kept,
+        "POST",
+        "/destroy",
+        Some(&format!("{}; {cookie}", ticket_cookie(&first))),
+        None,
+    )
+    .await;
+    assert_eq!(cookie_named(&out, "connect.sid").as_deref(), Some(expected));
+    assert_eq!(
+        value_of(&redis, "sess:attributesSid00000000000000002"),
+        None,
+        "the record is gone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_requests_leave_the_import_to_a_same_site_one() {
+    let redis = RedisServer::start();
+    let express = ExpressApp::start(&ExpressOptions::new(&redis.url()));
+    let (app, _layer) = layer_on(&redis, ExpressImport::new("keyboard cat")).await;
+    let cookie = express.sign_in("lou", "{}");
+    let request = |site: &str| {
+        axum::http::Request::get("/whoami")
+            .header("cookie", &cookie)
+            .header("sec-fetch-site", site)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let reply = send_request(&app, request("cross-site")).await;
+    assert_eq!(reply.status, 401, "its response could not set a SameSite=Lax ticket");
+    assert!(reply.set_cookies().is_empty());
+    assert_eq!(redis.command(&format!("EXISTS sess:{}", sid_of(&cookie))).trim(), ":1");
+    assert_eq!(send_request(&app, request("same-origin")).await.text(), "lou");
 }

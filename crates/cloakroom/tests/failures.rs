@@ -44,6 +44,18 @@ async fn a_store_that_is_down_at_commit_gives_503() {
 }
 
 #[tokio::test]
+async fn a_session_saved_before_a_store_failure_keeps_its_ticket() {
+    let app = app(config().build().unwrap());
+    let reply = send(&app, "POST", "/save-then-store-fails", None, None).await;
+    assert_eq!(reply.status, 503);
+    let ticket = reply
+        .ticket()
+        .expect("the saved session's ticket goes out with the 503");
+    let read = send(&app, "GET", "/get/a", Some(&format!("sid={ticket}")), None).await;
+    assert_eq!(read.json(), json!(1));
+}
+
+#[tokio::test]
 async fn requests_succeed_again_when_the_store_comes_back() {
     let store = CountingStore::new(MemoryStore::new());
     let mut client = Client::new(app(config().store(store.clone()).build().unwrap()));

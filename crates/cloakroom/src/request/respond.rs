@@ -17,7 +17,9 @@ impl RequestSession {
         let settings = &self.settings;
         self.set_presession_cookie(response);
         #[cfg(feature = "express")]
-        self.remove_express_cookie(response);
+        let removed = self.remove_express_cookie(response);
+        #[cfg(not(feature = "express"))]
+        let removed = false;
         let state = self.state();
         let loaded = state.status.is_loaded();
         let action = match state.cookie {
@@ -42,7 +44,7 @@ impl RequestSession {
         if matches!(action, CookieAction::Keep) && !via_header {
             // The client's cookie stands; a response built from the session's data
             // is still this client's alone.
-            if loaded && response.extensions.get::<Public>().is_none() {
+            if removed || (loaded && response.extensions.get::<Public>().is_none()) {
                 add_cache_headers(response, HeaderValue::from_static("cookie"));
             }
             return;

@@ -218,6 +218,9 @@ pub(crate) struct State {
     /// made it due.
     #[cfg(feature = "express")]
     pub(crate) express_removal: Option<http::HeaderValue>,
+    /// An express import of this request, settled once its response is ready.
+    #[cfg(feature = "express")]
+    pub(crate) express_claim: Option<super::import::PendingImport>,
 }
 
 impl State {
@@ -236,6 +239,8 @@ impl State {
             persistent_hint: None,
             #[cfg(feature = "express")]
             express_removal: None,
+            #[cfg(feature = "express")]
+            express_claim: None,
         }
     }
 

@@ -110,6 +110,8 @@ pub fn routes() -> Router {
         .route("/persistent/{persistent}", post(set_persistent))
         .route("/whoami", get(|SignedIn { user, .. }: SignedIn| async move { user }))
         .route("/fail", post(fail_after_write))
+        .route("/store-fails", get(|| async { store_failure() }))
+        .route("/save-then-store-fails", post(save_then_store_failure))
         .route("/is-new", get(|s: Session| async move { s.is_new().to_string() }))
         .route("/flash/{message}", post(push_flash))
         .route("/csrf", get(|csrf: CsrfToken| async move { csrf.token() }))
@@ -172,6 +174,18 @@ async fn login_browser(session: Session, Path(user): Path<String>) {
 
 async fn set_persistent(session: Session, Path(persistent): Path<bool>) {
     session.set_persistent(persistent);
+}
+
+/// What a handler answers when a store call of its own failed.
+fn store_failure() -> Result<(), cloakroom::Error> {
+    Err(StoreError::unavailable("the handler's own store call failed").into())
+}
+
+/// Stores `a = 1` with `save()`, then fails as a store call would.
+async fn save_then_store_failure(session: Session) -> Result<(), cloakroom::Error> {
+    session.insert("a", 1)?;
+    session.save().await?;
+    store_failure()
 }
 
 async fn fail_after_write(session: Session) -> StatusCode {
@@ -477,4 +491,35 @@ impl SessionStore for CountingStore {
         }
         Ok(())
     }
+}
+
+/// An express cookie for `sid`, signed with `secret` as cookie-signature does.
+pub fn express_cookie(sid: &str, secret: &[u8]) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(sid.as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD_NO_PAD.encode(mac.finalize().into_bytes());
+    format!(
+        "connect.sid=s%3A{sid}.{}",
+        signature.replace('+', "%2B").replace('/', "%2F")
+    )
+}
+
+/// Writes `json` under `key` in `redis` for `ttl`, as connect-redis does.
+#[cfg(feature = "redis")]
+pub async fn put_record(redis: &cloakroom_testing::RedisServer, key: &str, json: &str, ttl: std::time::Duration) {
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let () = redis::cmd("SET")
+        .arg(key)
+        .arg(json)
+        .arg("PX")
+        .arg(ttl.as_millis() as u64)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
 }

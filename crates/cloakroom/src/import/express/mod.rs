@@ -2,24 +2,24 @@
 //!
 //! | file | concern |
 //! | --- | --- |
-//! | `mod.rs` | the options ([`ExpressImport`]) and the validated importer |
+//! | `mod.rs` | the options ([`ExpressImport`]) and their checks |
+//! | `importer.rs` | the validated importer: cookie, record, outcome, claim |
 //! | `signed_cookie.rs` | finding and unsigning the express cookie |
 //! | `record.rs` | reading a connect-redis record |
-//! | `source.rs` | taking records from Redis, putting one back, deleting one |
+//! | `source.rs` | claiming records in Redis, settling and undoing claims |
 
+mod importer;
 mod record;
 mod signed_cookie;
 mod source;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue};
-
-use self::record::{ExpressCookie, ExpressRecord};
+pub(crate) use self::importer::{Claim, Found, Importer, Outcome};
 pub(crate) use self::signed_cookie::ExpressSid;
-use self::source::{RecordSource, Taken};
+use self::source::RecordSource;
 use crate::error::Error;
 use crate::store::StoreError;
 use crate::store::redis::{Connection, DEFAULT_TIMEOUT, connect_manager, connect_nodes};
@@ -42,8 +42,10 @@ type MapUser = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// runs: every top-level field of the record but `cookie` becomes a session key
 /// (the same JSON), the user is bound from the user fields, the record's remaining
 /// life caps the new session's, and the response carries the cloakroom ticket and
-/// removes the express cookie. The record is read and deleted in one atomic step,
-/// so concurrent requests with one express cookie import it once.
+/// removes the express cookie. The record is claimed in one atomic step, so
+/// concurrent requests with one express cookie import it once, and consumed only
+/// once the response carrying the new ticket is ready; an import that fails, or
+/// whose request never answers, puts it back as it was.
 ///
 /// Give it to [`SessionConfig::import_express`](crate::SessionConfig::import_express).
 /// It reads the Redis of a [`RedisStore`](crate::RedisStore) given to the same
@@ -202,8 +204,8 @@ impl ExpressImport {
     /// (default `false`), for running the Express and the Rust service side by
     /// side: both then know the user. Each request without a cloakroom ticket then
     /// imports its own copy, and signing out on the Express side does not end the
-    /// imported session (signing out on the Rust side deletes the express record
-    /// too).
+    /// imported session (signing out on the Rust side, in a request that carries
+    /// the express cookie, deletes the express record too).
     ///
     /// ```
     /// use cloakroom::import::ExpressImport;
@@ -228,7 +230,7 @@ impl ExpressImport {
     /// let express = ExpressImport::new("s").redis_store(&store);
     /// # Ok(()) }
     /// ```
-    pub fn redis_store(mut self, store: &crate::RedisStore) -> Self {
+    pub fn redis_store(mut self, store: &crate::store::redis::RedisStore) -> Self {
         let (conn, timeout) = store.connection();
         self.source = Some(RecordSource::new(conn, timeout));
         self
@@ -303,7 +305,7 @@ impl ExpressImport {
         if self.options.secrets.is_empty() || self.options.secrets.iter().any(Vec::is_empty) {
             return Err(Error::config(
                 "import_express",
-                "ExpressImport needs express-session's secret(s), none of them empty",
+                "ExpressImport::new and ExpressImport::secrets take express-session's secret(s); none may be empty",
             ));
         }
         if !crate::cookie::is_valid_cookie_name(&self.options.cookie_name) {
@@ -315,12 +317,13 @@ impl ExpressImport {
                 ),
             ));
         }
-        if self.options.cookie_name == session_cookie {
+        if self.options.cookie_name == session_cookie || self.options.cookie_name == format!("{session_cookie}_csrf") {
             return Err(Error::config(
                 "import_express",
                 format!(
-                    "the express cookie and the session cookie are both named {session_cookie:?}; give the \
-                     session layer another cookie_name, so the two can be told apart"
+                    "the express cookie {:?} is also a cookie of the session layer ({session_cookie:?}, or its \
+                     {session_cookie}_csrf); give the session layer another cookie_name, so they can be told apart",
+                    self.options.cookie_name
                 ),
             ));
         }
@@ -346,156 +349,6 @@ impl ExpressImport {
                 ));
             }
         };
-        Ok(Importer {
-            options: self.options,
-            source,
-        })
+        Ok(Importer::new(self.options, source))
     }
-}
-
-/// An express session found live, ready to become a cloakroom session.
-#[derive(Debug)]
-pub(crate) struct Found {
-    /// Its fields (JSON texts by key) and user (mapped).
-    pub(crate) fields: Vec<(String, String)>,
-    pub(crate) user: Option<String>,
-    /// When it would have ended; `None` when neither Redis nor its cookie says.
-    pub(crate) ends_at: Option<SystemTime>,
-    /// Its cookie was persistent (had an expiry), not a browser-session cookie.
-    pub(crate) persistent: bool,
-    /// The `Set-Cookie` that removes the express cookie, unless records are kept.
-    pub(crate) removal: Option<HeaderValue>,
-    taken: Taken,
-    key: String,
-}
-
-/// What looking up an express session came to, when it did not find one live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Missed {
-    /// No record (never there, consumed, logged out, expired in Redis).
-    Unknown,
-    /// A record whose cookie had expired.
-    Expired,
-    /// A record that is not a session's JSON.
-    Unreadable,
-}
-
-/// The validated importer a layer runs.
-pub(crate) struct Importer {
-    options: Options,
-    source: RecordSource,
-}
-
-impl fmt::Debug for Importer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Importer")
-            .field("cookie_name", &self.options.cookie_name)
-            .field("prefix", &self.options.prefix)
-            .field("keep_records", &self.options.keep_records)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Importer {
-    /// The express cookie's value in the request, URL-decoded, if it carries one.
-    pub(crate) fn cookie(&self, headers: &HeaderMap) -> Option<String> {
-        signed_cookie::find(headers, &self.options.cookie_name)
-    }
-
-    /// The sid of a cookie value signed with one of the express secrets.
-    pub(crate) fn verify(&self, value: &str) -> Option<ExpressSid> {
-        signed_cookie::unsign(value, &self.options.secrets)
-    }
-
-    fn key(&self, sid: &ExpressSid) -> String {
-        format!("{}{}", self.options.prefix, sid.expose())
-    }
-
-    /// Takes the express session of `sid` (consuming its record unless records
-    /// are kept), judged at `now`. Keys starting with `reserved` are not carried.
-    pub(crate) async fn take(
-        &self,
-        sid: &ExpressSid,
-        now: SystemTime,
-        reserved: &str,
-    ) -> Result<Result<Found, Missed>, StoreError> {
-        let key = self.key(sid);
-        let Some(taken) = self.source.take(&key, !self.options.keep_records).await? else {
-            return Ok(Err(Missed::Unknown));
-        };
-        let Ok(record) = record::parse(&taken.json, &self.options.user_fields, reserved) else {
-            // Consumed (unless records are kept) all the same: it could never be
-            // imported, and express would not read it either.
-            return Ok(Err(Missed::Unreadable));
-        };
-        let ExpressRecord { fields, user, cookie } = record;
-        let ends_at = match (taken.ttl.map(|ttl| now + ttl), cookie.expires) {
-            (Some(redis), Some(cookie)) => Some(redis.min(cookie)),
-            (redis, cookie) => redis.or(cookie),
-        };
-        if ends_at.is_some_and(|end| end <= now) {
-            return Ok(Err(Missed::Expired));
-        }
-        let user = match (&self.options.map_user, user) {
-            (Some(map), Some(user)) => map(&user),
-            (None, user) => user,
-            (Some(_), None) => None,
-        };
-        Ok(Ok(Found {
-            fields,
-            user,
-            ends_at,
-            persistent: cookie.expires.is_some(),
-            removal: (!self.options.keep_records).then(|| self.removal(&cookie)),
-            taken,
-            key,
-        }))
-    }
-
-    /// Puts the record of a session that could not be imported back where it was
-    /// (records that are kept were never taken).
-    pub(crate) async fn put_back(&self, found: &Found) -> Result<bool, StoreError> {
-        if self.options.keep_records {
-            return Ok(true);
-        }
-        self.source.put_back(&found.key, &found.taken).await
-    }
-
-    /// Ends the express session of `sid` (a sign-out on the Rust side): deletes its
-    /// record and answers the `Set-Cookie` that removes its cookie.
-    pub(crate) async fn end(&self, sid: &ExpressSid) -> Result<HeaderValue, StoreError> {
-        self.source.delete(&self.key(sid)).await?;
-        Ok(self.removal(&ExpressCookie::default()))
-    }
-
-    /// `Set-Cookie` removing the express cookie, with the attributes it was set
-    /// with (a cookie is only replaced by one of the same name, path and domain).
-    fn removal(&self, cookie: &ExpressCookie) -> HeaderValue {
-        let mut out = format!("{}=; Path={}", self.options.cookie_name, cookie.path);
-        if let Some(domain) = &cookie.domain {
-            out.push_str("; Domain=");
-            out.push_str(domain);
-        }
-        out.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0");
-        if cookie.secure || cookie.same_site == Some("None") {
-            out.push_str("; Secure");
-        }
-        if cookie.http_only {
-            out.push_str("; HttpOnly");
-        }
-        if let Some(same_site) = cookie.same_site {
-            out.push_str("; SameSite=");
-            out.push_str(same_site);
-        }
-        HeaderValue::from_str(&out).expect("names and attributes are checked tokens")
-    }
-}
-
-/// Counts an import's outcome (`imported`, `unknown`, `expired`, `unreadable`,
-/// `too_large`, `failed`) when metrics are on.
-pub(crate) fn count(outcome: &'static str) {
-    #[cfg(feature = "metrics")]
-    metrics::counter!("cloakroom_express_imports_total", "outcome" => outcome).increment(1);
-    #[cfg(not(feature = "metrics"))]
-    let _ = outcome;
 }

@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use crate::cookie::is_valid_attribute_value;
+
 /// What an express session holds, made ready to become a cloakroom session.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ExpressRecord {
@@ -26,6 +28,8 @@ pub(crate) struct ExpressCookie {
     pub(crate) http_only: bool,
     /// `Strict`, `Lax` or `None`, when set.
     pub(crate) same_site: Option<&'static str>,
+    /// A partitioned (CHIPS) cookie.
+    pub(crate) partitioned: bool,
     /// When the cookie ends; `None` for a browser-session cookie.
     pub(crate) expires: Option<SystemTime>,
 }
@@ -38,6 +42,7 @@ impl Default for ExpressCookie {
             secure: false,
             http_only: true,
             same_site: None,
+            partitioned: false,
             expires: None,
         }
     }
@@ -48,6 +53,8 @@ impl Default for ExpressCookie {
 pub(crate) enum RecordError {
     /// Not JSON, or JSON but not an object.
     NotASession,
+    /// Its cookie's `expires` is not a date: how long it may live is unknown.
+    BadExpiry,
 }
 
 /// Reads the JSON of a record; `user_fields` are paths (`passport.user`) tried in
@@ -57,16 +64,22 @@ pub(crate) fn parse(json: &str, user_fields: &[String], reserved: &str) -> Resul
         return Err(RecordError::NotASession);
     };
     let user = user_fields.iter().find_map(|path| user_at(&object, path));
-    let cookie = match object.get("cookie") {
-        Some(Value::Object(cookie)) => read_cookie(cookie),
-        _ => ExpressCookie::default(),
-    };
+    let cookie = cookie_of(&object)?;
     let fields = object
         .into_iter()
         .filter(|(key, _)| key != "cookie" && !key.starts_with(reserved))
         .map(|(key, value)| (key, value.to_string()))
         .collect();
     Ok(ExpressRecord { fields, user, cookie })
+}
+
+/// The cookie of a record's JSON, for removing it: the defaults when the JSON
+/// says nothing usable.
+pub(crate) fn parse_cookie(json: &str) -> ExpressCookie {
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::Object(object)) => cookie_of(&object).unwrap_or_default(),
+        _ => ExpressCookie::default(),
+    }
 }
 
 /// The user under the dotted `path`: a non-empty string as it is, a number as its
@@ -84,7 +97,10 @@ fn user_at(object: &Map<String, Value>, path: &str) -> Option<String> {
     }
 }
 
-fn read_cookie(cookie: &Map<String, Value>) -> ExpressCookie {
+fn cookie_of(object: &Map<String, Value>) -> Result<ExpressCookie, RecordError> {
+    let Some(Value::Object(cookie)) = object.get("cookie") else {
+        return Ok(ExpressCookie::default());
+    };
     let defaults = ExpressCookie::default();
     let text = |name: &str| cookie.get(name).and_then(Value::as_str);
     let flag = |name: &str, default: bool| cookie.get(name).and_then(Value::as_bool).unwrap_or(default);
@@ -98,57 +114,79 @@ fn read_cookie(cookie: &Map<String, Value>) -> ExpressCookie {
         },
         _ => None,
     };
-    ExpressCookie {
+    let expires = match cookie.get("expires") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(date)) => Some(parse_iso8601(date).ok_or(RecordError::BadExpiry)?),
+        Some(_) => return Err(RecordError::BadExpiry),
+    };
+    Ok(ExpressCookie {
         path: text("path")
-            .filter(|path| path.starts_with('/') && is_attribute(path))
+            .filter(|path| path.starts_with('/') && is_valid_attribute_value(path))
             .map_or(defaults.path, str::to_owned),
         domain: text("domain")
-            .filter(|domain| !domain.is_empty() && is_attribute(domain))
+            .filter(|domain| !domain.is_empty() && is_valid_attribute_value(domain))
             .map(str::to_owned),
         secure: flag("secure", defaults.secure),
         http_only: flag("httpOnly", defaults.http_only),
         same_site,
-        expires: text("expires").and_then(parse_iso8601),
-    }
+        partitioned: flag("partitioned", defaults.partitioned),
+        expires,
+    })
 }
 
-/// True when `value` can stand in a `Set-Cookie` attribute unquoted.
-fn is_attribute(value: &str) -> bool {
-    value.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b';')
-}
+/// The latest year a JavaScript `Date` holds.
+const LAST_JS_YEAR: u64 = 275_760;
 
-/// A JavaScript `Date`'s JSON: `YYYY-MM-DDTHH:MM:SS[.sss]Z` (UTC).
+/// A JavaScript `Date`'s JSON, `YYYY-MM-DDTHH:MM:SS[.sss]Z` (UTC), from 1970 on;
+/// `None` for anything else.
 pub(crate) fn parse_iso8601(text: &str) -> Option<SystemTime> {
     let text = text.strip_suffix('Z')?;
     let (date, time) = text.split_once('T')?;
     let mut date = date.splitn(3, '-');
-    let year: i64 = date.next()?.parse().ok()?;
-    let month: u32 = date.next()?.parse().ok()?;
-    let day: u32 = date.next()?.parse().ok()?;
+    let year = digits(date.next()?, 4..=6)?;
+    let month = digits(date.next()?, 2..=2)?;
+    let day = digits(date.next()?, 2..=2)?;
     let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
     let mut clock = clock.splitn(3, ':');
-    let hour: u64 = clock.next()?.parse().ok()?;
-    let minute: u64 = clock.next()?.parse().ok()?;
-    let second: u64 = clock.next()?.parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    if !fraction.bytes().all(|b| b.is_ascii_digit()) || fraction.len() > 9 {
+    let hour = digits(clock.next()?, 2..=2)?;
+    let minute = digits(clock.next()?, 2..=2)?;
+    let second = digits(clock.next()?, 2..=2)?;
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    let valid = (1970..=LAST_JS_YEAR).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=month_days).contains(&day)
+        && hour <= 23
+        && minute <= 59
+        && second <= 59;
+    if !valid || (time.contains('.') && digits(fraction, 1..=9).is_none()) {
         return None;
     }
     let millis: u64 = format!("{fraction:0<3}")[..3].parse().ok()?;
-    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
-    let secs = days * 86_400 + hour * 3_600 + minute * 60 + second;
+    let secs = days_from_epoch(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
     UNIX_EPOCH.checked_add(Duration::from_secs(secs) + Duration::from_millis(millis))
 }
 
-/// Days from 1970-01-01 to the given proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+/// `text` as a number when it is ASCII digits only, as many as `len` allows.
+fn digits(text: &str, len: std::ops::RangeInclusive<usize>) -> Option<u64> {
+    if !len.contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Days from 1970-01-01 to a valid date from 1970 on (proleptic Gregorian).
+fn days_from_epoch(year: u64, month: u64, day: u64) -> u64 {
+    // Years counted from March, so the leap day ends a year.
     let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let era = year / 400;
+    let year_of_era = year % 400;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -207,7 +245,7 @@ mod tests {
         assert!(cookie.secure && !cookie.http_only);
         assert_eq!((cookie.same_site, cookie.expires), (Some("Lax"), None));
         let odd = parse(
-            r#"{"cookie":{"path":"x; Domain=evil","domain":"a;b","sameSite":true}}"#,
+            r#"{"cookie":{"path":"x; Domain=evil","domain":"a;b","sameSite":true,"partitioned":true}}"#,
             &fields(),
             "scope::",
         )
@@ -216,6 +254,7 @@ mod tests {
             (odd.cookie.path.as_str(), odd.cookie.domain, odd.cookie.same_site),
             ("/", None, Some("Strict"))
         );
+        assert!(odd.cookie.partitioned);
     }
 
     #[test]
@@ -236,7 +275,19 @@ mod tests {
         assert_eq!(parse_iso8601("2000-03-01T00:00:00Z"), at(951_868_800, 0));
         assert_eq!(parse_iso8601("2026-12-01T17:26:55.123Z"), at(1_796_146_015, 123));
         assert_eq!(parse_iso8601("2024-02-29T12:00:00.5Z"), at(1_709_208_000, 500));
+        assert!(
+            parse_iso8601("275760-09-13T00:00:00.000Z").is_some(),
+            "the last JS date"
+        );
         for bad in [
+            "+275760-09-13T00:00:00.000Z",
+            "2026-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-12-01T01:02:03.Z",
+            "2026-+1-01T00:00:00Z",
+            "999999999999-01-01T00:00:00Z",
+            "9223372036854775807-01-01T00:00:00Z",
+            "2026-12-01T24:00:00Z",
             "2026-12-01T17:26:55",
             "2026-13-01T00:00:00Z",
             "1969-12-31T23:59:59Z",
@@ -245,5 +296,19 @@ mod tests {
         ] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_cookie_expiry_that_is_no_date_refuses_the_record() {
+        for expires in [r#""soon""#, "17", r#""2026-02-30T00:00:00.000Z""#] {
+            let json = format!(r#"{{"cookie":{{"expires":{expires}}},"a":1}}"#);
+            assert_eq!(
+                parse(&json, &fields(), "scope::"),
+                Err(RecordError::BadExpiry),
+                "{json}"
+            );
+        }
+        assert_eq!(parse_cookie(r#"{"cookie":{"path":"/app"}}"#).path, "/app");
+        assert_eq!(parse_cookie("not json"), ExpressCookie::default());
     }
 }

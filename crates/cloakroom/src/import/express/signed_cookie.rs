@@ -66,8 +66,10 @@ fn percent_decode(text: &str) -> Option<String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -169,6 +171,14 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn escapes_are_two_hex_digits_as_decode_uri_component_wants() {
+        for raw in ["%+f", "%-1", "% 1"] {
+            let headers = cookie_header(&format!("connect.sid={raw}"));
+            assert_eq!(find(&headers, "connect.sid").as_deref(), Some(raw), "kept raw");
+        }
     }
 
     #[test]

@@ -1,34 +1,103 @@
-//! Reading connect-redis records: taken (read and deleted) in one atomic script,
-//! put back when the import cannot finish, deleted at a sign-out.
+//! Reading connect-redis records, and claiming them so that one import takes
+//! each: a claimed record stays in Redis, marked, until the import is settled
+//! (the response carrying the new ticket is ready: the record becomes a short
+//! tombstone) or undone (the record is put back as it was, with what is left of
+//! its life).
+//!
+//! A claim is the record's JSON with a first field `cloakroom_import` saying until
+//! when it holds, so the record is still JSON for express. A claim past that time
+//! belongs to an import that never finished (its process died): the next take
+//! recovers the record from it.
 
 use std::future::Future;
 use std::sync::LazyLock;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use redis::{RedisError, Script};
 
+use crate::clock::to_millis;
 use crate::store::StoreError;
 use crate::store::redis::Connection;
 
-/// Reads the record and its remaining life (ms; -1 when it has none), and deletes
-/// it when `ARGV[1]` is `1`: concurrent takers of one record get it once.
+/// How long a claim keeps other requests from importing the record; also how
+/// long the tombstone of an import stays (concurrent requests of one page load
+/// see it and keep the client's new ticket).
+pub(crate) const CLAIM_WINDOW: Duration = Duration::from_secs(60);
+
+/// KEYS[1] the record; ARGV: `claim` or `peek`, now (ms), the claim's end (ms).
+/// Answers nil (no record), `{'claimed'}` (another import holds it), `{json,
+/// ttl}` (read, not claimed: peeked, or not a JSON object) or `{json, ttl,
+/// claim}`.
 static TAKE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        "local value = redis.call('GET', KEYS[1])
-         if not value then return false end
-         local ttl = redis.call('PTTL', KEYS[1])
-         if ARGV[1] == '1' then redis.call('DEL', KEYS[1]) end
-         return {value, ttl}",
+        r#"local value = redis.call('GET', KEYS[1])
+if not value then return false end
+local ttl = redis.call('PTTL', KEYS[1])
+local now = tonumber(ARGV[2])
+local held, rest = string.match(value, '^{"cloakroom_import":{"until":(%d+)}(.*)$')
+if not held then
+  local done = string.match(value, '^{"cloakroom_import":{"until":(%d+),"imported":true}}$')
+  if done then
+    if tonumber(done) > now then return {'claimed'} end
+    return false
+  end
+elseif tonumber(held) > now then
+  return {'claimed'}
+elseif rest == '}' then
+  value = '{}'
+else
+  value = '{' .. string.sub(rest, 2)
+end
+if ARGV[1] ~= 'claim' or string.sub(value, 1, 1) ~= '{' then
+  return {value, tostring(ttl)}
+end
+local claim = '{"cloakroom_import":{"until":' .. ARGV[3] .. '}'
+if value == '{}' then claim = claim .. '}' else claim = claim .. ',' .. string.sub(value, 2) end
+if ttl > 0 then redis.call('SET', KEYS[1], claim, 'PX', ttl) else redis.call('SET', KEYS[1], claim) end
+return {value, tostring(ttl), claim}"#,
     )
 });
 
+/// KEYS[1] the record; ARGV: the claim, then what replaces it and for how long
+/// (ms; empty: as long as the claim had left). Replaces only a claim still held.
+static REPLACE_CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local ttl = tonumber(ARGV[3]) or redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1"#,
+    )
+});
+
+/// How a record is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Take {
+    /// Claimed for this import.
+    Claim,
+    /// Read and left as it is (records kept for express).
+    Peek,
+}
+
+/// What a take found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Taken {
+    /// No record.
+    Nothing,
+    /// Another import holds it, or just made it a tombstone.
+    Claimed,
+    /// The record.
+    Record(Record),
+}
+
 /// A record as read from Redis.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Taken {
+pub(crate) struct Record {
     /// The session's JSON.
     pub(crate) json: String,
     /// What was left of its life in Redis; `None` when it had no TTL.
     pub(crate) ttl: Option<Duration>,
+    /// The claim now in its place, when it was claimed.
+    pub(crate) claim: Option<String>,
 }
 
 /// The Redis that holds connect-redis records.
@@ -62,40 +131,70 @@ impl RecordSource {
         }
     }
 
-    /// The record at `key`, deleted in the same step when `consume`.
-    pub(crate) async fn take(&self, key: &str, consume: bool) -> Result<Option<Taken>, StoreError> {
+    /// The record at `key`, claimed (until `now` + [`CLAIM_WINDOW`]) or peeked.
+    pub(crate) async fn take(&self, key: &str, how: Take, now: SystemTime) -> Result<Taken, StoreError> {
         let mut conn = self.conn.clone();
-        let found: Option<(String, i64)> = self
-            .run(
-                TAKE.key(key)
-                    .arg(if consume { "1" } else { "0" })
-                    .invoke_async(&mut conn),
-            )
-            .await?;
-        Ok(found.map(|(json, ttl)| Taken {
-            json,
+        let mut call = TAKE.key(key);
+        call.arg(match how {
+            Take::Claim => "claim",
+            Take::Peek => "peek",
+        })
+        .arg(to_millis(now))
+        .arg(to_millis(now + CLAIM_WINDOW));
+        let found: Option<Vec<Vec<u8>>> = self.run(call.invoke_async(&mut conn)).await?;
+        let Some(mut parts) = found else {
+            return Ok(Taken::Nothing);
+        };
+        if parts.len() == 1 {
+            return Ok(Taken::Claimed);
+        }
+        let claim = (parts.len() == 3).then(|| parts.pop()).flatten();
+        let ttl = parts.pop().unwrap_or_default();
+        let json = parts.pop().unwrap_or_default();
+        let ttl: i64 = std::str::from_utf8(&ttl)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(-1);
+        Ok(Taken::Record(Record {
+            // Bytes that are not UTF-8 are no JSON: the record is judged unreadable.
+            json: String::from_utf8(json).unwrap_or_default(),
             ttl: u64::try_from(ttl).ok().map(Duration::from_millis),
+            claim: claim.map(|claim| String::from_utf8_lossy(&claim).into_owned()),
         }))
     }
 
-    /// Puts a taken record back, with what was left of its life, unless the key
-    /// holds something again. Returns whether it went back.
-    pub(crate) async fn put_back(&self, key: &str, taken: &Taken) -> Result<bool, StoreError> {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(&taken.json).arg("NX");
-        if let Some(ttl) = taken.ttl {
-            cmd.arg("PX")
-                .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
-        }
-        let mut conn = self.conn.clone();
-        let placed: Option<String> = self.run(cmd.query_async(&mut conn)).await?;
-        Ok(placed.is_some())
+    /// Settles an import: its claim becomes a tombstone for [`CLAIM_WINDOW`].
+    /// Returns whether the claim was still held.
+    pub(crate) async fn settle(&self, key: &str, claim: &str, now: SystemTime) -> Result<bool, StoreError> {
+        let tombstone = format!(
+            r#"{{"cloakroom_import":{{"until":{},"imported":true}}}}"#,
+            to_millis(now + CLAIM_WINDOW)
+        );
+        let window = u64::try_from(CLAIM_WINDOW.as_millis()).unwrap_or(u64::MAX);
+        self.replace_claim(key, claim, &tombstone, &window.to_string()).await
     }
 
-    /// Deletes the record at `key`.
-    pub(crate) async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+    /// Undoes an import: the record goes back in place of its claim, with the
+    /// life it had left. Returns whether the claim was still held.
+    pub(crate) async fn put_back(&self, key: &str, claim: &str, json: &str) -> Result<bool, StoreError> {
+        self.replace_claim(key, claim, json, "").await
+    }
+
+    async fn replace_claim(&self, key: &str, claim: &str, value: &str, ttl_ms: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
-        let deleted: u64 = self.run(redis::cmd("DEL").arg(key).query_async(&mut conn)).await?;
-        Ok(deleted > 0)
+        let mut call = REPLACE_CLAIM.key(key);
+        call.arg(claim).arg(value).arg(ttl_ms);
+        let replaced: i64 = self.run(call.invoke_async(&mut conn)).await?;
+        Ok(replaced == 1)
+    }
+
+    /// Deletes the record at `key` (a sign-out on the Rust side), answering its
+    /// JSON when there was one.
+    pub(crate) async fn delete(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(key).cmd("DEL").arg(key).ignore();
+        let (json,): (Option<Vec<u8>>,) = self.run(pipe.query_async(&mut conn)).await?;
+        Ok(json.map(|json| String::from_utf8_lossy(&json).into_owned()))
     }
 }
