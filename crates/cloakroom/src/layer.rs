@@ -269,7 +269,11 @@ where
                 }
                 .await;
                 #[cfg(feature = "express")]
-                state.settle_import().await;
+                let response = {
+                    let (mut parts, body) = response.into_parts();
+                    state.conclude_import(&mut parts).await;
+                    Response::from_parts(parts, body)
+                };
                 Ok(response)
             }
             .instrument(span),

@@ -117,10 +117,22 @@ async fn an_express_session_becomes_a_cloakroom_session() {
     );
     let tombstone = value_of(&redis, &format!("sess:{sid}")).unwrap();
     assert!(
-        tombstone.starts_with(r#"{"cloakroom_import":{"until":"#) && tombstone.ends_with(r#","imported":true}}"#),
+        tombstone.starts_with(r#"{"cloakroom_import":{"until":"#)
+            && tombstone.contains(r#","imported":true}"#)
+            && !tombstone.contains("alice"),
         "the record was consumed, a tombstone left for a minute: {tombstone}"
     );
     assert!(pttl(&redis, &format!("sess:{sid}")) <= 60_000);
+    let on_express = express.request("GET", "/session", Some(&cookie), None);
+    assert_eq!(
+        on_express.status, 200,
+        "express reads the tombstone as an empty session: {}",
+        on_express.body
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&on_express.body).unwrap()["id"],
+        Value::Null
+    );
 
     let ticket = ticket_cookie(&first);
     let manager = layer.manager();
@@ -536,7 +548,8 @@ async fn an_import_that_cannot_be_stored_or_answered_leaves_the_record() {
     );
 
     // The request never answers (its future is dropped mid-handler, as when the
-    // client goes away): the import is undone, the session made of it deleted.
+    // client goes away): the import is undone, the session made of it deleted,
+    // even after the handler regenerated it.
     let layer = config()
         .store(MemoryStore::new())
         .import_express(import().await)
@@ -547,7 +560,10 @@ async fn an_import_that_cannot_be_stored_or_answered_leaves_the_record() {
         .route(
             "/slow",
             get(|session: Session| async move {
-                let _ = session.user();
+                // A sign-in's regenerate, saved: the undo follows the session to
+                // its new key.
+                session.regenerate();
+                session.save().await.unwrap();
                 tokio::time::sleep(Duration::from_secs(30)).await;
             }),
         )

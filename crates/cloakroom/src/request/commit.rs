@@ -294,6 +294,11 @@ impl RequestSession {
                     if let Some(meta) = state.meta.as_mut() {
                         apply_meta(meta, &changes);
                     }
+                    #[cfg(feature = "express")]
+                    if let Some(pending) = state.express_claim.as_mut() {
+                        // An import undone later deletes the session where it now is.
+                        pending.session = Some(new.store_key());
+                    }
                     state.id = Some(new);
                     state.cookie = CookieAction::Set;
                     Ok(())

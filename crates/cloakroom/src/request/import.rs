@@ -10,7 +10,7 @@ use http::response::Parts;
 use http::{HeaderMap, HeaderValue};
 
 use super::RequestSession;
-use super::state::{Incoming, PERSISTENT_KEY, RESERVED_PREFIX};
+use super::state::{CookieAction, Incoming, PERSISTENT_KEY, RESERVED_PREFIX};
 use crate::clock::to_millis;
 use crate::cookie::SameSite;
 use crate::device::DEVICE_KEY;
@@ -19,20 +19,54 @@ use crate::import::express::{Claim, ExpressSid, Found, Outcome};
 use crate::settings::Settings;
 use crate::store::SessionRecord;
 
-/// An import whose response is not ready yet. Dropped unsettled (the request
-/// failed or was cancelled before it answered), it undoes itself: the record goes
-/// back and the session made of it is deleted, so the next request imports again.
+/// An import holding its record's claim until the response is ready. Dropped
+/// unsettled (the request failed or was cancelled before it answered), it undoes
+/// itself in a spawned task: the session made of the record is deleted and the
+/// record put back, so the next request imports again. Where no task can run (no
+/// runtime, or one shutting down), the claim lapses after its window instead.
 pub(crate) struct PendingImport {
     settings: Arc<Settings>,
     claim: Option<Claim>,
-    session: StoreKey,
+    /// The session made of the record, once one may exist (its current key: a
+    /// regenerate moves it).
+    pub(crate) session: Option<StoreKey>,
 }
 
 impl PendingImport {
-    async fn settle(mut self, now: std::time::SystemTime) {
-        if let (Some(claim), Some(importer)) = (self.claim.take(), &self.settings.express) {
+    fn new(settings: Arc<Settings>, claim: Claim) -> Self {
+        Self {
+            settings,
+            claim: Some(claim),
+            session: None,
+        }
+    }
+
+    /// Makes the import final. The claim is let go only once settled: a request
+    /// dropped during the settle still undoes it (its response never went out).
+    async fn settle(&mut self, now: std::time::SystemTime) {
+        if let (Some(claim), Some(importer)) = (&self.claim, &self.settings.express) {
             importer.settle(claim, now).await;
         }
+        self.claim = None;
+    }
+
+    /// Undoes the import now.
+    async fn undo(&mut self) {
+        if let Some(claim) = self.claim.take() {
+            undo(&self.settings, claim, self.session).await;
+        }
+    }
+}
+
+/// Deletes the session made of a record (if any), then puts the record back.
+async fn undo(settings: &Settings, claim: Claim, session: Option<StoreKey>) {
+    if let Some(session) = session
+        && let Err(err) = settings.store.delete(&session).await
+    {
+        tracing::warn!(error = %err, "deleting the session of an undone express import failed");
+    }
+    if let Some(importer) = &settings.express {
+        importer.put_back(&claim).await;
     }
 }
 
@@ -47,13 +81,7 @@ impl Drop for PendingImport {
             return;
         };
         runtime.spawn(async move {
-            // The session goes first: it never outlives the record's return.
-            if let Err(err) = settings.store.delete(&session).await {
-                tracing::warn!(error = %err, "deleting the session of an unanswered express import failed");
-            }
-            if let Some(importer) = &settings.express {
-                importer.put_back(&claim).await;
-            }
+            undo(&settings, claim, session).await;
             tracing::info!("undid an express import whose request never answered");
         });
     }
@@ -91,7 +119,7 @@ impl RequestSession {
             return;
         };
         let now = self.now();
-        let found = match importer.take(sid, now, RESERVED_PREFIX).await {
+        let mut found = match importer.take(sid, now, RESERVED_PREFIX).await {
             Ok(Ok(found)) => found,
             Ok(Err(outcome)) => {
                 match outcome {
@@ -115,6 +143,12 @@ impl RequestSession {
                 return;
             }
         };
+        // From here on the claim is held by a guard: a request dropped while the
+        // session is stored undoes the import.
+        let mut pending = found
+            .claim
+            .take()
+            .map(|claim| PendingImport::new(self.settings.clone(), claim));
         let record = self.record_of(&found, now);
         let bytes: usize = record.data.iter().map(|(key, value)| key.len() + value.len()).sum();
         if bytes > self.settings.max_session_bytes {
@@ -123,27 +157,32 @@ impl RequestSession {
                 limit = self.settings.max_session_bytes,
                 "an express session is larger than the size cap (max_session_bytes); it was left to express"
             );
-            self.undo(found).await;
+            if let Some(pending) = pending.as_mut() {
+                pending.undo().await;
+            }
             Outcome::TooLarge.count();
             return;
         }
-        match self.create(SessionId::generate(), record).await {
+        let id = SessionId::generate();
+        if let Some(pending) = pending.as_mut() {
+            pending.session = Some(id.store_key());
+        }
+        match self.create(id, record).await {
             Ok(()) => {
                 tracing::info!(user = found.user.is_some(), "imported an express session");
                 let mut state = self.state();
                 state.express_removal = found.removal;
-                if let (Some(claim), Some(id)) = (found.claim, &state.id) {
-                    state.express_claim = Some(PendingImport {
-                        settings: self.settings.clone(),
-                        claim: Some(claim),
-                        session: id.store_key(),
-                    });
+                if let Some(mut pending) = pending {
+                    pending.session = state.id.as_ref().map(SessionId::store_key);
+                    state.express_claim = Some(pending);
                 }
                 Outcome::Imported.count();
             }
             Err(err) => {
                 tracing::warn!(error = ?err, "storing an imported express session failed; it was left to express");
-                self.undo(found).await;
+                if let Some(pending) = pending.as_mut() {
+                    pending.undo().await;
+                }
                 Outcome::Failed.count();
             }
         }
@@ -172,18 +211,37 @@ impl RequestSession {
         record
     }
 
-    /// Puts back the record of an express session that was not imported.
-    async fn undo(&self, found: Found) {
-        if let (Some(claim), Some(importer)) = (&found.claim, &self.settings.express) {
-            importer.put_back(claim).await;
-        }
-    }
-
-    /// The response carries the imported session's ticket: the import is final.
-    pub(crate) async fn settle_import(&self) {
-        let pending = self.state().express_claim.take();
-        if let Some(pending) = pending {
+    /// The response (`parts`, finished) is ready: an import of this request
+    /// becomes final when the response carries its ticket or the session was
+    /// ended here; otherwise it is undone, and the express cookie kept, so the
+    /// next request imports again.
+    pub(crate) async fn conclude_import(&self, parts: &mut Parts) {
+        let (pending, sent, ended) = {
+            let mut state = self.state();
+            let sent = state.cookie == CookieAction::Set && state.id.is_some();
+            (state.express_claim.take(), sent, state.id.is_none())
+        };
+        let Some(mut pending) = pending else {
+            return;
+        };
+        if sent || ended {
             pending.settle(self.now()).await;
+            return;
+        }
+        tracing::warn!("an imported session's ticket did not go out; the import was undone");
+        pending.undo().await;
+        if let Some(importer) = &self.settings.express {
+            let kept: Vec<HeaderValue> = parts
+                .headers
+                .get_all(SET_COOKIE)
+                .iter()
+                .filter(|cookie| !importer.is_removal(cookie))
+                .cloned()
+                .collect();
+            parts.headers.remove(SET_COOKIE);
+            for cookie in kept {
+                parts.headers.append(SET_COOKIE, cookie);
+            }
         }
     }
 

@@ -58,11 +58,17 @@ impl Outcome {
 
 /// A record this import holds claimed: settled once the response carries the new
 /// ticket, put back otherwise.
-#[derive(Debug)]
 pub(crate) struct Claim {
     key: String,
-    claim: String,
-    json: String,
+    claim: Vec<u8>,
+    json: Vec<u8>,
+}
+
+impl fmt::Debug for Claim {
+    // The key holds the express sid.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Claim(…)")
+    }
 }
 
 /// An express session found live, ready to become a cloakroom session.
@@ -137,7 +143,10 @@ impl Importer {
             Taken::Record(record) => record,
         };
         let Record { json, ttl, claim } = record;
-        let judged = self.judge(&json, ttl.map(|ttl| now + ttl), now, reserved);
+        let judged = match std::str::from_utf8(&json) {
+            Ok(json) => self.judge(json, ttl.map(|ttl| now + ttl), now, reserved),
+            Err(_) => Err(Outcome::Unreadable),
+        };
         let claim = claim.map(|claim| Claim { key, claim, json });
         match judged {
             Ok(mut found) => {
@@ -192,7 +201,7 @@ impl Importer {
     /// Settles an import whose response carries the new ticket: the record becomes
     /// a tombstone for a while (concurrent requests with the same cookie keep the
     /// new ticket), then nothing.
-    pub(crate) async fn settle(&self, claim: Claim, now: SystemTime) {
+    pub(crate) async fn settle(&self, claim: &Claim, now: SystemTime) {
         match self.source.settle(&claim.key, &claim.claim, now).await {
             Ok(true) => {}
             Ok(false) => tracing::warn!("an imported express session's claim was no longer held when settled"),
@@ -222,6 +231,13 @@ impl Importer {
         let json = self.source.delete(&self.key(sid)).await?;
         let cookie = json.as_deref().map(record::parse_cookie).unwrap_or_default();
         Ok(self.removal(&cookie))
+    }
+
+    /// Whether `set_cookie` is a removal of the express cookie.
+    pub(crate) fn is_removal(&self, set_cookie: &HeaderValue) -> bool {
+        let name = self.options.cookie_name.as_bytes();
+        let value = set_cookie.as_bytes();
+        value.len() > name.len() + 1 && value.starts_with(name) && value[name.len()..].starts_with(b"=;")
     }
 
     /// `Set-Cookie` removing the express cookie, with the attributes it was set

@@ -5,9 +5,14 @@
 //! its life).
 //!
 //! A claim is the record's JSON with a first field `cloakroom_import` saying until
-//! when it holds, so the record is still JSON for express. A claim past that time
-//! belongs to an import that never finished (its process died): the next take
-//! recovers the record from it.
+//! when it holds, so the record is still a session for express. A claim past that
+//! time belongs to an import that never finished (its process died): the next
+//! take recovers the record from it. A tombstone is an empty express session
+//! (a `cookie` and nothing else) marked the same way, so express reads it as a
+//! visitor without a session.
+//!
+//! Claim windows are judged by the application's clock, not Redis's: servers whose
+//! clocks disagree by more than the window can each claim a record once.
 
 use std::future::Future;
 use std::sync::LazyLock;
@@ -36,7 +41,7 @@ local ttl = redis.call('PTTL', KEYS[1])
 local now = tonumber(ARGV[2])
 local held, rest = string.match(value, '^{"cloakroom_import":{"until":(%d+)}(.*)$')
 if not held then
-  local done = string.match(value, '^{"cloakroom_import":{"until":(%d+),"imported":true}}$')
+  local done = string.match(value, '^{"cloakroom_import":{"until":(%d+),"imported":true}')
   if done then
     if tonumber(done) > now then return {'claimed'} end
     return false
@@ -48,13 +53,14 @@ elseif rest == '}' then
 else
   value = '{' .. string.sub(rest, 2)
 end
+if ttl == 0 or ttl < -1 then return false end
 if ARGV[1] ~= 'claim' or string.sub(value, 1, 1) ~= '{' then
-  return {value, tostring(ttl)}
+  return {value, string.format('%d', ttl)}
 end
 local claim = '{"cloakroom_import":{"until":' .. ARGV[3] .. '}'
-if value == '{}' then claim = claim .. '}' else claim = claim .. ',' .. string.sub(value, 2) end
+if string.match(value, '^{%s*}$') then claim = claim .. '}' else claim = claim .. ',' .. string.sub(value, 2) end
 if ttl > 0 then redis.call('SET', KEYS[1], claim, 'PX', ttl) else redis.call('SET', KEYS[1], claim) end
-return {value, tostring(ttl), claim}"#,
+return {value, string.format('%d', ttl), claim}"#,
     )
 });
 
@@ -64,7 +70,9 @@ static REPLACE_CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local ttl = tonumber(ARGV[3]) or redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl) else redis.call('SET', KEYS[1], ARGV[2]) end
+if ttl > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+elseif ttl == -1 then redis.call('SET', KEYS[1], ARGV[2])
+else return 0 end
 return 1"#,
     )
 });
@@ -89,15 +97,16 @@ pub(crate) enum Taken {
     Record(Record),
 }
 
-/// A record as read from Redis.
+/// A record as read from Redis, byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Record {
-    /// The session's JSON.
-    pub(crate) json: String,
+    /// The session's JSON (bytes that are not UTF-8 are not JSON: the record is
+    /// then judged unreadable, and put back as it was).
+    pub(crate) json: Vec<u8>,
     /// What was left of its life in Redis; `None` when it had no TTL.
     pub(crate) ttl: Option<Duration>,
     /// The claim now in its place, when it was claimed.
-    pub(crate) claim: Option<String>,
+    pub(crate) claim: Option<Vec<u8>>,
 }
 
 /// The Redis that holds connect-redis records.
@@ -156,31 +165,31 @@ impl RecordSource {
             .and_then(|t| t.parse().ok())
             .unwrap_or(-1);
         Ok(Taken::Record(Record {
-            // Bytes that are not UTF-8 are no JSON: the record is judged unreadable.
-            json: String::from_utf8(json).unwrap_or_default(),
+            json,
             ttl: u64::try_from(ttl).ok().map(Duration::from_millis),
-            claim: claim.map(|claim| String::from_utf8_lossy(&claim).into_owned()),
+            claim,
         }))
     }
 
     /// Settles an import: its claim becomes a tombstone for [`CLAIM_WINDOW`].
     /// Returns whether the claim was still held.
-    pub(crate) async fn settle(&self, key: &str, claim: &str, now: SystemTime) -> Result<bool, StoreError> {
+    pub(crate) async fn settle(&self, key: &str, claim: &[u8], now: SystemTime) -> Result<bool, StoreError> {
         let tombstone = format!(
-            r#"{{"cloakroom_import":{{"until":{},"imported":true}}}}"#,
+            r#"{{"cloakroom_import":{{"until":{},"imported":true}},"cookie":{{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"}}}}"#,
             to_millis(now + CLAIM_WINDOW)
         );
         let window = u64::try_from(CLAIM_WINDOW.as_millis()).unwrap_or(u64::MAX);
-        self.replace_claim(key, claim, &tombstone, &window.to_string()).await
+        self.replace_claim(key, claim, tombstone.as_bytes(), &window.to_string())
+            .await
     }
 
     /// Undoes an import: the record goes back in place of its claim, with the
     /// life it had left. Returns whether the claim was still held.
-    pub(crate) async fn put_back(&self, key: &str, claim: &str, json: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn put_back(&self, key: &str, claim: &[u8], json: &[u8]) -> Result<bool, StoreError> {
         self.replace_claim(key, claim, json, "").await
     }
 
-    async fn replace_claim(&self, key: &str, claim: &str, value: &str, ttl_ms: &str) -> Result<bool, StoreError> {
+    async fn replace_claim(&self, key: &str, claim: &[u8], value: &[u8], ttl_ms: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
         let mut call = REPLACE_CLAIM.key(key);
         call.arg(claim).arg(value).arg(ttl_ms);
