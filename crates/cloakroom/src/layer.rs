@@ -268,11 +268,15 @@ where
                     Response::from_parts(parts, body)
                 }
                 .await;
+                // Boxed, and only for a request that imported: the common request
+                // carries no Redis future.
                 #[cfg(feature = "express")]
-                let response = {
+                let response = if state.import_pending() {
                     let (mut parts, body) = response.into_parts();
-                    state.conclude_import(&mut parts).await;
+                    Box::pin(state.conclude_import(&mut parts)).await;
                     Response::from_parts(parts, body)
+                } else {
+                    response
                 };
                 Ok(response)
             }

@@ -87,7 +87,7 @@ impl RequestSession {
         if destroy.is_none() && matches!(plan, Plan::Nothing) {
             #[cfg(feature = "express")]
             if taken.ended {
-                self.end_express().await;
+                Box::pin(self.end_express()).await;
             }
             return Ok(());
         }
@@ -99,7 +99,7 @@ impl RequestSession {
         match Box::pin(self.execute(destroy, plan)).await {
             #[cfg(feature = "express")]
             Ok(()) if ended => {
-                self.end_express().await;
+                Box::pin(self.end_express()).await;
                 Ok(())
             }
             Err(CommitError::Store(err)) => {

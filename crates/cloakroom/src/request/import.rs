@@ -211,6 +211,11 @@ impl RequestSession {
         record
     }
 
+    /// An import of this request waits for its response.
+    pub(crate) fn import_pending(&self) -> bool {
+        self.state().express_claim.is_some()
+    }
+
     /// The response (`parts`, finished) is ready: an import of this request
     /// becomes final when the response carries its ticket or the session was
     /// ended here; otherwise it is undone, and the express cookie kept, so the
