@@ -79,7 +79,7 @@ pub(crate) fn find_ticket(headers: &HeaderMap, name: &str, signer: &TicketSigner
 }
 
 /// The values of every cookie named `name` in `headers`, trimmed, in order.
-fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item = &'h [u8]> + 'h {
+pub(crate) fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item = &'h [u8]> + 'h {
     headers.get_all(COOKIE).iter().flat_map(move |header| {
         header.as_bytes().split(|&b| b == b';').filter_map(move |pair| {
             let pair = trim(pair);

@@ -271,7 +271,7 @@ where
                 // Boxed, and only for a request that imported: the common request
                 // carries no Redis future.
                 #[cfg(feature = "express")]
-                let response = if state.import_pending() {
+                let response = if settings.express.is_some() && state.import_pending() {
                     let (mut parts, body) = response.into_parts();
                     Box::pin(state.conclude_import(&mut parts)).await;
                     Response::from_parts(parts, body)

@@ -6,9 +6,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use hmac::{Hmac, Mac};
 use http::HeaderMap;
-use http::header::COOKIE;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+
+use crate::cookie::cookie_values;
 
 /// The longest cookie value looked at: express sids are 32 characters, so a
 /// signed cookie is about 80; anything far longer is not one.
@@ -37,13 +38,7 @@ impl std::fmt::Debug for ExpressSid {
 /// The first cookie named `name` in the request, URL-decoded as express's cookie
 /// parser does (the raw value when it does not decode). Never panics.
 pub(crate) fn find(headers: &HeaderMap, name: &str) -> Option<String> {
-    let raw = headers.get_all(COOKIE).iter().find_map(|header| {
-        header.as_bytes().split(|&b| b == b';').find_map(|pair| {
-            let pair = pair.trim_ascii();
-            let eq = pair.iter().position(|&b| b == b'=')?;
-            (pair[..eq].trim_ascii() == name.as_bytes()).then(|| pair[eq + 1..].trim_ascii())
-        })
-    })?;
+    let raw = cookie_values(headers, name).next()?;
     let raw = match raw {
         [b'"', inner @ .., b'"'] => inner,
         other => other,
@@ -104,6 +99,8 @@ pub(crate) fn sign(sid: &str, secret: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use http::header::COOKIE;
+
     use super::*;
 
     fn secrets(list: &[&str]) -> Vec<Vec<u8>> {
