@@ -32,6 +32,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, post, put};
 use cloakroom::SessionManager;
+use tower::ServiceBuilder;
 
 pub use config::{ConfigError, DemoConfig, StoreChoice};
 pub use server::{Drained, ServeOptions, serve};
@@ -48,13 +49,15 @@ pub fn app(config: DemoConfig) -> Result<(Router, SessionManager), cloakroom::Er
     metrics::recorder();
     let layer = config.session.build()?;
     let manager = layer.manager();
-    let router = routes()
-        .with_state(manager.clone())
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(layer)
+    // One stack of layers around every route: each `Router::layer` call would box
+    // every route once more, and a request clones the boxes of its route.
+    let layers = ServiceBuilder::new()
         // Outside the session layer, so it logs the status actually sent (a 503 or
         // 409 the layer answered with, not the handler's).
-        .layer(middleware::from_fn(log_request));
+        .layer(middleware::from_fn(log_request))
+        .layer(layer)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    let router = routes().with_state(manager.clone()).layer(layers);
     Ok((router, manager))
 }
 
@@ -89,10 +92,11 @@ fn routes() -> Router<SessionManager> {
 /// Logs one line per request: method, path, the status sent, and how long it took.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // A clone of the URI shares its bytes: no allocation per request.
+    let uri = request.uri().clone();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    tracing::info!(%method, %path, status = response.status().as_u16(), micros, "request");
+    tracing::info!(%method, path = %uri.path(), status = response.status().as_u16(), micros, "request");
     response
 }

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::io;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
@@ -14,6 +15,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::Layer as _;
 
 /// How the demo serves connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +86,10 @@ pub async fn serve(
                 continue;
             }
         };
-        // Each request knows its peer, as axum's `into_make_service_with_connect_info` does.
-        let service = router.clone().layer(axum::Extension(ConnectInfo(peer)));
+        // Each request knows its peer, as axum's `into_make_service_with_connect_info`
+        // does: around the router, not `Router::layer` (which would box every route
+        // again for each connection, and make each request clone one more box).
+        let service = Extension(ConnectInfo(peer)).layer(router.clone());
         let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = connections.watch(connection);
         tokio::spawn(async move {

@@ -91,7 +91,8 @@ impl Options {
 const USAGE: &str = "usage: loadbench [--quick] [--rounds N] [--duration SECS] [--connections N] [--threads N] \
 [--sessions N] [--repeats N] [--parts memory,redis,postgres,sqlite,rss,purge,demo] [--out FILE] [--filter TEXT]
   --parts demo runs the demo binary against towerprefs (tower-sessions) on the demo's /prefs routes.
-  --filter keeps the runs whose store/route/variant contains TEXT (e.g. redis/read/cloakroom), for profiling.
+  --filter keeps the runs whose store/route/variant contains TEXT (e.g. redis/read/cloakroom), for profiling;
+              in the demo part, whose store/kind does (e.g. redis/read).
   defaults: 5 rounds of 5 s runs, 32 connections, 1 wrk thread, 1M sessions for the memory
   and purge parts, 3 repeats of those; --quick: 2 rounds of 2 s, 1 repeat.";
 

@@ -232,6 +232,14 @@ pub(crate) fn demo_apps(opts: &Options, csv: &mut String) -> Fallible<String> {
         let mut runs: BTreeMap<(&str, App), Vec<Run>> = BTreeMap::new();
         for round in 0..opts.rounds {
             for kind in KINDS {
+                // `--filter` keeps the runs whose `store/kind` contains it (`redis/read`).
+                if opts
+                    .filter
+                    .as_ref()
+                    .is_some_and(|filter| !format!("{store_name}/{kind}").contains(filter.as_str()))
+                {
+                    continue;
+                }
                 let order = if round % 2 == 0 {
                     [App::Demo, App::Tower]
                 } else {
@@ -268,6 +276,9 @@ pub(crate) fn demo_apps(opts: &Options, csv: &mut String) -> Fallible<String> {
         for kind in KINDS {
             let of = |app: App| runs.get(&(kind, app)).map_or(&[][..], Vec::as_slice);
             let (demo, tower) = (of(App::Demo), of(App::Tower));
+            if demo.is_empty() && tower.is_empty() {
+                continue;
+            }
             let rps = |runs: &[Run]| runs.iter().map(|r| r.wrk.rps).collect::<Vec<_>>();
             let ratio = Spread::of(&ratios(&rps(demo), &rps(tower)));
             for (app, runs) in [(App::Demo, demo), (App::Tower, tower)] {

@@ -235,9 +235,12 @@ impl RedisStoreBuilder {
 /// Connects to standalone Redis at `url`, each call bounded by `timeout`.
 pub(crate) async fn connect_manager(url: &str, timeout: Duration) -> Result<ConnectionManager, StoreError> {
     let client = redis::Client::open(url).map_err(StoreError::unavailable)?;
+    // No response timeout of the manager's own: every call is already bounded by
+    // `timeout` where it is made (`RedisStore::run`, the express source), and a
+    // second timer per command costs a timer registration each.
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
+        .set_response_timeout(None)
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_millis(500));
     tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config))

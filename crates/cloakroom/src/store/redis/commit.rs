@@ -2,10 +2,10 @@
 
 use std::time::SystemTime;
 
-use redis::{ErrorKind, RedisResult, ServerErrorKind, Value};
+use redis::{ErrorKind, RedisResult, ServerErrorKind, ToRedisArgs as _, Value};
 
 use super::RedisStore;
-use super::layout::{DataField, Layout, record_fields, user_hash};
+use super::layout::{DataField, Layout, RecordFields, user_hash};
 use super::plain_write::{self, Written};
 use super::scripts::{self, ScriptCall};
 use crate::clock::{duration_millis, from_millis, to_millis};
@@ -150,15 +150,28 @@ impl RedisStore {
     /// session or a moved marker keeps the key; a leftover without metadata is
     /// replaced).
     async fn create_plain(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
-        let staging = self.layout.staging(key);
+        let staging = self.layout.staging_arg(key);
+        let session = self.layout.session_arg(key);
         let expiries = self.layout.expiries(key);
         let member = key.to_hex();
         let expiry = to_millis(record.meta.expires_at());
-        let mut pipe = redis::pipe();
-        pipe.cmd("HSET").arg(&staging).arg(record_fields(record));
-        pipe.cmd("PEXPIREAT").arg(&staging).arg(expiry);
-        pipe.cmd("RENAMENX").arg(&staging).arg(self.layout.session(key));
-        pipe.cmd("ZADD").arg(&expiries).arg("NX").arg(expiry).arg(&member);
+        // Each command sized up front: no buffer grows while it is written.
+        let fields = RecordFields(record);
+        let field_bytes: usize = 64
+            + record.data.iter().map(|(k, v)| 2 + k.len() + v.len()).sum::<usize>()
+            + record.meta.user.as_ref().map_or(0, |user| 3 + user.len());
+        let mut pipe = redis::Pipeline::with_capacity(4);
+        let mut hset = redis::Cmd::with_capacity(2 + fields.num_of_args(), 4 + staging.len() + field_bytes);
+        hset.arg("HSET").arg(&staging).arg(fields);
+        let mut pexpireat = redis::Cmd::with_capacity(3, 9 + staging.len() + 13);
+        pexpireat.arg("PEXPIREAT").arg(&staging).arg(expiry);
+        let mut renamenx = redis::Cmd::with_capacity(3, 8 + staging.len() + session.len());
+        renamenx.arg("RENAMENX").arg(&staging).arg(session);
+        let mut zadd = redis::Cmd::with_capacity(5, 4 + expiries.len() + 2 + 13 + member.len());
+        zadd.arg("ZADD").arg(&expiries).arg("NX").arg(expiry).arg(&member);
+        for cmd in [hset, pexpireat, renamenx, zadd] {
+            pipe.add_command(cmd);
+        }
         pipe.ignore_errors();
         let replies: Vec<RedisResult<Value>> = self.pipeline(pipe).await?;
         let filed = match replies.as_slice() {
@@ -182,7 +195,7 @@ impl RedisStore {
             }
         };
         let mut undo = redis::pipe();
-        undo.cmd("DEL").arg(&staging).ignore();
+        undo.cmd("DEL").arg(self.layout.staging(key)).ignore();
         if filed {
             undo.cmd("ZREM").arg(&expiries).arg(&member).ignore();
         }
@@ -206,7 +219,7 @@ impl RedisStore {
             .arg(key.to_hex())
             .arg(to_millis(record.meta.expires_at()))
             .arg(record.meta.user.as_deref().map(user_hash).unwrap_or_default())
-            .arg(record_fields(record));
+            .arg(RecordFields(record));
         Ok(self.invoke::<i64>(invocation).await? == 1)
     }
 

@@ -38,6 +38,25 @@ impl Layout {
         hex(&key.0[..1])
     }
 
+    /// [`session`](Self::session) as a command argument, written straight into
+    /// the command (no string of its own).
+    pub(super) fn session_arg<'a>(&'a self, key: &'a StoreKey) -> KeyName<'a> {
+        KeyName {
+            prefix: &self.prefix,
+            key,
+            part: ":s:",
+        }
+    }
+
+    /// [`staging`](Self::staging) as a command argument.
+    pub(super) fn staging_arg<'a>(&'a self, key: &'a StoreKey) -> KeyName<'a> {
+        KeyName {
+            prefix: &self.prefix,
+            key,
+            part: ":n:",
+        }
+    }
+
     pub(super) fn session(&self, key: &StoreKey) -> String {
         let mut name = self.tagged(key, 68);
         name.push_str(":s:");
@@ -106,17 +125,6 @@ impl Layout {
     }
 }
 
-/// The `m` field: "created:seen:idle:absolute", each in ms since the epoch.
-fn packed_meta(meta: &SessionMeta) -> String {
-    format!(
-        "{}:{}:{}:{}",
-        to_millis(meta.created_at),
-        to_millis(meta.last_seen),
-        to_millis(meta.idle_deadline),
-        to_millis(meta.absolute_deadline)
-    )
-}
-
 /// Reads an `m` field back into (created, seen, idle, absolute).
 /// 32 hex digits of SHA-256 of a user name: the part of its index key that names
 /// it, safe whatever the name holds.
@@ -130,25 +138,75 @@ pub(super) fn unpack_meta(text: &str) -> Option<[SystemTime; 4]> {
     parts.next().is_none().then_some(times)
 }
 
-/// The hash fields of a new record, flattened as field, value, field, value...
-pub(super) fn record_fields(record: &SessionRecord) -> Vec<String> {
-    let meta = &record.meta;
-    let mut fields = Vec::with_capacity(4 + record.data.len() * 2);
-    fields.push("m".to_owned());
-    fields.push(packed_meta(meta));
-    if let Some(user) = &meta.user {
-        fields.push("m:u".to_owned());
-        fields.push(user.clone());
-    }
-    for (key, value) in &record.data {
-        fields.push(data_field(key));
-        fields.push(value.clone());
-    }
-    fields
+/// The name of a session's key (`{prefix}{TT}{part}{KEY}`) as a command
+/// argument, written straight into the command.
+pub(super) struct KeyName<'a> {
+    prefix: &'a str,
+    key: &'a StoreKey,
+    part: &'static str,
 }
 
-fn data_field(key: &str) -> String {
-    format!("d:{key}")
+impl KeyName<'_> {
+    /// How long the name is, in bytes.
+    pub(super) fn len(&self) -> usize {
+        self.prefix.len() + 4 + self.part.len() + 64
+    }
+}
+
+impl ToRedisArgs for KeyName<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        use std::io::Write as _;
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 64];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.key.0) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 15)];
+        }
+        let mut arg = out.writer_for_next_arg();
+        // Writing into the command's buffer cannot fail.
+        let _ = arg.write_all(self.prefix.as_bytes());
+        let _ = arg.write_all(b"{");
+        let _ = arg.write_all(&hex[..2]);
+        let _ = arg.write_all(b"}");
+        let _ = arg.write_all(self.part.as_bytes());
+        let _ = arg.write_all(&hex);
+    }
+}
+
+/// The field/value pairs of `record`'s hash, written straight into the command
+/// (no string per field): `m`, `m:u` when bound, `d:{key}` per session key.
+pub(super) struct RecordFields<'a>(pub(super) &'a SessionRecord);
+
+impl ToRedisArgs for RecordFields<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        use std::io::Write as _;
+        let meta = &self.0.meta;
+        out.write_arg(b"m");
+        {
+            let mut arg = out.writer_for_next_arg();
+            // Writing into the command's buffer cannot fail.
+            let _ = write!(
+                arg,
+                "{}:{}:{}:{}",
+                to_millis(meta.created_at),
+                to_millis(meta.last_seen),
+                to_millis(meta.idle_deadline),
+                to_millis(meta.absolute_deadline)
+            );
+        }
+        if let Some(user) = &meta.user {
+            out.write_arg(b"m:u");
+            out.write_arg(user.as_bytes());
+        }
+        for (key, value) in &self.0.data {
+            DataField(key).write_redis_args(out);
+            out.write_arg(value.as_bytes());
+        }
+    }
+
+    fn num_of_args(&self) -> usize {
+        2 + 2 * usize::from(self.0.meta.user.is_some()) + 2 * self.0.data.len()
+    }
 }
 
 /// The hash field of a session key (`d:{key}`) as a command argument, written
@@ -243,14 +301,19 @@ mod tests {
         let mut record = SessionRecord::new(SessionMeta::new(now, Duration::from_secs(60), Duration::from_secs(600)));
         record.meta.user = Some("alice".into());
         record.data.insert("cart".into(), r#"["apple"]"#.into());
-        let fields = record_fields(&record);
+        let args = RecordFields(&record).to_redis_args();
+        assert_eq!(args.len(), RecordFields(&record).num_of_args());
+        let fields: Vec<String> = args.into_iter().map(|arg| String::from_utf8(arg).unwrap()).collect();
         assert_eq!(
-            fields[..2],
+            fields[..4],
             [
                 "m".to_owned(),
-                "1795448134509:1795448134509:1795448194509:1795448734509".to_owned()
+                "1795448134509:1795448134509:1795448194509:1795448734509".to_owned(),
+                "m:u".to_owned(),
+                "alice".to_owned(),
             ]
         );
+        assert_eq!(fields[4..], ["d:cart".to_owned(), r#"["apple"]"#.to_owned()]);
         assert_eq!(decode(fields).unwrap(), Hash::Session(record));
     }
 
@@ -261,6 +324,14 @@ mod tests {
         assert_eq!(layout.session(&key), format!("app:{{ab}}:s:{}", "ab".repeat(32)));
         assert_eq!(layout.expiries(&key), "app:{ab}:expiries");
         assert_eq!(layout.staging(&key), format!("app:{{ab}}:n:{}", "ab".repeat(32)));
+        let key = StoreKey(std::array::from_fn(|i| i as u8 * 7));
+        for (arg, name) in [
+            (layout.session_arg(&key), layout.session(&key)),
+            (layout.staging_arg(&key), layout.staging(&key)),
+        ] {
+            assert_eq!(arg.len(), name.len());
+            assert_eq!(arg.to_redis_args(), [name.into_bytes()]);
+        }
         assert_eq!(layout.expiries(&key), layout.expiries_of_tag(&Layout::tag(&key)));
     }
 

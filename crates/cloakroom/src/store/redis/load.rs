@@ -14,8 +14,9 @@ impl RedisStore {
         // Most loads change nothing: a plain HGETALL, checked here. The script (which
         // slides the deadline, or drops a dead session, atomically) runs only when
         // there is something to write: about once per touch step per session.
-        let mut cmd = redis::cmd("HGETALL");
-        cmd.arg(self.layout.session(key));
+        let name = self.layout.session_arg(key);
+        let mut cmd = redis::Cmd::with_capacity(2, 7 + name.len());
+        cmd.arg("HGETALL").arg(name);
         let flat: Vec<String> = self.query(cmd).await?;
         if flat.is_empty() {
             return Ok(Loaded::Gone);
