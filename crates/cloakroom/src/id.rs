@@ -73,7 +73,9 @@ pub(crate) fn random_id_bytes() -> [u8; ID_BYTES] {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SessionId {
-    text: String,
+    /// The text form, kept inline: an ID is cloned and parsed on every request, and
+    /// neither allocates.
+    text: [u8; ID_LEN],
 }
 
 impl SessionId {
@@ -94,9 +96,13 @@ impl SessionId {
     /// ```
     pub fn generate() -> Self {
         let bytes = random_id_bytes();
-        Self {
-            text: URL_SAFE_NO_PAD.encode(bytes),
-        }
+        let mut text = [0u8; ID_LEN];
+        // 32 bytes always encode to 43 characters.
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(bytes, &mut text)
+            .expect("32 bytes fit 43 base64 characters");
+        debug_assert_eq!(written, ID_LEN);
+        Self { text }
     }
 
     /// Parses the text form of an ID: exactly 43 characters of canonical unpadded
@@ -119,7 +125,7 @@ impl SessionId {
         // decode_slice rejects non-canonical trailing bits, so each ID has one text form.
         match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
             Ok(ID_BYTES) => Some(Self {
-                text: String::from_utf8(text.to_vec()).ok()?,
+                text: text.try_into().ok()?,
             }),
             _ => None,
         }
@@ -134,7 +140,8 @@ impl SessionId {
     /// assert!(id.expose().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
     /// ```
     pub fn expose(&self) -> &str {
-        &self.text
+        // Only base64url characters are ever stored: always valid UTF-8.
+        std::str::from_utf8(&self.text).unwrap_or_default()
     }
 
     /// The key under which stores keep this session: SHA-256 of the ID.
@@ -147,7 +154,7 @@ impl SessionId {
     /// assert_ne!(id.store_key(), SessionId::generate().store_key());
     /// ```
     pub fn store_key(&self) -> StoreKey {
-        StoreKey(Sha256::digest(self.text.as_bytes()).into())
+        StoreKey(Sha256::digest(self.text).into())
     }
 }
 
