@@ -191,6 +191,16 @@ impl StoreKey {
         hex(&self.0)
     }
 
+    /// [`to_hex`](Self::to_hex) without allocating: the 64 ASCII digits.
+    pub(crate) fn hex_digits(&self) -> [u8; 64] {
+        let mut digits = [0u8; 64];
+        for (pair, byte) in digits.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+            pair[1] = HEX_DIGITS[usize::from(byte & 15)];
+        }
+        digits
+    }
+
     /// Parses 64 hex digits back into a key.
     ///
     /// ```
@@ -296,12 +306,13 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Appends the lowercase hex of `bytes` to `out`.
 pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
+        out.push(HEX_DIGITS[(b >> 4) as usize] as char);
+        out.push(HEX_DIGITS[(b & 15) as usize] as char);
     }
 }
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 fn hex_value(digit: u8) -> Option<u8> {
     match digit {

@@ -227,47 +227,7 @@ where
                     Box::pin(state.import_express(sid)).await;
                 }
                 let response = CURRENT.scope(session, inner.call(request)).await?;
-                let response = async {
-                    let (mut parts, body) = response.into_parts();
-                    // The store's failure answers, still with any ticket the request
-                    // already stored a session under (an import, an earlier `save()`).
-                    let failed = |err: &crate::store::StoreError| {
-                        let (mut parts, body) = (settings.on_store_error)(err).into_parts();
-                        state.finish(&mut parts);
-                        Response::from_parts(parts, body)
-                    };
-                    if let Some(StoreFailure(err)) = parts.extensions.remove::<StoreFailure>() {
-                        return failed(&err);
-                    }
-                    let mut conflict = parts.extensions.remove::<ConflictFailure>().is_some();
-                    let mut too_large = parts.extensions.remove::<TooLargeFailure>().is_some();
-                    if !conflict && !too_large && !parts.status.is_server_error() {
-                        match state.commit().await {
-                            Ok(()) => {}
-                            Err(CommitError::Store(err)) => {
-                                tracing::error!(error = %err, "session commit failed; answering with the store error response");
-                                return failed(&err);
-                            }
-                            Err(CommitError::Conflict) => conflict = true,
-                            Err(CommitError::TooLarge { bytes }) => {
-                                tracing::info!(bytes, limit = settings.max_session_bytes, "the request would take the session past its size cap; answering with the too-large response");
-                                too_large = true;
-                            }
-                        }
-                    }
-                    let mut body = Body::new(body);
-                    if conflict {
-                        tracing::info!("the session changed during the request; answering with the conflict response");
-                        let (conflict_parts, conflict_body) = (settings.on_conflict)().into_parts();
-                        (parts, body) = (conflict_parts, conflict_body);
-                    } else if too_large {
-                        let (large_parts, large_body) = (settings.on_too_large)().into_parts();
-                        (parts, body) = (large_parts, large_body);
-                    }
-                    state.finish(&mut parts);
-                    Response::from_parts(parts, body)
-                }
-                .await;
+                let response = answer(&state, &settings, response).await;
                 // Boxed, and only for a request that imported: the common request
                 // carries no Redis future.
                 #[cfg(feature = "express")]
@@ -283,4 +243,56 @@ where
             .instrument(span),
         )
     }
+}
+
+/// The response the handler gave, once the request's changes are committed: the
+/// handler's own, or the store-error, conflict or too-large response, each with
+/// the request's ticket and cache headers.
+async fn answer<ResBody>(state: &RequestSession, settings: &Settings, response: Response<ResBody>) -> Response<Body>
+where
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<axum_core::BoxError>,
+{
+    let (mut parts, body) = response.into_parts();
+    // The store's failure answers, still with any ticket the request
+    // already stored a session under (an import, an earlier `save()`).
+    let failed = |err: &crate::store::StoreError| {
+        let (mut parts, body) = (settings.on_store_error)(err).into_parts();
+        state.finish(&mut parts);
+        Response::from_parts(parts, body)
+    };
+    if let Some(StoreFailure(err)) = parts.extensions.remove::<StoreFailure>() {
+        return failed(&err);
+    }
+    let mut conflict = parts.extensions.remove::<ConflictFailure>().is_some();
+    let mut too_large = parts.extensions.remove::<TooLargeFailure>().is_some();
+    if !conflict && !too_large && !parts.status.is_server_error() {
+        match state.commit().await {
+            Ok(()) => {}
+            Err(CommitError::Store(err)) => {
+                tracing::error!(error = %err, "session commit failed; answering with the store error response");
+                return failed(&err);
+            }
+            Err(CommitError::Conflict) => conflict = true,
+            Err(CommitError::TooLarge { bytes }) => {
+                tracing::info!(
+                    bytes,
+                    limit = settings.max_session_bytes,
+                    "the request would take the session past its size cap; answering with the too-large response"
+                );
+                too_large = true;
+            }
+        }
+    }
+    let mut body = Body::new(body);
+    if conflict {
+        tracing::info!("the session changed during the request; answering with the conflict response");
+        let (conflict_parts, conflict_body) = (settings.on_conflict)().into_parts();
+        (parts, body) = (conflict_parts, conflict_body);
+    } else if too_large {
+        let (large_parts, large_body) = (settings.on_too_large)().into_parts();
+        (parts, body) = (large_parts, large_body);
+    }
+    state.finish(&mut parts);
+    Response::from_parts(parts, body)
 }

@@ -635,29 +635,24 @@ async fn the_express_cookie_is_removed_with_the_attributes_it_was_set_with() {
     let expected = "connect.sid=; Path=/shop; Domain=example.test; Expires=Thu, 01 Jan 1970 00:00:00 GMT; \
                     Max-Age=0; Secure; HttpOnly; SameSite=Strict; Partitioned";
 
+    // A record of those attributes under `sid`, and the express cookie naming it.
+    let signed_in = |sid: &'static str| {
+        let redis = &redis;
+        async move {
+            put_record(redis, &format!("sess:{sid}"), json, Duration::from_secs(600)).await;
+            express_cookie(sid, b"keyboard cat")
+        }
+    };
+
     let (app, _layer) = layer_on(&redis, ExpressImport::new("keyboard cat")).await;
-    put_record(
-        &redis,
-        "sess:attributesSid00000000000000001",
-        json,
-        Duration::from_secs(600),
-    )
-    .await;
-    let cookie = express_cookie("attributesSid00000000000000001", b"keyboard cat");
+    let cookie = signed_in("attributesSid00000000000000001").await;
     let first = send(&app, "GET", "/whoami", Some(&cookie), None).await;
     assert_eq!(first.text(), "kim");
     assert_eq!(cookie_named(&first, "connect.sid").as_deref(), Some(expected));
 
     // Signing out here with records kept: the same removal, from the record.
     let (kept, _layer) = layer_on(&redis, ExpressImport::new("keyboard cat").keep_records(true)).await;
-    put_record(
-        &redis,
-        "sess:attributesSid00000000000000002",
-        json,
-        Duration::from_secs(600),
-    )
-    .await;
-    let cookie = express_cookie("attributesSid00000000000000002", b"keyboard cat");
+    let cookie = signed_in("attributesSid00000000000000002").await;
     let first = send(&kept, "GET", "/whoami", Some(&cookie), None).await;
     assert_eq!(cookie_named(&first, "connect.sid"), None);
     let out = send(

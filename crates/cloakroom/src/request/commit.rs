@@ -8,7 +8,9 @@ use super::state::{CookieAction, Incoming, PERSISTENT_KEY, Pending, State, Statu
 use crate::clock::to_millis;
 use crate::device::DEVICE_KEY;
 use crate::id::{SessionId, StoreKey};
-use crate::store::{ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, StoreError, Touch, UserChange};
+use crate::store::{
+    ChangeSet, CommitOutcome, FreshSession, SessionMeta, SessionRecord, StoreError, Touch, UserChange, data_bytes,
+};
 
 /// The store work one commit needs, planned under the state lock and carried out
 /// after it is released.
@@ -140,11 +142,10 @@ impl RequestSession {
         if !state.pending.has_writes() {
             return None;
         }
-        let size = |(key, value): (&String, &String)| key.len() + value.len();
-        let bytes: usize = if state.status.is_loaded() {
-            state.data.iter().map(size).sum()
+        let bytes = if state.status.is_loaded() {
+            data_bytes(&state.data)
         } else {
-            state.pending.set.iter().map(size).sum()
+            data_bytes(&state.pending.set)
         };
         (bytes > self.settings.max_session_bytes).then_some(bytes)
     }

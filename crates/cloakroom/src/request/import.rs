@@ -17,7 +17,7 @@ use crate::device::DEVICE_KEY;
 use crate::id::{SessionId, StoreKey};
 use crate::import::express::{Claim, ExpressSid, Found, Outcome};
 use crate::settings::Settings;
-use crate::store::SessionRecord;
+use crate::store::{SessionRecord, data_bytes};
 
 /// An import holding its record's claim until the response is ready. Dropped
 /// unsettled (the request failed or was cancelled before it answered), it undoes
@@ -149,8 +149,8 @@ impl RequestSession {
             .claim
             .take()
             .map(|claim| PendingImport::new(self.settings.clone(), claim));
-        let record = self.record_of(&found, now);
-        let bytes: usize = record.data.iter().map(|(key, value)| key.len() + value.len()).sum();
+        let record = self.record_of(&mut found, now);
+        let bytes = data_bytes(&record.data);
         if bytes > self.settings.max_session_bytes {
             tracing::warn!(
                 bytes,
@@ -188,15 +188,16 @@ impl RequestSession {
         }
     }
 
-    /// The session record an express session becomes at `now`.
-    fn record_of(&self, found: &Found, now: std::time::SystemTime) -> SessionRecord {
+    /// The session record an express session becomes at `now` (its fields move
+    /// into the record).
+    fn record_of(&self, found: &mut Found, now: std::time::SystemTime) -> SessionRecord {
         let mut record = SessionRecord::new(self.settings.fresh_meta(now));
         if let Some(end) = found.ends_at {
             let meta = &mut record.meta;
             meta.absolute_deadline = meta.absolute_deadline.min(end);
             meta.idle_deadline = meta.idle_deadline.min(end);
         }
-        record.data.extend(found.fields.iter().cloned());
+        record.data.extend(std::mem::take(&mut found.fields));
         if !found.persistent {
             // express gave it a browser-session cookie: so does cloakroom.
             record.data.insert(PERSISTENT_KEY.to_owned(), "false".to_owned());

@@ -44,7 +44,8 @@ enum Op {
 }
 
 impl Op {
-    const ALL: usize = 10;
+    /// How many there are: `Ping` is the last.
+    const ALL: usize = Op::Ping as usize + 1;
 
     fn as_str(self) -> &'static str {
         match self {
@@ -62,7 +63,10 @@ impl Op {
     }
 }
 
-/// The `outcome` label of a commit.
+/// How many `outcome` labels there are.
+const OUTCOMES: usize = 5;
+
+/// The `outcome` label of a commit, with its index below [`OUTCOMES`].
 fn outcome_label(outcome: &CommitOutcome) -> (usize, &'static str) {
     match outcome {
         CommitOutcome::Applied(_) => (0, "applied"),
@@ -80,7 +84,7 @@ fn outcome_label(outcome: &CommitOutcome) -> (usize, &'static str) {
 #[derive(Default)]
 struct Handles {
     call_seconds: [OnceLock<Histogram>; Op::ALL],
-    commits: [OnceLock<Counter>; 5],
+    commits: [OnceLock<Counter>; OUTCOMES],
     loads: OnceLock<Counter>,
     created: OnceLock<Counter>,
     conflicts: OnceLock<Counter>,

@@ -32,6 +32,7 @@ pub use self::memory::MemoryStoreBuilder;
 pub use self::outcome::{CommitOutcome, Loaded, MOVED_MARKER_TTL};
 #[cfg(feature = "postgres")]
 pub use self::postgres::PostgresStoreBuilder;
+pub(crate) use self::record::data_bytes;
 pub use self::record::{SessionMeta, SessionRecord, UserSession};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStoreBuilder;

@@ -164,6 +164,12 @@ pub struct SessionRecord {
     pub meta: SessionMeta,
 }
 
+/// The size of session data as the size cap counts it: the bytes of every key and
+/// of its JSON value.
+pub(crate) fn data_bytes<'a>(data: impl IntoIterator<Item = (&'a String, &'a String)>) -> usize {
+    data.into_iter().map(|(key, value)| key.len() + value.len()).sum()
+}
+
 impl SessionRecord {
     /// An empty record with the given metadata.
     ///

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use redis::{ErrorKind, RedisResult, ServerErrorKind, ToRedisArgs as _, Value};
 
 use super::RedisStore;
-use super::layout::{DataField, Layout, RecordFields, user_hash};
+use super::layout::{DataField, Layout, MILLIS_DIGITS, RecordFields, user_hash};
 use super::plain_write::{self, Written};
 use super::scripts::{self, ScriptCall};
 use crate::clock::{duration_millis, from_millis, to_millis};
@@ -157,17 +157,14 @@ impl RedisStore {
         let expiry = to_millis(record.meta.expires_at());
         // Each command sized up front: no buffer grows while it is written.
         let fields = RecordFields(record);
-        let field_bytes: usize = 64
-            + record.data.iter().map(|(k, v)| 2 + k.len() + v.len()).sum::<usize>()
-            + record.meta.user.as_ref().map_or(0, |user| 3 + user.len());
         let mut pipe = redis::Pipeline::with_capacity(4);
-        let mut hset = redis::Cmd::with_capacity(2 + fields.num_of_args(), 4 + staging.len() + field_bytes);
+        let mut hset = redis::Cmd::with_capacity(2 + fields.num_of_args(), 4 + staging.len() + fields.len());
         hset.arg("HSET").arg(&staging).arg(fields);
-        let mut pexpireat = redis::Cmd::with_capacity(3, 9 + staging.len() + 13);
+        let mut pexpireat = redis::Cmd::with_capacity(3, 9 + staging.len() + MILLIS_DIGITS);
         pexpireat.arg("PEXPIREAT").arg(&staging).arg(expiry);
         let mut renamenx = redis::Cmd::with_capacity(3, 8 + staging.len() + session.len());
         renamenx.arg("RENAMENX").arg(&staging).arg(session);
-        let mut zadd = redis::Cmd::with_capacity(5, 4 + expiries.len() + 2 + 13 + member.len());
+        let mut zadd = redis::Cmd::with_capacity(5, 4 + expiries.len() + 2 + MILLIS_DIGITS + member.len());
         zadd.arg("ZADD").arg(&expiries).arg("NX").arg(expiry).arg(&member);
         for cmd in [hset, pexpireat, renamenx, zadd] {
             pipe.add_command(cmd);

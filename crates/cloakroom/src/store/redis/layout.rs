@@ -14,6 +14,7 @@
 //! SHA-256 of the user name, so any user name makes a safe key.
 
 use std::collections::HashMap;
+use std::fmt::{self, Write as _};
 use std::time::SystemTime;
 
 use redis::{RedisWrite, ToRedisArgs};
@@ -21,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::{from_millis, to_millis};
 use crate::id::{StoreKey, hex, push_hex};
-use crate::store::{Loaded, SessionMeta, SessionRecord, StoreError};
+use crate::store::{Loaded, SessionMeta, SessionRecord, StoreError, data_bytes};
 
 /// Key names for one prefix.
 #[derive(Debug, Clone)]
@@ -58,18 +59,12 @@ impl Layout {
     }
 
     pub(super) fn session(&self, key: &StoreKey) -> String {
-        let mut name = self.tagged(key, 68);
-        name.push_str(":s:");
-        push_hex(&mut name, &key.0);
-        name
+        self.session_arg(key).to_owned_name()
     }
 
     /// Where a new session is written before `RENAMENX` puts it in place.
     pub(super) fn staging(&self, key: &StoreKey) -> String {
-        let mut name = self.tagged(key, 68);
-        name.push_str(":n:");
-        push_hex(&mut name, &key.0);
-        name
+        self.staging_arg(key).to_owned_name()
     }
 
     pub(super) fn expiries(&self, key: &StoreKey) -> String {
@@ -125,13 +120,13 @@ impl Layout {
     }
 }
 
-/// Reads an `m` field back into (created, seen, idle, absolute).
 /// 32 hex digits of SHA-256 of a user name: the part of its index key that names
 /// it, safe whatever the name holds.
 pub(super) fn user_hash(user: &str) -> String {
     hex(&Sha256::digest(user.as_bytes())[..16])
 }
 
+/// Reads an `m` field back into (created, seen, idle, absolute).
 pub(super) fn unpack_meta(text: &str) -> Option<[SystemTime; 4]> {
     let mut parts = text.split(':').map(|part| part.parse::<u64>().ok().map(from_millis));
     let times = [parts.next()??, parts.next()??, parts.next()??, parts.next()??];
@@ -151,31 +146,48 @@ impl KeyName<'_> {
     pub(super) fn len(&self) -> usize {
         self.prefix.len() + 4 + self.part.len() + 64
     }
+
+    /// The name as a string of its own.
+    fn to_owned_name(&self) -> String {
+        let mut name = String::with_capacity(self.len());
+        // Writing into a string cannot fail.
+        let _ = write!(name, "{self}");
+        name
+    }
+}
+
+impl fmt::Display for KeyName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.key.hex_digits();
+        // Hex digits are ASCII.
+        let hex = std::str::from_utf8(&digits).unwrap_or_default();
+        write!(f, "{}{{{}}}{}{hex}", self.prefix, &hex[..2], self.part)
+    }
 }
 
 impl ToRedisArgs for KeyName<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
         use std::io::Write as _;
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = [0u8; 64];
-        for (pair, byte) in hex.chunks_exact_mut(2).zip(self.key.0) {
-            pair[0] = DIGITS[usize::from(byte >> 4)];
-            pair[1] = DIGITS[usize::from(byte & 15)];
-        }
-        let mut arg = out.writer_for_next_arg();
         // Writing into the command's buffer cannot fail.
-        let _ = arg.write_all(self.prefix.as_bytes());
-        let _ = arg.write_all(b"{");
-        let _ = arg.write_all(&hex[..2]);
-        let _ = arg.write_all(b"}");
-        let _ = arg.write_all(self.part.as_bytes());
-        let _ = arg.write_all(&hex);
+        let _ = write!(out.writer_for_next_arg(), "{self}");
     }
 }
 
 /// The field/value pairs of `record`'s hash, written straight into the command
-/// (no string per field): `m`, `m:u` when bound, `d:{key}` per session key.
+/// (no string per field): `m` = `created:seen:idle:absolute` (ms since the epoch),
+/// `m:u` = the user when bound, `d:{key}` = the JSON text of each session key.
 pub(super) struct RecordFields<'a>(pub(super) &'a SessionRecord);
+
+impl RecordFields<'_> {
+    /// At most how many bytes the fields and values take.
+    pub(super) fn len(&self) -> usize {
+        let (data, user) = (&self.0.data, &self.0.meta.user);
+        1 + 4 * MILLIS_DIGITS + 3 + user.as_ref().map_or(0, |user| 3 + user.len()) + 2 * data.len() + data_bytes(data)
+    }
+}
+
+/// The most digits a time in ms since the epoch takes (a `u64`).
+pub(super) const MILLIS_DIGITS: usize = 20;
 
 impl ToRedisArgs for RecordFields<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
@@ -303,6 +315,7 @@ mod tests {
         record.data.insert("cart".into(), r#"["apple"]"#.into());
         let args = RecordFields(&record).to_redis_args();
         assert_eq!(args.len(), RecordFields(&record).num_of_args());
+        assert!(args.iter().map(Vec::len).sum::<usize>() <= RecordFields(&record).len());
         let fields: Vec<String> = args.into_iter().map(|arg| String::from_utf8(arg).unwrap()).collect();
         assert_eq!(
             fields[..4],
