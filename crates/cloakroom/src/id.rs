@@ -299,16 +299,20 @@ impl fmt::Display for SessionHandle {
 
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut out, bytes);
-    out
+    let mut digits = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        digits.extend_from_slice(&[HEX_DIGITS[usize::from(b >> 4)], HEX_DIGITS[usize::from(b & 15)]]);
+    }
+    // Hex digits are ASCII.
+    String::from_utf8(digits).unwrap_or_default()
 }
 
 /// Appends the lowercase hex of `bytes` to `out`.
 pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
     for b in bytes {
-        out.push(HEX_DIGITS[(b >> 4) as usize] as char);
-        out.push(HEX_DIGITS[(b & 15) as usize] as char);
+        let pair = [HEX_DIGITS[usize::from(b >> 4)], HEX_DIGITS[usize::from(b & 15)]];
+        // Hex digits are ASCII: a whole pair at once, no per-character encoding.
+        out.push_str(std::str::from_utf8(&pair).unwrap_or_default());
     }
 }
 

@@ -153,7 +153,8 @@ impl RedisStore {
         let staging = self.layout.staging_arg(key);
         let session = self.layout.session_arg(key);
         let expiries = self.layout.expiries(key);
-        let member = key.to_hex();
+        let digits = key.hex_digits();
+        let member = &digits[..];
         let expiry = to_millis(record.meta.expires_at());
         // Each command sized up front: no buffer grows while it is written.
         let fields = RecordFields(record);
@@ -165,7 +166,7 @@ impl RedisStore {
         let mut renamenx = redis::Cmd::with_capacity(3, 8 + staging.len() + session.len());
         renamenx.arg("RENAMENX").arg(&staging).arg(session);
         let mut zadd = redis::Cmd::with_capacity(5, 4 + expiries.len() + 2 + MILLIS_DIGITS + member.len());
-        zadd.arg("ZADD").arg(&expiries).arg("NX").arg(expiry).arg(&member);
+        zadd.arg("ZADD").arg(&expiries).arg("NX").arg(expiry).arg(member);
         for cmd in [hset, pexpireat, renamenx, zadd] {
             pipe.add_command(cmd);
         }
@@ -194,7 +195,7 @@ impl RedisStore {
         let mut undo = redis::pipe();
         undo.cmd("DEL").arg(self.layout.staging(key)).ignore();
         if filed {
-            undo.cmd("ZREM").arg(&expiries).arg(&member).ignore();
+            undo.cmd("ZREM").arg(&expiries).arg(member).ignore();
         }
         self.pipeline::<()>(undo).await?;
         Ok(false)

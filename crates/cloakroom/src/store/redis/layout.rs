@@ -14,10 +14,9 @@
 //! SHA-256 of the user name, so any user name makes a safe key.
 
 use std::collections::HashMap;
-use std::fmt::{self, Write as _};
 use std::time::SystemTime;
 
-use redis::{RedisWrite, ToRedisArgs};
+use redis::{RedisWrite, ToRedisArgs, Value};
 use sha2::{Digest, Sha256};
 
 use crate::clock::{from_millis, to_millis};
@@ -41,19 +40,19 @@ impl Layout {
 
     /// [`session`](Self::session) as a command argument, written straight into
     /// the command (no string of its own).
-    pub(super) fn session_arg<'a>(&'a self, key: &'a StoreKey) -> KeyName<'a> {
+    pub(super) fn session_arg(&self, key: &StoreKey) -> KeyName<'_> {
         KeyName {
             prefix: &self.prefix,
-            key,
+            digits: key.hex_digits(),
             part: ":s:",
         }
     }
 
     /// [`staging`](Self::staging) as a command argument.
-    pub(super) fn staging_arg<'a>(&'a self, key: &'a StoreKey) -> KeyName<'a> {
+    pub(super) fn staging_arg(&self, key: &StoreKey) -> KeyName<'_> {
         KeyName {
             prefix: &self.prefix,
-            key,
+            digits: key.hex_digits(),
             part: ":n:",
         }
     }
@@ -128,16 +127,47 @@ pub(super) fn user_hash(user: &str) -> String {
 
 /// Reads an `m` field back into (created, seen, idle, absolute).
 pub(super) fn unpack_meta(text: &str) -> Option<[SystemTime; 4]> {
-    let mut parts = text.split(':').map(|part| part.parse::<u64>().ok().map(from_millis));
-    let times = [parts.next()??, parts.next()??, parts.next()??, parts.next()??];
+    let mut parts = text.as_bytes().split(|&b| b == b':');
+    let mut times = [SystemTime::UNIX_EPOCH; 4];
+    for time in &mut times {
+        *time = from_millis(parse_millis(parts.next()?)?);
+    }
     parts.next().is_none().then_some(times)
+}
+
+/// A time in ms since the epoch from its decimal digits (nothing else: no sign,
+/// no space); `None` when it is not one or does not fit a `u64`.
+fn parse_millis(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > MILLIS_DIGITS {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &digit| {
+        let digit = u64::from(digit.checked_sub(b'0').filter(|d| *d < 10)?);
+        n.checked_mul(10)?.checked_add(digit)
+    })
+}
+
+/// `n`'s decimal digits, written into the end of `buf`.
+fn millis_digits(n: u64, buf: &mut [u8; MILLIS_DIGITS]) -> &[u8] {
+    let (mut n, mut start) = (n, MILLIS_DIGITS);
+    loop {
+        start -= 1;
+        // A digit: n % 10 < 10.
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[start..];
+        }
+    }
 }
 
 /// The name of a session's key (`{prefix}{TT}{part}{KEY}`) as a command
 /// argument, written straight into the command.
 pub(super) struct KeyName<'a> {
     prefix: &'a str,
-    key: &'a StoreKey,
+    /// The store key's hex digits, worked out once however often the name is
+    /// written.
+    digits: [u8; 64],
     part: &'static str,
 }
 
@@ -147,29 +177,38 @@ impl KeyName<'_> {
         self.prefix.len() + 4 + self.part.len() + 64
     }
 
+    /// The name in its pieces, written one after the other with no formatting
+    /// machinery.
+    fn pieces(&self) -> [&[u8]; 6] {
+        [
+            self.prefix.as_bytes(),
+            b"{",
+            &self.digits[..2],
+            b"}",
+            self.part.as_bytes(),
+            &self.digits,
+        ]
+    }
+
     /// The name as a string of its own.
     fn to_owned_name(&self) -> String {
-        let mut name = String::with_capacity(self.len());
-        // Writing into a string cannot fail.
-        let _ = write!(name, "{self}");
-        name
-    }
-}
-
-impl fmt::Display for KeyName<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digits = self.key.hex_digits();
-        // Hex digits are ASCII.
-        let hex = std::str::from_utf8(&digits).unwrap_or_default();
-        write!(f, "{}{{{}}}{}{hex}", self.prefix, &hex[..2], self.part)
+        let mut name = Vec::with_capacity(self.len());
+        for piece in self.pieces() {
+            name.extend_from_slice(piece);
+        }
+        // The prefix is a string and the rest is ASCII.
+        String::from_utf8(name).unwrap_or_default()
     }
 }
 
 impl ToRedisArgs for KeyName<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
         use std::io::Write as _;
-        // Writing into the command's buffer cannot fail.
-        let _ = write!(out.writer_for_next_arg(), "{self}");
+        let mut arg = out.writer_for_next_arg();
+        for piece in self.pieces() {
+            // Writing into the command's buffer cannot fail.
+            let _ = arg.write_all(piece);
+        }
     }
 }
 
@@ -196,15 +235,20 @@ impl ToRedisArgs for RecordFields<'_> {
         out.write_arg(b"m");
         {
             let mut arg = out.writer_for_next_arg();
-            // Writing into the command's buffer cannot fail.
-            let _ = write!(
-                arg,
-                "{}:{}:{}:{}",
-                to_millis(meta.created_at),
-                to_millis(meta.last_seen),
-                to_millis(meta.idle_deadline),
-                to_millis(meta.absolute_deadline)
-            );
+            let times = [
+                meta.created_at,
+                meta.last_seen,
+                meta.idle_deadline,
+                meta.absolute_deadline,
+            ];
+            let mut buf = [0u8; MILLIS_DIGITS];
+            for (i, time) in times.into_iter().enumerate() {
+                // Writing into the command's buffer cannot fail.
+                if i > 0 {
+                    let _ = arg.write_all(b":");
+                }
+                let _ = arg.write_all(millis_digits(to_millis(time), &mut buf));
+            }
         }
         if let Some(user) = &meta.user {
             out.write_arg(b"m:u");
@@ -261,14 +305,49 @@ impl Hash {
     }
 }
 
-/// Reads a session hash from its flat field/value list.
-pub(super) fn decode(flat: Vec<String>) -> Result<Hash, StoreError> {
-    let mut data = HashMap::with_capacity(flat.len() / 2);
+/// Reads a session hash from Redis's reply: the flat field/value array of
+/// `HGETALL` (or of the load script, or of `HMGET` with the names put back), the
+/// field/value map RESP3 answers with, or nil. The reply's strings become the
+/// record's: nothing is copied.
+pub(super) fn decode(reply: Value) -> Result<Hash, StoreError> {
+    match reply {
+        Value::Nil => Ok(Hash::Bare),
+        Value::Array(items) => {
+            let len = items.len() / 2;
+            let mut items = items.into_iter();
+            decode_pairs(len, std::iter::from_fn(move || Some((items.next()?, items.next()?))))
+        }
+        Value::Map(pairs) => decode_pairs(pairs.len(), pairs.into_iter()),
+        other => Err(StoreError::Corrupt(format!(
+            "a Redis session hash read back as {other:?}, not fields and values"
+        ))),
+    }
+}
+
+/// The text of one element of a hash reply.
+fn text(item: Value) -> Result<String, StoreError> {
+    let bytes = match item {
+        Value::BulkString(bytes) => bytes,
+        Value::SimpleString(text) => return Ok(text),
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "a Redis session hash holds {other:?} where text belongs"
+            )));
+        }
+    };
+    String::from_utf8(bytes)
+        .map_err(|_| StoreError::Corrupt("a Redis session hash holds a field or value that is not UTF-8".to_owned()))
+}
+
+fn decode_pairs(len: usize, pairs: impl Iterator<Item = (Value, Value)>) -> Result<Hash, StoreError> {
+    let mut data = HashMap::with_capacity(len);
     let (mut times, mut user, mut has_meta, mut moved) = (None, None, false, None);
-    let mut items = flat.into_iter();
-    while let (Some(field), Some(value)) = (items.next(), items.next()) {
-        if let Some(key) = field.strip_prefix("d:") {
-            data.insert(key.to_owned(), value);
+    for (field, value) in pairs {
+        let (mut field, value) = (text(field)?, text(value)?);
+        if field.starts_with("d:") {
+            // The key is the field without its prefix, moved down in place.
+            field.drain(..2);
+            data.insert(field, value);
             continue;
         }
         match field.as_str() {
@@ -277,7 +356,7 @@ pub(super) fn decode(flat: Vec<String>) -> Result<Hash, StoreError> {
                 times = unpack_meta(&value);
             }
             "m:u" => user = Some(value),
-            "mv" => moved = value.parse::<u64>().ok().map(from_millis),
+            "mv" => moved = parse_millis(value.as_bytes()).map(from_millis),
             _ => {}
         }
     }
@@ -307,6 +386,16 @@ mod tests {
 
     use super::*;
 
+    /// A flat `HGETALL` reply of `items`.
+    fn reply(items: &[&str]) -> Value {
+        Value::Array(
+            items
+                .iter()
+                .map(|item| Value::BulkString(item.as_bytes().to_vec()))
+                .collect(),
+        )
+    }
+
     #[test]
     fn records_round_trip_through_their_hash_fields() {
         let now = from_millis(1_795_448_134_509);
@@ -327,7 +416,43 @@ mod tests {
             ]
         );
         assert_eq!(fields[4..], ["d:cart".to_owned(), r#"["apple"]"#.to_owned()]);
-        assert_eq!(decode(fields).unwrap(), Hash::Session(record));
+        let flat: Vec<&str> = fields.iter().map(String::as_str).collect();
+        assert_eq!(decode(reply(&flat)).unwrap(), Hash::Session(record.clone()));
+        let map = Value::Map(
+            flat.chunks(2)
+                .map(|pair| {
+                    (
+                        Value::SimpleString(pair[0].to_owned()),
+                        Value::BulkString(pair[1].as_bytes().to_vec()),
+                    )
+                })
+                .collect(),
+        );
+        assert_eq!(
+            decode(map).unwrap(),
+            Hash::Session(record),
+            "a RESP3 map reads the same"
+        );
+    }
+
+    #[test]
+    fn times_are_written_and_read_as_plain_decimal_digits() {
+        let mut buf = [0u8; MILLIS_DIGITS];
+        for n in [0, 7, 10, 1_795_448_134_509, u64::MAX] {
+            assert_eq!(millis_digits(n, &mut buf), n.to_string().as_bytes());
+            assert_eq!(parse_millis(n.to_string().as_bytes()), Some(n));
+        }
+        for bad in [
+            "",
+            "+1",
+            " 1",
+            "1 ",
+            "0x1",
+            "18446744073709551616",
+            "123456789012345678901",
+        ] {
+            assert_eq!(parse_millis(bad.as_bytes()), None, "{bad:?}");
+        }
     }
 
     #[test]
@@ -359,19 +484,30 @@ mod tests {
     #[test]
     fn unreadable_metadata_is_a_corrupt_record_and_missing_metadata_no_record() {
         for bad in ["", "1:2:3", "1:2:3:4:5", "1:2:x:4", "-1:2:3:4"] {
-            let flat = vec!["m".to_owned(), bad.to_owned()];
-            assert!(matches!(decode(flat), Err(StoreError::Corrupt(_))), "{bad:?}");
+            assert!(
+                matches!(decode(reply(&["m", bad])), Err(StoreError::Corrupt(_))),
+                "{bad:?}"
+            );
         }
+        for bad in [
+            Value::Int(1),
+            Value::Array(vec![Value::Int(1), Value::Int(2)]),
+            Value::Array(vec![Value::BulkString(b"d:a".to_vec()), Value::BulkString(vec![0xff])]),
+        ] {
+            assert!(matches!(decode(bad.clone()), Err(StoreError::Corrupt(_))), "{bad:?}");
+        }
+        assert_eq!(decode(Value::Nil).unwrap(), Hash::Bare);
+        assert_eq!(decode(reply(&[])).unwrap(), Hash::Bare);
         assert_eq!(
-            decode(vec!["d:a".into(), "1".into()]).unwrap(),
+            decode(reply(&["d:a", "1"])).unwrap(),
             Hash::Bare,
             "data without metadata is no session"
         );
-        let marker = decode(vec!["mv".into(), "2000".into(), "d:late".into(), "1".into()]).unwrap();
+        let marker = decode(reply(&["mv", "2000", "d:late", "1"])).unwrap();
         assert_eq!(marker, Hash::Moved(from_millis(2000)));
         assert_eq!(marker.at(from_millis(1999)), Loaded::Moved);
         assert_eq!(
-            decode(vec!["mv".into(), "2000".into()]).unwrap().at(from_millis(2000)),
+            decode(reply(&["mv", "2000"])).unwrap().at(from_millis(2000)),
             Loaded::Gone,
             "a marker past its time is no session"
         );

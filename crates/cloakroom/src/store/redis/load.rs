@@ -17,11 +17,8 @@ impl RedisStore {
         let name = self.layout.session_arg(key);
         let mut cmd = redis::Cmd::with_capacity(2, 7 + name.len());
         cmd.arg("HGETALL").arg(name);
-        let flat: Vec<String> = self.query(cmd).await?;
-        if flat.is_empty() {
-            return Ok(Loaded::Gone);
-        }
-        match decode(flat)? {
+        // The reply as redis-rs parsed it: `decode` takes its strings over as they are.
+        match decode(self.query(cmd).await?)? {
             Hash::Session(record) if !record.meta.is_expired(touch.now) && !record.meta.touch_due(touch) => {
                 Ok(Loaded::Live(record))
             }
@@ -41,10 +38,6 @@ impl RedisStore {
             .arg(to_millis(touch.idle_deadline))
             .arg(duration_millis(touch.min_step))
             .arg(key.to_hex());
-        let flat: Option<Vec<String>> = self.invoke(invocation).await?;
-        match flat {
-            Some(flat) => Ok(decode(flat)?.at(touch.now)),
-            None => Ok(Loaded::Gone),
-        }
+        Ok(decode(self.invoke(invocation).await?)?.at(touch.now))
     }
 }

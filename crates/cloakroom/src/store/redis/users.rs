@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use redis::Value;
+
 use super::RedisStore;
 use super::layout::{Hash, decode};
 use super::scripts;
@@ -110,13 +112,14 @@ impl RedisStore {
         let mut sessions = Vec::new();
         let mut dead = Vec::new();
         for (key, fields) in keys.into_iter().zip(metas) {
-            let flat: Vec<String> = ["m", "m:u"]
+            let flat = ["m", "m:u"]
                 .iter()
                 .zip(fields)
-                .filter_map(|(name, value)| value.map(|v| [(*name).to_owned(), v]))
+                .filter_map(|(name, value)| value.map(|v| [name.as_bytes().to_vec(), v.into_bytes()]))
                 .flatten()
+                .map(Value::BulkString)
                 .collect();
-            match decode(flat) {
+            match decode(Value::Array(flat)) {
                 Ok(Hash::Session(record))
                     if !record.meta.is_expired(now) && record.meta.user.as_deref() == Some(user) =>
                 {
