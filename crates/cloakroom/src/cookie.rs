@@ -5,6 +5,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use http::header::{COOKIE, HeaderMap};
 
+use crate::decimal;
 use crate::ticket::{TICKET_LEN, TicketSigner, VerifiedTicket};
 
 /// The most cookies with our name that are tried against the signer. A request
@@ -123,6 +124,17 @@ pub(crate) fn is_valid_attribute_value(value: &str) -> bool {
     value.bytes().all(|b| (0x21..0x7f).contains(&b) && b != b';')
 }
 
+/// How long a rendered cookie lives.
+#[derive(Debug, Clone, Copy)]
+enum Lifetime {
+    /// `Max-Age` of this many seconds.
+    For(u64),
+    /// No `Max-Age`: until the browser ends its session.
+    BrowserSession,
+    /// Gone at once: a removal.
+    Removed,
+}
+
 /// The attributes every `Set-Cookie` of one layer shares.
 #[derive(Debug, Clone)]
 pub(crate) struct CookieAttributes {
@@ -136,8 +148,10 @@ pub(crate) struct CookieAttributes {
     pub(crate) secure: bool,
     /// `HttpOnly` flag.
     pub(crate) http_only: bool,
-    /// `SameSite` attribute.
-    pub(crate) same_site: SameSite,
+    /// `SameSite` attribute, if any.
+    pub(crate) same_site: Option<SameSite>,
+    /// `Partitioned` flag (a CHIPS cookie).
+    pub(crate) partitioned: bool,
     /// False for a browser-session cookie (no `Max-Age`).
     pub(crate) persistent: bool,
 }
@@ -152,13 +166,18 @@ impl CookieAttributes {
     /// own choice over the layer's).
     pub(crate) fn set_persistent(&self, ticket: &str, max_age: Duration, persistent: bool) -> HeaderValue {
         // Round to the nearest second: the deadline was computed a moment ago.
-        let max_age = persistent.then_some((max_age + Duration::from_millis(500)).as_secs());
-        self.render(ticket, max_age)
+        let lifetime = match persistent {
+            true => Lifetime::For((max_age + Duration::from_millis(500)).as_secs()),
+            false => Lifetime::BrowserSession,
+        };
+        self.render(ticket, lifetime)
     }
 
-    /// `Set-Cookie` that removes the cookie: empty value, `Max-Age=0`, same attributes.
+    /// `Set-Cookie` that removes the cookie: empty value, an `Expires` in the past
+    /// and `Max-Age=0`, the same attributes (a browser replaces a cookie only with
+    /// one of the same name, path, domain and partition).
     pub(crate) fn removal(&self) -> HeaderValue {
-        self.render("", Some(0))
+        self.render("", Lifetime::Removed)
     }
 
     /// `Set-Cookie` of the pre-session CSRF cookie `name`: a browser-session
@@ -169,16 +188,16 @@ impl CookieAttributes {
             http_only: true,
             ..self.clone()
         };
-        attributes.render_named(name, nonce, None)
+        attributes.render_named(name, nonce, Lifetime::BrowserSession)
     }
 
-    fn render(&self, value: &str, max_age: Option<u64>) -> HeaderValue {
-        self.render_named(&self.name, value, max_age)
+    fn render(&self, value: &str, lifetime: Lifetime) -> HeaderValue {
+        self.render_named(&self.name, value, lifetime)
     }
 
-    fn render_named(&self, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
+    fn render_named(&self, name: &str, value: &str, lifetime: Lifetime) -> HeaderValue {
         let mut out = String::with_capacity(
-            name.len() + value.len() + self.path.len() + self.domain.as_ref().map_or(0, |d| d.len() + 9) + 70,
+            name.len() + value.len() + self.path.len() + self.domain.as_ref().map_or(0, |d| d.len() + 9) + 110,
         );
         out.push_str(name);
         out.push('=');
@@ -189,9 +208,14 @@ impl CookieAttributes {
             out.push_str("; Domain=");
             out.push_str(domain);
         }
-        if let Some(secs) = max_age {
-            out.push_str("; Max-Age=");
-            push_decimal(&mut out, secs);
+        match lifetime {
+            Lifetime::For(secs) => {
+                out.push_str("; Max-Age=");
+                decimal::push(&mut out, secs);
+            }
+            Lifetime::BrowserSession => {}
+            // `Expires` as well, for the clients that do not read `Max-Age`.
+            Lifetime::Removed => out.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0"),
         }
         if self.secure {
             out.push_str("; Secure");
@@ -199,28 +223,18 @@ impl CookieAttributes {
         if self.http_only {
             out.push_str("; HttpOnly");
         }
-        out.push_str("; SameSite=");
-        out.push_str(self.same_site.as_str());
+        if let Some(same_site) = self.same_site {
+            out.push_str("; SameSite=");
+            out.push_str(same_site.as_str());
+        }
+        if self.partitioned {
+            out.push_str("; Partitioned");
+        }
         // Every part was validated when the layer was built; the buffer becomes the
         // header value without a copy.
         HeaderValue::from_maybe_shared(bytes::Bytes::from(out.into_bytes()))
             .expect("cookie attributes are validated at build time")
     }
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
 }
 
 #[cfg(test)]
@@ -324,22 +338,31 @@ mod tests {
             domain: Some("example.com".into()),
             secure: true,
             http_only: true,
-            same_site: SameSite::Strict,
+            same_site: Some(SameSite::Strict),
+            partitioned: false,
             persistent: true,
         };
         assert_eq!(
             attrs.removal().to_str().unwrap(),
-            "sid=; Path=/app; Domain=example.com; Max-Age=0; Secure; HttpOnly; SameSite=Strict"
+            "sid=; Path=/app; Domain=example.com; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Secure; \
+             HttpOnly; SameSite=Strict"
         );
-    }
-
-    #[test]
-    fn max_age_is_written_in_decimal() {
-        for n in [0, 7, 10, 86_400, u64::MAX] {
-            let mut out = String::new();
-            push_decimal(&mut out, n);
-            assert_eq!(out, n.to_string());
-        }
+        let attrs = CookieAttributes {
+            same_site: None,
+            partitioned: true,
+            ..attrs
+        };
+        assert_eq!(
+            attrs
+                .set_persistent("t", Duration::from_secs(60), false)
+                .to_str()
+                .unwrap(),
+            "sid=t; Path=/app; Domain=example.com; Secure; HttpOnly; Partitioned"
+        );
+        assert_eq!(
+            attrs.set("t", Duration::from_millis(59_600)).to_str().unwrap(),
+            "sid=t; Path=/app; Domain=example.com; Max-Age=60; Secure; HttpOnly; Partitioned"
+        );
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub mod conformance;
 pub mod guide {}
 mod cookie;
 mod csrf;
+mod decimal;
 mod device;
 mod error;
 mod extract;

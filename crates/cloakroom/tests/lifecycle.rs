@@ -61,7 +61,8 @@ async fn destroy_deletes_the_session_and_removes_the_cookie_with_the_same_attrib
     let reply = client.post("/app/destroy").await;
     assert_eq!(
         reply.set_cookie().unwrap(),
-        "sid=; Path=/app; Domain=example.com; Max-Age=0; Secure; HttpOnly; SameSite=Lax"
+        "sid=; Path=/app; Domain=example.com; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Secure; HttpOnly; \
+         SameSite=Lax"
     );
     assert!(manager.get(&id).await.unwrap().is_none());
 }

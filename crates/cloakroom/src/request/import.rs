@@ -95,7 +95,7 @@ impl RequestSession {
     pub(crate) fn find_express(&mut self, headers: &HeaderMap, may_import: bool) -> Option<ExpressSid> {
         let importer = self.settings.express.as_ref()?;
         self.express_cookie = importer.cookie(headers);
-        let cross_site = self.settings.cookie.same_site != SameSite::None
+        let cross_site = self.settings.cookie.same_site != Some(SameSite::None)
             && headers
                 .get("sec-fetch-site")
                 .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"));

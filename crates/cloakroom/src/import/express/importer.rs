@@ -10,6 +10,7 @@ use super::Options;
 use super::record::{self, ExpressCookie, ExpressRecord, RecordError};
 use super::signed_cookie::{self, ExpressSid};
 use super::source::{Record, RecordSource, Take, Taken};
+use crate::cookie::{CookieAttributes, SameSite};
 use crate::store::StoreError;
 
 /// What came of a request's express cookie, as counted by the metric
@@ -244,25 +245,18 @@ impl Importer {
     /// with (a cookie is only replaced by one of the same name, path, domain and
     /// partition).
     fn removal(&self, cookie: &ExpressCookie) -> HeaderValue {
-        let mut out = format!("{}=; Path={}", self.options.cookie_name, cookie.path);
-        if let Some(domain) = &cookie.domain {
-            out.push_str("; Domain=");
-            out.push_str(domain);
+        CookieAttributes {
+            name: self.options.cookie_name.clone(),
+            path: cookie.path.clone(),
+            domain: cookie.domain.clone(),
+            // Browsers drop a partitioned or `SameSite=None` cookie without
+            // `Secure`, a removal included.
+            secure: cookie.secure || cookie.partitioned || cookie.same_site == Some(SameSite::None),
+            http_only: cookie.http_only,
+            same_site: cookie.same_site,
+            partitioned: cookie.partitioned,
+            persistent: false,
         }
-        out.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0");
-        if cookie.secure || cookie.partitioned || cookie.same_site == Some("None") {
-            out.push_str("; Secure");
-        }
-        if cookie.http_only {
-            out.push_str("; HttpOnly");
-        }
-        if let Some(same_site) = cookie.same_site {
-            out.push_str("; SameSite=");
-            out.push_str(same_site);
-        }
-        if cookie.partitioned {
-            out.push_str("; Partitioned");
-        }
-        HeaderValue::from_str(&out).expect("the name is a checked token, the attributes checked values")
+        .removal()
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-use crate::cookie::is_valid_attribute_value;
+use crate::cookie::{SameSite, is_valid_attribute_value};
 
 /// What an express session holds, made ready to become a cloakroom session.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,8 +26,8 @@ pub(crate) struct ExpressCookie {
     pub(crate) domain: Option<String>,
     pub(crate) secure: bool,
     pub(crate) http_only: bool,
-    /// `Strict`, `Lax` or `None`, when set.
-    pub(crate) same_site: Option<&'static str>,
+    /// `SameSite`, when set.
+    pub(crate) same_site: Option<SameSite>,
     /// A partitioned (CHIPS) cookie.
     pub(crate) partitioned: bool,
     /// When the cookie ends; `None` for a browser-session cookie.
@@ -105,11 +105,11 @@ fn cookie_of(object: &Map<String, Value>) -> Result<ExpressCookie, RecordError> 
     let text = |name: &str| cookie.get(name).and_then(Value::as_str);
     let flag = |name: &str, default: bool| cookie.get(name).and_then(Value::as_bool).unwrap_or(default);
     let same_site = match cookie.get("sameSite") {
-        Some(Value::Bool(true)) => Some("Strict"),
+        Some(Value::Bool(true)) => Some(SameSite::Strict),
         Some(Value::String(mode)) => match mode.to_ascii_lowercase().as_str() {
-            "strict" => Some("Strict"),
-            "lax" => Some("Lax"),
-            "none" => Some("None"),
+            "strict" => Some(SameSite::Strict),
+            "lax" => Some(SameSite::Lax),
+            "none" => Some(SameSite::None),
             _ => None,
         },
         _ => None,
@@ -243,7 +243,7 @@ mod tests {
         assert_eq!(cookie.path, "/app");
         assert_eq!(cookie.domain.as_deref(), Some("example.com"));
         assert!(cookie.secure && !cookie.http_only);
-        assert_eq!((cookie.same_site, cookie.expires), (Some("Lax"), None));
+        assert_eq!((cookie.same_site, cookie.expires), (Some(SameSite::Lax), None));
         let odd = parse(
             r#"{"cookie":{"path":"x; Domain=evil","domain":"a;b","sameSite":true,"partitioned":true}}"#,
             &fields(),
@@ -252,7 +252,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             (odd.cookie.path.as_str(), odd.cookie.domain, odd.cookie.same_site),
-            ("/", None, Some("Strict"))
+            ("/", None, Some(SameSite::Strict))
         );
         assert!(odd.cookie.partitioned);
     }

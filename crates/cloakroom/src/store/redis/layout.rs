@@ -20,6 +20,7 @@ use redis::{RedisWrite, ToRedisArgs, Value};
 use sha2::{Digest, Sha256};
 
 use crate::clock::{from_millis, to_millis};
+use crate::decimal;
 use crate::id::{StoreKey, hex, push_hex};
 use crate::store::{Loaded, SessionMeta, SessionRecord, StoreError, data_bytes};
 
@@ -130,35 +131,9 @@ pub(super) fn unpack_meta(text: &str) -> Option<[SystemTime; 4]> {
     let mut parts = text.as_bytes().split(|&b| b == b':');
     let mut times = [SystemTime::UNIX_EPOCH; 4];
     for time in &mut times {
-        *time = from_millis(parse_millis(parts.next()?)?);
+        *time = from_millis(decimal::parse(parts.next()?)?);
     }
     parts.next().is_none().then_some(times)
-}
-
-/// A time in ms since the epoch from its decimal digits (nothing else: no sign,
-/// no space); `None` when it is not one or does not fit a `u64`.
-fn parse_millis(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > MILLIS_DIGITS {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &digit| {
-        let digit = u64::from(digit.checked_sub(b'0').filter(|d| *d < 10)?);
-        n.checked_mul(10)?.checked_add(digit)
-    })
-}
-
-/// `n`'s decimal digits, written into the end of `buf`.
-fn millis_digits(n: u64, buf: &mut [u8; MILLIS_DIGITS]) -> &[u8] {
-    let (mut n, mut start) = (n, MILLIS_DIGITS);
-    loop {
-        start -= 1;
-        // A digit: n % 10 < 10.
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[start..];
-        }
-    }
 }
 
 /// The name of a session's key (`{prefix}{TT}{part}{KEY}`) as a command
@@ -226,7 +201,7 @@ impl RecordFields<'_> {
 }
 
 /// The most digits a time in ms since the epoch takes (a `u64`).
-pub(super) const MILLIS_DIGITS: usize = 20;
+pub(super) const MILLIS_DIGITS: usize = decimal::MAX_DIGITS;
 
 impl ToRedisArgs for RecordFields<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
@@ -247,7 +222,7 @@ impl ToRedisArgs for RecordFields<'_> {
                 if i > 0 {
                     let _ = arg.write_all(b":");
                 }
-                let _ = arg.write_all(millis_digits(to_millis(time), &mut buf));
+                let _ = arg.write_all(decimal::digits(to_millis(time), &mut buf));
             }
         }
         if let Some(user) = &meta.user {
@@ -356,7 +331,7 @@ fn decode_pairs(len: usize, pairs: impl Iterator<Item = (Value, Value)>) -> Resu
                 times = unpack_meta(&value);
             }
             "m:u" => user = Some(value),
-            "mv" => moved = parse_millis(value.as_bytes()).map(from_millis),
+            "mv" => moved = decimal::parse(value.as_bytes()).map(from_millis),
             _ => {}
         }
     }
@@ -433,26 +408,6 @@ mod tests {
             Hash::Session(record),
             "a RESP3 map reads the same"
         );
-    }
-
-    #[test]
-    fn times_are_written_and_read_as_plain_decimal_digits() {
-        let mut buf = [0u8; MILLIS_DIGITS];
-        for n in [0, 7, 10, 1_795_448_134_509, u64::MAX] {
-            assert_eq!(millis_digits(n, &mut buf), n.to_string().as_bytes());
-            assert_eq!(parse_millis(n.to_string().as_bytes()), Some(n));
-        }
-        for bad in [
-            "",
-            "+1",
-            " 1",
-            "1 ",
-            "0x1",
-            "18446744073709551616",
-            "123456789012345678901",
-        ] {
-            assert_eq!(parse_millis(bad.as_bytes()), None, "{bad:?}");
-        }
     }
 
     #[test]

@@ -1,0 +1,68 @@
+//! Decimal digits of `u64`s, written and read without the formatting machinery:
+//! the `Max-Age` of a cookie, the times of a Redis session hash.
+
+/// The most digits a `u64` takes.
+pub(crate) const MAX_DIGITS: usize = 20;
+
+/// `n`'s decimal digits, written into the end of `buf`.
+pub(crate) fn digits(n: u64, buf: &mut [u8; MAX_DIGITS]) -> &[u8] {
+    let (mut n, mut start) = (n, MAX_DIGITS);
+    loop {
+        start -= 1;
+        // A digit: n % 10 < 10.
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[start..];
+        }
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push(out: &mut String, n: u64) {
+    let mut buf = [0u8; MAX_DIGITS];
+    // Digits are ASCII.
+    out.push_str(std::str::from_utf8(digits(n, &mut buf)).unwrap_or_default());
+}
+
+/// A `u64` from its decimal digits and nothing else (no sign, no space); `None`
+/// when `text` is not one or does not fit.
+pub(crate) fn parse(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > MAX_DIGITS {
+        return None;
+    }
+    text.iter().try_fold(0u64, |n, &digit| {
+        let digit = u64::from(digit.checked_sub(b'0').filter(|d| *d < 10)?);
+        n.checked_mul(10)?.checked_add(digit)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_written_and_read_as_plain_digits() {
+        let mut buf = [0u8; MAX_DIGITS];
+        for n in [0, 7, 10, 86_400, 1_795_448_134_509, u64::MAX] {
+            assert_eq!(digits(n, &mut buf), n.to_string().as_bytes());
+            let mut out = String::from("x");
+            push(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+            assert_eq!(parse(n.to_string().as_bytes()), Some(n));
+        }
+        for bad in [
+            "",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "0x1",
+            "1.5",
+            "18446744073709551616",
+            "123456789012345678901",
+        ] {
+            assert_eq!(parse(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+}
