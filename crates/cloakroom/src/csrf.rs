@@ -6,6 +6,7 @@ use std::fmt;
 use axum_core::extract::{FromRequest, FromRequestParts, Request};
 use axum_core::response::{IntoResponse, Response};
 use bytes::Bytes;
+use http::header::HeaderName;
 use http::request::Parts;
 use http::{StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -18,7 +19,7 @@ use crate::response::json_error;
 use crate::session::{CSRF_KEY, Session};
 
 /// The header scripts send the token in.
-pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
+pub(crate) const CSRF_HEADER: HeaderName = HeaderName::from_static("x-csrf-token");
 
 /// The form field HTML forms send the token in.
 pub(crate) const CSRF_FIELD: &str = "_csrf";

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use http::header::{CACHE_CONTROL, HeaderName, HeaderValue, SET_COOKIE, VARY};
+use http::header::{CACHE_CONTROL, HOST, HeaderName, HeaderValue, ORIGIN, REFERER, SET_COOKIE, VARY};
 use http::response::Parts;
 
 use super::RequestSession;
@@ -114,13 +114,16 @@ impl RequestSession {
 /// to a host that is not a loopback one; `None` when the request says https,
 /// says nothing, or goes to `localhost`, `127.0.0.0/8` or `[::1]`.
 pub(crate) fn plain_http_host(headers: &http::HeaderMap) -> Option<String> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let plain = match text("x-forwarded-proto") {
+    // Names given as `HeaderName`s: a `&str` would be parsed again on every
+    // request, and this runs on every one.
+    const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let plain = match text(&X_FORWARDED_PROTO) {
         Some(proto) => proto
             .split(',')
             .next()
             .is_some_and(|p| p.trim().eq_ignore_ascii_case("http")),
-        None => [text("origin"), text("referer")]
+        None => [text(&ORIGIN), text(&REFERER)]
             .into_iter()
             .flatten()
             .any(|url| url.len() > 7 && url[..7].eq_ignore_ascii_case("http://")),
@@ -128,7 +131,7 @@ pub(crate) fn plain_http_host(headers: &http::HeaderMap) -> Option<String> {
     if !plain {
         return None;
     }
-    let host = text("host")?.trim();
+    let host = text(&HOST)?.trim();
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),
