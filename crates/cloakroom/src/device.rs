@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use http::header::USER_AGENT;
+use http::header::{HeaderName, USER_AGENT};
 use http::{Extensions, HeaderMap};
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,9 @@ pub(crate) const DEVICE_KEY: &str = "scope::device";
 
 /// The most of a `User-Agent` kept, in bytes.
 pub(crate) const MAX_USER_AGENT: usize = 256;
+
+/// The proxies' client address header.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// How the layer learns a request's peer address from its extensions.
 pub(crate) type ClientAddr = Arc<dyn Fn(&Extensions) -> Option<IpAddr> + Send + Sync>;
@@ -101,7 +104,7 @@ impl DeviceOptions {
             return Some(peer);
         }
         let hops: Vec<&str> = headers
-            .get_all("x-forwarded-for")
+            .get_all(X_FORWARDED_FOR)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))

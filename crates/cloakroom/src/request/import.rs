@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use http::header::SET_COOKIE;
+use http::header::{HeaderName, SET_COOKIE};
 use http::response::Parts;
 use http::{HeaderMap, HeaderValue};
 
@@ -15,6 +15,10 @@ use crate::clock::to_millis;
 use crate::cookie::SameSite;
 use crate::device::DEVICE_KEY;
 use crate::id::{SessionId, StoreKey};
+
+/// The fetch metadata header that tells a cross-site request (looked up by name on
+/// every request while an import is configured, so parsed once here).
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 use crate::import::express::{Claim, ExpressSid, Found, Outcome};
 use crate::settings::Settings;
 use crate::store::{SessionRecord, data_bytes};
@@ -97,7 +101,7 @@ impl RequestSession {
         self.express_cookie = importer.cookie(headers);
         let cross_site = self.settings.cookie.same_site != Some(SameSite::None)
             && headers
-                .get("sec-fetch-site")
+                .get(SEC_FETCH_SITE)
                 .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"));
         let value = self.express_cookie.as_deref().filter(|_| may_import && !cross_site)?;
         let sid = importer.verify(value);
