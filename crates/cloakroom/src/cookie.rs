@@ -135,7 +135,8 @@ enum Lifetime {
     Removed,
 }
 
-/// The attributes every `Set-Cookie` of one layer shares.
+/// The attributes of a cookie's `Set-Cookie`: the session cookie's (shared by every
+/// response of one layer), or an express cookie's for its removal.
 #[derive(Debug, Clone)]
 pub(crate) struct CookieAttributes {
     /// Cookie name.
@@ -230,10 +231,11 @@ impl CookieAttributes {
         if self.partitioned {
             out.push_str("; Partitioned");
         }
-        // Every part was validated when the layer was built; the buffer becomes the
+        // Every part was validated before: the layer's when it was built, an express
+        // cookie's path and domain when its record was read. The buffer becomes the
         // header value without a copy.
         HeaderValue::from_maybe_shared(bytes::Bytes::from(out.into_bytes()))
-            .expect("cookie attributes are validated at build time")
+            .expect("cookie attributes are validated before they are rendered")
     }
 }
 

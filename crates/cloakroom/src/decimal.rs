@@ -27,6 +27,7 @@ pub(crate) fn push(out: &mut String, n: u64) {
 
 /// A `u64` from its decimal digits and nothing else (no sign, no space); `None`
 /// when `text` is not one or does not fit.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) fn parse(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > MAX_DIGITS {
         return None;

@@ -192,11 +192,11 @@ impl StoreKey {
     }
 
     /// [`to_hex`](Self::to_hex) without allocating: the 64 ASCII digits.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn hex_digits(&self) -> [u8; 64] {
         let mut digits = [0u8; 64];
         for (pair, byte) in digits.chunks_exact_mut(2).zip(self.0) {
-            pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
-            pair[1] = HEX_DIGITS[usize::from(byte & 15)];
+            pair.copy_from_slice(&hex_pair(byte));
         }
         digits
     }
@@ -299,21 +299,22 @@ impl fmt::Display for SessionHandle {
 
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut digits = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        digits.extend_from_slice(&[HEX_DIGITS[usize::from(b >> 4)], HEX_DIGITS[usize::from(b & 15)]]);
-    }
-    // Hex digits are ASCII.
-    String::from_utf8(digits).unwrap_or_default()
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
 }
 
 /// Appends the lowercase hex of `bytes` to `out`.
 pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        let pair = [HEX_DIGITS[usize::from(b >> 4)], HEX_DIGITS[usize::from(b & 15)]];
+    for &b in bytes {
         // Hex digits are ASCII: a whole pair at once, no per-character encoding.
-        out.push_str(std::str::from_utf8(&pair).unwrap_or_default());
+        out.push_str(std::str::from_utf8(&hex_pair(b)).unwrap_or_default());
     }
+}
+
+/// The two lowercase hex digits of `b`.
+fn hex_pair(b: u8) -> [u8; 2] {
+    [HEX_DIGITS[usize::from(b >> 4)], HEX_DIGITS[usize::from(b & 15)]]
 }
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -15,13 +15,13 @@ use crate::clock::to_millis;
 use crate::cookie::SameSite;
 use crate::device::DEVICE_KEY;
 use crate::id::{SessionId, StoreKey};
+use crate::import::express::{Claim, ExpressSid, Found, Outcome};
+use crate::settings::Settings;
+use crate::store::{SessionRecord, data_bytes};
 
 /// The fetch metadata header that tells a cross-site request (looked up by name on
 /// every request while an import is configured, so parsed once here).
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
-use crate::import::express::{Claim, ExpressSid, Found, Outcome};
-use crate::settings::Settings;
-use crate::store::{SessionRecord, data_bytes};
 
 /// An import holding its record's claim until the response is ready. Dropped
 /// unsettled (the request failed or was cancelled before it answered), it undoes

@@ -153,8 +153,7 @@ impl RedisStore {
         let staging = self.layout.staging_arg(key);
         let session = self.layout.session_arg(key);
         let expiries = self.layout.expiries(key);
-        let digits = key.hex_digits();
-        let member = &digits[..];
+        let member = staging.key_digits();
         let expiry = to_millis(record.meta.expires_at());
         // Each command sized up front: no buffer grows while it is written.
         let fields = RecordFields(record);

@@ -152,6 +152,12 @@ impl KeyName<'_> {
         self.prefix.len() + 4 + self.part.len() + 64
     }
 
+    /// The store key's 64 hex digits, as the name holds them (the member of the
+    /// key's expiry entry).
+    pub(super) fn key_digits(&self) -> &[u8] {
+        &self.digits
+    }
+
     /// The name in its pieces, written one after the other with no formatting
     /// machinery.
     fn pieces(&self) -> [&[u8]; 6] {
@@ -254,9 +260,6 @@ impl ToRedisArgs for DataField<'_> {
     }
 }
 
-/// Rebuilds a record from a flat field/value list (HGETALL, or HMGET of `m` and
-/// `m:u` with the names put back). `None` when there is no `m` field: no session,
-/// only data a late write left under a gone session's key (see `plain_write`).
 /// What a session's hash holds.
 #[derive(Debug, PartialEq)]
 pub(super) enum Hash {
@@ -281,9 +284,10 @@ impl Hash {
 }
 
 /// Reads a session hash from Redis's reply: the flat field/value array of
-/// `HGETALL` (or of the load script, or of `HMGET` with the names put back), the
-/// field/value map RESP3 answers with, or nil. The reply's strings become the
-/// record's: nothing is copied.
+/// `HGETALL` (or of the load script, or of `HMGET` with the names put back), or
+/// nil. A field/value map, the RESP3 form of `HGETALL`, reads the same; the store
+/// itself speaks RESP2. The reply's strings become the record's: nothing is
+/// copied.
 pub(super) fn decode(reply: Value) -> Result<Hash, StoreError> {
     match reply {
         Value::Nil => Ok(Hash::Bare),
@@ -314,6 +318,8 @@ fn text(item: Value) -> Result<String, StoreError> {
         .map_err(|_| StoreError::Corrupt("a Redis session hash holds a field or value that is not UTF-8".to_owned()))
 }
 
+/// A session hash from its `len` field/value pairs: the metadata fields read,
+/// each `d:{key}` field made a data key.
 fn decode_pairs(len: usize, pairs: impl Iterator<Item = (Value, Value)>) -> Result<Hash, StoreError> {
     let mut data = HashMap::with_capacity(len);
     let (mut times, mut user, mut has_meta, mut moved) = (None, None, false, None);
