@@ -5,12 +5,20 @@ use std::time::SystemTime;
 use redis::{ErrorKind, RedisResult, ServerErrorKind, ToRedisArgs as _, Value};
 
 use super::RedisStore;
-use super::layout::{DataField, Layout, MILLIS_DIGITS, RecordFields, user_hash};
+use super::layout::{DataField, Layout, RecordFields, user_hash};
 use super::plain_write::{self, Written};
 use super::scripts::{self, ScriptCall};
 use crate::clock::{duration_millis, from_millis, to_millis};
+use crate::decimal;
 use crate::id::{SessionId, StoreKey};
 use crate::store::{ChangeSet, CommitOutcome, MOVED_MARKER_TTL, SessionRecord, StoreError, UserChange};
+
+/// A command `name` with room for `args` more arguments of `bytes` in all.
+fn sized_cmd(name: &'static str, args: usize, bytes: usize) -> redis::Cmd {
+    let mut cmd = redis::Cmd::with_capacity(1 + args, name.len() + bytes);
+    cmd.arg(name);
+    cmd
+}
 
 /// Appends a change set in the order `lua/lib/apply.lua` reads it.
 fn push_changes(invocation: &mut ScriptCall, changes: &ChangeSet) {
@@ -150,22 +158,26 @@ impl RedisStore {
     /// session or a moved marker keeps the key; a leftover without metadata is
     /// replaced).
     async fn create_plain(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
-        let staging = self.layout.staging_arg(key);
-        let session = self.layout.session_arg(key);
+        let staging = self.layout.staging(key);
+        let session = self.layout.session(key);
         let expiries = self.layout.expiries(key);
         let member = staging.key_digits();
         let expiry = to_millis(record.meta.expires_at());
         // Each command sized up front: no buffer grows while it is written.
         let fields = RecordFields(record);
         let mut pipe = redis::Pipeline::with_capacity(4);
-        let mut hset = redis::Cmd::with_capacity(2 + fields.num_of_args(), 4 + staging.len() + fields.len());
-        hset.arg("HSET").arg(&staging).arg(fields);
-        let mut pexpireat = redis::Cmd::with_capacity(3, 9 + staging.len() + MILLIS_DIGITS);
-        pexpireat.arg("PEXPIREAT").arg(&staging).arg(expiry);
-        let mut renamenx = redis::Cmd::with_capacity(3, 8 + staging.len() + session.len());
-        renamenx.arg("RENAMENX").arg(&staging).arg(session);
-        let mut zadd = redis::Cmd::with_capacity(5, 4 + expiries.len() + 2 + MILLIS_DIGITS + member.len());
-        zadd.arg("ZADD").arg(&expiries).arg("NX").arg(expiry).arg(member);
+        let mut hset = sized_cmd("HSET", 1 + fields.num_of_args(), staging.len() + fields.len());
+        hset.arg(&staging).arg(fields);
+        let mut pexpireat = sized_cmd("PEXPIREAT", 2, staging.len() + decimal::MAX_DIGITS);
+        pexpireat.arg(&staging).arg(expiry);
+        let mut renamenx = sized_cmd("RENAMENX", 2, staging.len() + session.len());
+        renamenx.arg(&staging).arg(&session);
+        let mut zadd = sized_cmd(
+            "ZADD",
+            4,
+            expiries.len() + "NX".len() + decimal::MAX_DIGITS + member.len(),
+        );
+        zadd.arg(&expiries).arg("NX").arg(expiry).arg(member);
         for cmd in [hset, pexpireat, renamenx, zadd] {
             pipe.add_command(cmd);
         }
@@ -192,7 +204,7 @@ impl RedisStore {
             }
         };
         let mut undo = redis::pipe();
-        undo.cmd("DEL").arg(self.layout.staging(key)).ignore();
+        undo.cmd("DEL").arg(&staging).ignore();
         if filed {
             undo.cmd("ZREM").arg(&expiries).arg(member).ignore();
         }

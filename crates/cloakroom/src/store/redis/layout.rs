@@ -39,9 +39,9 @@ impl Layout {
         hex(&key.0[..1])
     }
 
-    /// [`session`](Self::session) as a command argument, written straight into
-    /// the command (no string of its own).
-    pub(super) fn session_arg(&self, key: &StoreKey) -> KeyName<'_> {
+    /// A session's key, as a command argument written straight into the command
+    /// (no string of its own).
+    pub(super) fn session(&self, key: &StoreKey) -> KeyName<'_> {
         KeyName {
             prefix: &self.prefix,
             digits: key.hex_digits(),
@@ -49,22 +49,13 @@ impl Layout {
         }
     }
 
-    /// [`staging`](Self::staging) as a command argument.
-    pub(super) fn staging_arg(&self, key: &StoreKey) -> KeyName<'_> {
+    /// Where a new session is written before `RENAMENX` puts it in place.
+    pub(super) fn staging(&self, key: &StoreKey) -> KeyName<'_> {
         KeyName {
             prefix: &self.prefix,
             digits: key.hex_digits(),
             part: ":n:",
         }
-    }
-
-    pub(super) fn session(&self, key: &StoreKey) -> String {
-        self.session_arg(key).to_owned_name()
-    }
-
-    /// Where a new session is written before `RENAMENX` puts it in place.
-    pub(super) fn staging(&self, key: &StoreKey) -> String {
-        self.staging_arg(key).to_owned_name()
     }
 
     pub(super) fn expiries(&self, key: &StoreKey) -> String {
@@ -170,16 +161,6 @@ impl KeyName<'_> {
             &self.digits,
         ]
     }
-
-    /// The name as a string of its own.
-    fn to_owned_name(&self) -> String {
-        let mut name = Vec::with_capacity(self.len());
-        for piece in self.pieces() {
-            name.extend_from_slice(piece);
-        }
-        // The prefix is a string and the rest is ASCII.
-        String::from_utf8(name).unwrap_or_default()
-    }
 }
 
 impl ToRedisArgs for KeyName<'_> {
@@ -202,12 +183,14 @@ impl RecordFields<'_> {
     /// At most how many bytes the fields and values take.
     pub(super) fn len(&self) -> usize {
         let (data, user) = (&self.0.data, &self.0.meta.user);
-        1 + 4 * MILLIS_DIGITS + 3 + user.as_ref().map_or(0, |user| 3 + user.len()) + 2 * data.len() + data_bytes(data)
+        // `m`, four times and three colons; `m:u` and the user; `d:` before each key.
+        1 + 4 * decimal::MAX_DIGITS
+            + 3
+            + user.as_ref().map_or(0, |user| 3 + user.len())
+            + 2 * data.len()
+            + data_bytes(data)
     }
 }
-
-/// The most digits a time in ms since the epoch takes (a `u64`).
-pub(super) const MILLIS_DIGITS: usize = decimal::MAX_DIGITS;
 
 impl ToRedisArgs for RecordFields<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
@@ -222,7 +205,7 @@ impl ToRedisArgs for RecordFields<'_> {
                 meta.idle_deadline,
                 meta.absolute_deadline,
             ];
-            let mut buf = [0u8; MILLIS_DIGITS];
+            let mut buf = [0u8; decimal::MAX_DIGITS];
             for (i, time) in times.into_iter().enumerate() {
                 // Writing into the command's buffer cannot fail.
                 if i > 0 {
@@ -344,21 +327,30 @@ fn decode_pairs(len: usize, pairs: impl Iterator<Item = (Value, Value)>) -> Resu
     if !has_meta {
         return Ok(moved.map_or(Hash::Bare, Hash::Moved));
     }
-    let Some([created_at, last_seen, idle_deadline, absolute_deadline]) = times else {
+    let Some(times) = times else {
         return Err(StoreError::Corrupt(
             "a Redis session hash lacks readable metadata (field m)".to_owned(),
         ));
     };
     Ok(Hash::Session(SessionRecord {
         data,
-        meta: SessionMeta {
-            created_at,
-            last_seen,
-            idle_deadline,
-            absolute_deadline,
-            user,
-        },
+        meta: meta_of(times, user),
     }))
+}
+
+/// A session's metadata from its `m` field's times (see [`unpack_meta`]) and its
+/// `m:u` user.
+pub(super) fn meta_of(
+    [created_at, last_seen, idle_deadline, absolute_deadline]: [SystemTime; 4],
+    user: Option<String>,
+) -> SessionMeta {
+    SessionMeta {
+        created_at,
+        last_seen,
+        idle_deadline,
+        absolute_deadline,
+        user,
+    }
 }
 
 #[cfg(test)]
@@ -420,17 +412,19 @@ mod tests {
     fn key_names_carry_the_hash_tag() {
         let layout = Layout::new("app:".into());
         let key = StoreKey([0xab; 32]);
-        assert_eq!(layout.session(&key), format!("app:{{ab}}:s:{}", "ab".repeat(32)));
+        let named = |name: KeyName<'_>| {
+            let args = name.to_redis_args();
+            assert_eq!(args.len(), 1, "one argument");
+            assert_eq!(args[0].len(), name.len());
+            String::from_utf8(args[0].clone()).unwrap()
+        };
+        assert_eq!(named(layout.session(&key)), format!("app:{{ab}}:s:{}", "ab".repeat(32)));
         assert_eq!(layout.expiries(&key), "app:{ab}:expiries");
-        assert_eq!(layout.staging(&key), format!("app:{{ab}}:n:{}", "ab".repeat(32)));
+        assert_eq!(named(layout.staging(&key)), format!("app:{{ab}}:n:{}", "ab".repeat(32)));
         let key = StoreKey(std::array::from_fn(|i| i as u8 * 7));
-        for (arg, name) in [
-            (layout.session_arg(&key), layout.session(&key)),
-            (layout.staging_arg(&key), layout.staging(&key)),
-        ] {
-            assert_eq!(arg.len(), name.len());
-            assert_eq!(arg.to_redis_args(), [name.into_bytes()]);
-        }
+        let hex = key.to_hex();
+        assert_eq!(named(layout.session(&key)), format!("app:{{{}}}:s:{hex}", &hex[..2]));
+        assert_eq!(layout.session(&key).key_digits(), hex.as_bytes());
         assert_eq!(layout.expiries(&key), layout.expiries_of_tag(&Layout::tag(&key)));
     }
 

@@ -14,7 +14,7 @@ impl RedisStore {
         // Most loads change nothing: a plain HGETALL, checked here. The script (which
         // slides the deadline, or drops a dead session, atomically) runs only when
         // there is something to write: about once per touch step per session.
-        let name = self.layout.session_arg(key);
+        let name = self.layout.session(key);
         let mut cmd = redis::Cmd::with_capacity(2, 7 + name.len());
         cmd.arg("HGETALL").arg(name);
         // The reply as redis-rs parsed it: `decode` takes its strings over as they are.

@@ -28,7 +28,7 @@
 
 use std::time::Duration;
 
-use redis::{Pipeline, RedisResult, Value};
+use redis::{Pipeline, RedisResult, ToRedisArgs, Value};
 
 use super::layout::{DataField, unpack_meta};
 use crate::clock::duration_millis;
@@ -52,7 +52,7 @@ pub(super) fn applies(changes: &ChangeSet) -> bool {
 
 /// The pipeline for a change set that [`applies`]: the write, the TTL guard, and
 /// the read of `m`.
-pub(super) fn pipeline(session: &str, changes: &ChangeSet) -> Pipeline {
+pub(super) fn pipeline(session: impl ToRedisArgs + Copy, changes: &ChangeSet) -> Pipeline {
     let mut pipe = redis::pipe();
     if changes.set.is_empty() {
         let cmd = pipe.cmd("HDEL").arg(session);

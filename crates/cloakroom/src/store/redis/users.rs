@@ -3,10 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use redis::Value;
-
 use super::RedisStore;
-use super::layout::{Hash, decode};
+use super::layout::{meta_of, unpack_meta};
 use super::scripts;
 use crate::clock::to_millis;
 use crate::id::StoreKey;
@@ -108,22 +106,18 @@ impl RedisStore {
                 cmd
             })
             .collect();
-        let metas: Vec<Vec<Option<String>>> = self.batch(reads).await?;
+        let metas: Vec<(Option<String>, Option<String>)> = self.batch(reads).await?;
         let mut sessions = Vec::new();
         let mut dead = Vec::new();
-        for (key, fields) in keys.into_iter().zip(metas) {
-            let flat = ["m", "m:u"]
-                .iter()
-                .zip(fields)
-                .filter_map(|(name, value)| value.map(|v| [name.as_bytes().to_vec(), v.into_bytes()]))
-                .flatten()
-                .map(Value::BulkString)
-                .collect();
-            match decode(Value::Array(flat)) {
-                Ok(Hash::Session(record))
-                    if !record.meta.is_expired(now) && record.meta.user.as_deref() == Some(user) =>
-                {
-                    sessions.push(UserSession { key, meta: record.meta });
+        for (key, (packed, bound)) in keys.into_iter().zip(metas) {
+            // No readable `m` field: gone, a moved marker, or data a late write left.
+            match packed
+                .as_deref()
+                .and_then(unpack_meta)
+                .map(|times| meta_of(times, bound))
+            {
+                Some(meta) if !meta.is_expired(now) && meta.user.as_deref() == Some(user) => {
+                    sessions.push(UserSession { key, meta });
                 }
                 _ => dead.push(key.to_hex()),
             }
