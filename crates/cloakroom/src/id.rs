@@ -8,17 +8,17 @@
 use std::cell::RefCell;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
+use crate::base64url;
+
 /// Number of random bytes in a session ID (256 bits).
-pub(crate) const ID_BYTES: usize = 32;
+pub(crate) const ID_BYTES: usize = base64url::BYTES;
 
 /// Length of a session ID in its text form (unpadded base64url of [`ID_BYTES`]).
-pub(crate) const ID_LEN: usize = 43;
+pub(crate) const ID_LEN: usize = base64url::LEN;
 
 /// How many IDs a thread's generator issues before it is rekeyed from the
 /// operating system.
@@ -95,14 +95,9 @@ impl SessionId {
     /// assert_ne!(SessionId::generate(), SessionId::generate());
     /// ```
     pub fn generate() -> Self {
-        let bytes = random_id_bytes();
-        let mut text = [0u8; ID_LEN];
-        // 32 bytes always encode to 43 characters.
-        let written = URL_SAFE_NO_PAD
-            .encode_slice(bytes, &mut text)
-            .expect("32 bytes fit 43 base64 characters");
-        debug_assert_eq!(written, ID_LEN);
-        Self { text }
+        Self {
+            text: base64url::encode(&random_id_bytes()),
+        }
     }
 
     /// Parses the text form of an ID: exactly 43 characters of canonical unpadded
@@ -118,17 +113,11 @@ impl SessionId {
     }
 
     pub(crate) fn parse_bytes(text: &[u8]) -> Option<Self> {
-        if text.len() != ID_LEN {
-            return None;
-        }
-        let mut bytes = [0u8; ID_BYTES];
-        // decode_slice rejects non-canonical trailing bits, so each ID has one text form.
-        match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
-            Ok(ID_BYTES) => Some(Self {
-                text: text.try_into().ok()?,
-            }),
-            _ => None,
-        }
+        // The decode refuses non-canonical trailing bits, so each ID has one text form.
+        base64url::decode(text)?;
+        Some(Self {
+            text: text.try_into().ok()?,
+        })
     }
 
     /// The ID's text form. Treat it as a secret: whoever holds it holds the session.

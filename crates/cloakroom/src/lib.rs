@@ -45,6 +45,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod base64url;
 pub mod clock;
 mod config;
 #[cfg(feature = "conformance")]

@@ -4,18 +4,17 @@
 //! rotated without signing anybody out. Verification is constant-time and refuses
 //! anything but the exact shape of a ticket before doing any cryptography.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::base64url;
 use crate::id::{ID_LEN, SessionId};
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// Length of the MAC in its text form (unpadded base64url of 32 bytes).
-const MAC_LEN: usize = 43;
+const MAC_LEN: usize = base64url::LEN;
 
 /// Length of a whole ticket: ID, dot, MAC.
 pub(crate) const TICKET_LEN: usize = ID_LEN + 1 + MAC_LEN;
@@ -59,11 +58,12 @@ impl TicketSigner {
     pub(crate) fn sign(&self, id: &SessionId) -> String {
         let mut mac = self.keys[0].clone();
         mac.update(id.expose().as_bytes());
-        let tag = mac.finalize().into_bytes();
+        let tag = base64url::encode(&mac.finalize().into_bytes().into());
         let mut ticket = String::with_capacity(TICKET_LEN);
         ticket.push_str(id.expose());
         ticket.push('.');
-        URL_SAFE_NO_PAD.encode_string(tag, &mut ticket);
+        // base64url is ASCII.
+        ticket.push_str(std::str::from_utf8(&tag).unwrap_or_default());
         ticket
     }
 
@@ -75,18 +75,14 @@ impl TicketSigner {
         }
         let (id_text, mac_text) = (&ticket[..ID_LEN], &ticket[ID_LEN + 1..]);
         let id = SessionId::parse_bytes(id_text)?;
-        let mut given = [0u8; 32];
-        match URL_SAFE_NO_PAD.decode_slice(mac_text, &mut given) {
-            Ok(32) => {}
-            _ => return None,
-        }
+        let given = base64url::decode(mac_text)?;
         let mut matched = None;
         // Check every secret, so the time taken does not tell which one matched.
         for (index, key) in self.keys.iter().enumerate() {
             let mut mac = key.clone();
             mac.update(id_text);
-            let expected = mac.finalize().into_bytes();
-            if bool::from(expected.as_slice().ct_eq(&given)) && matched.is_none() {
+            let expected: [u8; 32] = mac.finalize().into_bytes().into();
+            if bool::from(equal(&expected, &given)) && matched.is_none() {
                 matched = Some(index);
             }
         }
@@ -95,6 +91,18 @@ impl TicketSigner {
             needs_resign: index > 0,
         })
     }
+}
+
+/// Whether two MACs are equal, in time that does not depend on where they differ:
+/// the differences of four words are gathered, then compared once.
+fn equal(a: &[u8; 32], b: &[u8; 32]) -> subtle::Choice {
+    let word = |bytes: &[u8; 32], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let differences = (0..4).fold(0u64, |acc, i| acc | (word(a, i) ^ word(b, i)));
+    differences.ct_eq(&0)
 }
 
 impl std::fmt::Debug for TicketSigner {

@@ -50,7 +50,7 @@ impl App {
         });
         if !file.is_file() {
             return Err(format!(
-                "{} is missing: cargo build --release -p cloakroom-demo -p cloakroom-bench (scripts/bench does)",
+                "{} is missing: cargo build --release -p cloakroom-demo, apart from cloakroom-bench (scripts/bench does)",
                 file.display()
             ));
         }
