@@ -166,6 +166,19 @@ impl KeyName<'_> {
 impl ToRedisArgs for KeyName<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
         use std::io::Write as _;
+        // A name that fits is put together here and written in one go: the
+        // command's buffer grows once, not piece by piece.
+        const INLINE: usize = 128;
+        if self.len() <= INLINE {
+            let (mut name, mut len) = ([0u8; INLINE], 0);
+            for piece in self.pieces() {
+                name[len..len + piece.len()].copy_from_slice(piece);
+                len += piece.len();
+            }
+            out.write_arg(&name[..len]);
+            return;
+        }
+        out.reserve_space_for_args([self.len()]);
         let mut arg = out.writer_for_next_arg();
         for piece in self.pieces() {
             // Writing into the command's buffer cannot fail.
@@ -198,6 +211,7 @@ impl ToRedisArgs for RecordFields<'_> {
         let meta = &self.0.meta;
         out.write_arg(b"m");
         {
+            out.reserve_space_for_args([4 * decimal::MAX_DIGITS + 3]);
             let mut arg = out.writer_for_next_arg();
             let times = [
                 meta.created_at,
@@ -236,6 +250,7 @@ pub(super) struct DataField<'a>(pub(super) &'a str);
 impl ToRedisArgs for DataField<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
         use std::io::Write as _;
+        out.reserve_space_for_args([2 + self.0.len()]);
         let mut arg = out.writer_for_next_arg();
         // Writing into the command's buffer cannot fail.
         let _ = arg.write_all(b"d:");
@@ -426,6 +441,15 @@ mod tests {
         assert_eq!(named(layout.session(&key)), format!("app:{{{}}}:s:{hex}", &hex[..2]));
         assert_eq!(layout.session(&key).key_digits(), hex.as_bytes());
         assert_eq!(layout.expiries(&key), layout.expiries_of_tag(&Layout::tag(&key)));
+        // A prefix too long for the name to be put together on the stack.
+        let long = "p".repeat(100);
+        let layout = Layout::new(long.clone());
+        assert_eq!(named(layout.session(&key)), format!("{long}{{{}}}:s:{hex}", &hex[..2]));
+        let mut cmd = redis::cmd("HGET");
+        cmd.arg(layout.session(&key)).arg("m");
+        let name = format!("{long}{{{}}}:s:{hex}", &hex[..2]);
+        let packed = format!("*3\r\n$4\r\nHGET\r\n${}\r\n{name}\r\n$1\r\nm\r\n", name.len());
+        assert_eq!(cmd.get_packed_command(), packed.as_bytes());
     }
 
     #[test]
