@@ -81,8 +81,15 @@ mod tests {
             prop_assert_eq!(decode(&text), Some(bytes));
         }
 
+        // Mostly alphabet characters, so that about half the texts of the right
+        // length decode and the rest are refused for one stray byte or last bits.
         #[test]
-        fn decodes_exactly_what_the_base64_crate_accepts(text in proptest::collection::vec(any::<u8>(), 41..46)) {
+        fn decodes_exactly_what_the_base64_crate_accepts(
+            text in proptest::collection::vec(
+                prop_oneof![60 => proptest::sample::select(&ALPHABET[..]), 1 => any::<u8>()],
+                41..46,
+            )
+        ) {
             let mut theirs = [0u8; BYTES];
             let expected = match URL_SAFE_NO_PAD.decode_slice(&text, &mut theirs) {
                 Ok(BYTES) => Some(theirs),

@@ -165,6 +165,19 @@ mod tests {
         assert!(s.verify(forged.as_bytes()).is_none());
     }
 
+    #[test]
+    fn macs_differing_in_any_byte_are_unequal() {
+        let mac: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(13));
+        assert!(bool::from(equal(&mac, &mac)));
+        for at in 0..32 {
+            for bit in 0..8 {
+                let mut other = mac;
+                other[at] ^= 1 << bit;
+                assert!(!bool::from(equal(&mac, &other)), "byte {at}, bit {bit}");
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic_and_never_verify(input in proptest::collection::vec(any::<u8>(), 0..200)) {

@@ -165,25 +165,20 @@ impl KeyName<'_> {
 
 impl ToRedisArgs for KeyName<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
-        use std::io::Write as _;
-        // A name that fits is put together here and written in one go: the
-        // command's buffer grows once, not piece by piece.
+        // The name is put together here and written in one go, so the command's
+        // buffer grows once, not piece by piece; on the stack unless the prefix is
+        // unusually long.
         const INLINE: usize = 128;
-        if self.len() <= INLINE {
-            let (mut name, mut len) = ([0u8; INLINE], 0);
-            for piece in self.pieces() {
-                name[len..len + piece.len()].copy_from_slice(piece);
-                len += piece.len();
-            }
-            out.write_arg(&name[..len]);
+        if self.len() > INLINE {
+            out.write_arg(&self.pieces().concat());
             return;
         }
-        out.reserve_space_for_args([self.len()]);
-        let mut arg = out.writer_for_next_arg();
+        let (mut name, mut len) = ([0u8; INLINE], 0);
         for piece in self.pieces() {
-            // Writing into the command's buffer cannot fail.
-            let _ = arg.write_all(piece);
+            name[len..len + piece.len()].copy_from_slice(piece);
+            len += piece.len();
         }
+        out.write_arg(&name[..len]);
     }
 }
 
