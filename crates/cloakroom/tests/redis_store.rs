@@ -101,13 +101,15 @@ mod plain_writes {
     }
 }
 
-/// Creating a session is a pipeline of plain commands (`RENAMENX` from a staging
-/// key); these are the cases where the key is not free, and the clock edge.
+/// Creating a session is a pipeline of plain commands (`RESTORE` of the whole
+/// hash, `ZADD NX` of its expiry entry); these are the cases where the key is not
+/// free, the clock edge, and servers that refuse `RESTORE`.
 mod creates {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use cloakroom::store::{Loaded, SessionRecord, SessionStore, StoreKey, Touch};
     use cloakroom::{RedisStore, SessionId, conformance};
+    use cloakroom_testing::RedisServer;
 
     use super::{REDIS, keys_matching};
 
@@ -129,9 +131,9 @@ mod creates {
     }
 
     /// The score of `key` in its expiry set (ms), if it has an entry.
-    fn expiry_entry(prefix: &str, key: &StoreKey) -> Option<u64> {
+    fn expiry_entry(redis: &RedisServer, prefix: &str, key: &StoreKey) -> Option<u64> {
         let hex = key.to_hex();
-        let reply = REDIS.command(&format!("ZSCORE {prefix}{{{}}}:expiries {hex}", &hex[..2]));
+        let reply = redis.command(&format!("ZSCORE {prefix}{{{}}}:expiries {hex}", &hex[..2]));
         reply.lines().nth(1).map(|score| score.parse().expect("a score"))
     }
 
@@ -140,13 +142,18 @@ mod creates {
         u64::try_from(ms).unwrap()
     }
 
-    fn assert_no_staging_key(prefix: &str) {
-        let staging = keys_matching(&REDIS, &format!("{prefix}*:n:*"));
-        assert!(staging.is_empty(), "staging keys left behind: {staging:?}");
+    /// Nothing under `prefix` but sessions and expiry sets: no key a create
+    /// wrote on the side.
+    fn assert_only_sessions_and_expiries(redis: &RedisServer, prefix: &str) {
+        let others: Vec<String> = keys_matching(redis, &format!("{prefix}*"))
+            .into_iter()
+            .filter(|name| !name.contains("}:s:") && !name.ends_with("}:expiries"))
+            .collect();
+        assert!(others.is_empty(), "keys left behind: {others:?}");
     }
 
     #[tokio::test]
-    async fn a_create_over_a_live_session_changes_nothing_and_leaves_no_staging_key() {
+    async fn a_create_over_a_live_session_changes_nothing() {
         let (store, prefix) = store().await;
         let now = SystemTime::now();
         let key = SessionId::generate().store_key();
@@ -167,7 +174,7 @@ mod creates {
             "no key added or removed"
         );
         assert_eq!(
-            expiry_entry(&prefix, &key),
+            expiry_entry(&REDIS, &prefix, &key),
             Some(expiry_of(&first)),
             "the live session's expiry entry stands"
         );
@@ -192,8 +199,12 @@ mod creates {
         assert!(store.regenerate(&old, &new, &changes).await.unwrap().is_written());
         assert!(!store.create(&old, &conformance::record(now, &[])).await.unwrap());
         assert_eq!(store.load(&old, &Touch::new(now, now)).await.unwrap(), Loaded::Moved);
-        assert_eq!(expiry_entry(&prefix, &old), None, "the refused create filed no entry");
-        assert_no_staging_key(&prefix);
+        assert_eq!(
+            expiry_entry(&REDIS, &prefix, &old),
+            None,
+            "the refused create filed no entry"
+        );
+        assert_only_sessions_and_expiries(&REDIS, &prefix);
     }
 
     #[tokio::test]
@@ -206,8 +217,8 @@ mod creates {
         assert!(store.create(&key, &record).await.unwrap());
         let live = store.load(&key, &Touch::new(now, now)).await.unwrap().live().unwrap();
         assert_eq!(live.data.len(), 1, "{:?}", live.data);
-        assert_eq!(expiry_entry(&prefix, &key), Some(expiry_of(&record)));
-        assert_no_staging_key(&prefix);
+        assert_eq!(expiry_entry(&REDIS, &prefix, &key), Some(expiry_of(&record)));
+        assert_only_sessions_and_expiries(&REDIS, &prefix);
     }
 
     #[tokio::test]
@@ -224,6 +235,67 @@ mod creates {
         let now = SystemTime::now();
         assert_eq!(store.load(&key, &Touch::new(now, now)).await.unwrap(), Loaded::Gone);
         assert!(keys_matching(&REDIS, &format!("{prefix}*:s:*")).is_empty());
-        assert_no_staging_key(&prefix);
+        assert_only_sessions_and_expiries(&REDIS, &prefix);
+    }
+
+    /// How many errors with `code` (`ERR`, `NOPERM`) `redis` has answered.
+    fn errors(redis: &RedisServer, code: &str) -> u64 {
+        let stats = redis.command("INFO errorstats");
+        let line = format!("errorstat_{code}:count=");
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str())?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// What every store must still do when `RESTORE` is refused (with an error
+    /// coded `code`): create, refuse a taken key, file the expiry entry, and ask
+    /// the server only once.
+    async fn creates_by_script(redis: &RedisServer, url: &str, code: &str) {
+        let prefix = "refused:";
+        let store = RedisStore::builder().prefix(prefix).connect(url).await.unwrap();
+        // Connecting may be answered with errors too (`CLIENT SETINFO` before 7.2).
+        let before = errors(redis, code);
+        let now = SystemTime::now();
+        let key = SessionId::generate().store_key();
+        let record = conformance::record(now, &[("a", "1")]);
+        assert!(store.create(&key, &record).await.unwrap(), "created by script");
+        assert!(!store.create(&key, &conformance::record(now, &[])).await.unwrap());
+        let other = SessionId::generate().store_key();
+        assert!(
+            store
+                .create(&other, &conformance::record(now, &[("b", "2")]))
+                .await
+                .unwrap()
+        );
+        let live = store.load(&key, &Touch::new(now, now)).await.unwrap().live().unwrap();
+        assert_eq!(live.data.get("a").map(String::as_str), Some("1"));
+        assert_eq!(
+            expiry_entry(redis, prefix, &key),
+            Some(expiry_of(&record)),
+            "one entry, the script's"
+        );
+        assert_eq!(store.count(now).await.unwrap(), 2);
+        assert_eq!(
+            errors(redis, code) - before,
+            1,
+            "RESTORE asked once, then the script only"
+        );
+        assert_only_sessions_and_expiries(redis, prefix);
+    }
+
+    #[tokio::test]
+    async fn a_user_not_permitted_restore_creates_by_script() {
+        let redis = RedisServer::start_with(&[]);
+        let reply = redis.command("ACL SETUSER sessions on >secret ~* &* +@all -restore");
+        assert!(reply.starts_with("+OK"), "{reply}");
+        let url = format!("redis://sessions:secret@127.0.0.1:{}", redis.port());
+        creates_by_script(&redis, &url, "NOPERM").await;
+    }
+
+    #[tokio::test]
+    async fn a_server_without_restore_creates_by_script() {
+        let redis = RedisServer::start_with(&["--rename-command", "RESTORE", "RESTORE-RENAMED"]);
+        creates_by_script(&redis, &redis.url(), "ERR").await;
     }
 }

@@ -159,6 +159,7 @@ impl RedisStoreBuilder {
             conn,
             layout: Arc::new(Layout::new(self.prefix)),
             timeout: self.timeout,
+            restore: Arc::default(),
             purger: None,
         };
         store.purger = spawn_purge_task(&store, self.purge_interval, "Redis");

@@ -2,11 +2,12 @@
 
 use std::time::SystemTime;
 
-use redis::{ErrorKind, RedisResult, ServerErrorKind, ToRedisArgs as _, Value};
+use redis::{RedisResult, Value};
 
 use super::RedisStore;
 use super::layout::{DataField, Layout, RecordFields, user_hash};
 use super::plain_write::{self, Written};
+use super::restore::{HashPayload, RestoreSupport};
 use super::scripts::{self, ScriptCall};
 use crate::clock::{duration_millis, from_millis, to_millis};
 use crate::decimal;
@@ -148,53 +149,50 @@ impl RedisStore {
         self.create_by_script(key, record).await
     }
 
-    /// Inserts an unbound session without a script, in one pipeline of plain
-    /// commands on one hash slot: the record is written under its staging key,
-    /// given its expiry as TTL, and renamed onto the session key with `RENAMENX`,
-    /// which refuses a key that exists; the expiry entry is filed with `ZADD NX`,
-    /// which leaves an existing entry alone. False when the key was taken (never
-    /// for a fresh ID in practice): the staging hash, and the entry if this
-    /// pipeline filed it, are taken back, and the create script decides (a live
-    /// session or a moved marker keeps the key; a leftover without metadata is
-    /// replaced).
+    /// Inserts an unbound session without a script, in one pipeline on one hash
+    /// slot: `RESTORE` writes the whole hash with its expiry and refuses a key
+    /// that exists (`BUSYKEY`); `ZADD NX` files the expiry entry and leaves an
+    /// existing one alone. False when the key was taken (never for a fresh ID in
+    /// practice), or when the server does not run `RESTORE` for this connection:
+    /// the entry, if this pipeline filed it, is taken back, and the create script
+    /// decides (a live session or a moved marker keeps the key; a leftover without
+    /// metadata is replaced).
     async fn create_plain(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
-        let staging = self.layout.staging(key);
+        if !self.restore.usable() {
+            return Ok(false);
+        }
         let session = self.layout.session(key);
         let expiries = self.layout.expiries(key);
-        let member = staging.key_digits();
+        let member = session.key_digits();
         let expiry = to_millis(record.meta.expires_at());
         // Each command sized up front: no buffer grows while it is written.
-        let fields = RecordFields(record);
-        let mut pipe = redis::Pipeline::with_capacity(4);
-        let mut hset = sized_cmd("HSET", 1 + fields.num_of_args(), staging.len() + fields.len());
-        hset.arg(&staging).arg(fields);
-        let mut pexpireat = sized_cmd("PEXPIREAT", 2, staging.len() + decimal::MAX_DIGITS);
-        pexpireat.arg(&staging).arg(expiry);
-        let mut renamenx = sized_cmd("RENAMENX", 2, staging.len() + session.len());
-        renamenx.arg(&staging).arg(&session);
+        let payload = HashPayload::new(record);
+        let mut pipe = redis::Pipeline::with_capacity(2);
+        let mut restore = sized_cmd(
+            "RESTORE",
+            4,
+            session.len() + decimal::MAX_DIGITS + payload.len() + "ABSTTL".len(),
+        );
+        restore.arg(&session).arg(expiry).arg(payload).arg("ABSTTL");
         let mut zadd = sized_cmd(
             "ZADD",
             4,
             expiries.len() + "NX".len() + decimal::MAX_DIGITS + member.len(),
         );
         zadd.arg(&expiries).arg("NX").arg(expiry).arg(member);
-        for cmd in [hset, pexpireat, renamenx, zadd] {
-            pipe.add_command(cmd);
-        }
+        pipe.add_command(restore).add_command(zadd);
         pipe.ignore_errors();
         let replies: Vec<RedisResult<Value>> = self.pipeline(pipe).await?;
+        // An expiry already past by Redis's clock (a layer clock behind it) is
+        // answered OK with nothing written: the session is dead at birth, as the
+        // script would leave it.
         let filed = match replies.as_slice() {
-            [Ok(_), Ok(_), Ok(Value::Int(1)), Ok(_)] => return Ok(true),
-            // An expiry already past by Redis's clock (a layer clock behind it):
-            // the TTL removed the staging hash at once, so there was nothing to
-            // rename; the session is dead at birth, as the script would leave it.
-            [Ok(_), Ok(Value::Int(1)), Err(err), Ok(_)]
-                if err.kind() == ErrorKind::Server(ServerErrorKind::ResponseError)
-                    && err.to_string().contains("no such key") =>
-            {
-                return Ok(true);
+            [Ok(_), Ok(_)] => return Ok(true),
+            [Err(err), Ok(filed)] if err.code() == Some("BUSYKEY") => matches!(filed, Value::Int(1)),
+            [Err(err), Ok(filed)] if RestoreSupport::refused(err) => {
+                self.restore.give_up(err);
+                matches!(filed, Value::Int(1))
             }
-            [Ok(_), Ok(_), Ok(Value::Int(0)), Ok(filed)] => matches!(filed, Value::Int(1)),
             other => {
                 let error = other.iter().find_map(|reply| reply.as_ref().err());
                 return Err(StoreError::unavailable(match error {
@@ -203,12 +201,11 @@ impl RedisStore {
                 }));
             }
         };
-        let mut undo = redis::pipe();
-        undo.cmd("DEL").arg(&staging).ignore();
         if filed {
-            undo.cmd("ZREM").arg(&expiries).arg(member).ignore();
+            let mut undo = redis::cmd("ZREM");
+            undo.arg(&expiries).arg(member);
+            self.query::<()>(undo).await?;
         }
-        self.pipeline::<()>(undo).await?;
         Ok(false)
     }
 

@@ -3,7 +3,6 @@
 //! | key | type | holds |
 //! | --- | --- | --- |
 //! | `{prefix}{TT}:s:{KEY}` | hash | one session: `m` = `created:seen:idle:absolute` (ms since the epoch, one field so a read returns few elements), `m:u` user, and `d:{name}` per session key (JSON); or, after a regenerate, only `mv` = until when it answers "moved" |
-//! | `{prefix}{TT}:n:{KEY}` | hash | a new session being inserted: written here, then renamed onto its session key only if that key is free (`RENAMENX`); it exists only within one create |
 //! | `{prefix}{TT}:expiries` | sorted set | members `{KEY}` scored by their expiry (ms), for counting and purging |
 //! | `{prefix}{TT}:users` | hash | the tag's bound sessions: `{KEY}` → `U` of its user, so the purge can prune a dead session's index entry |
 //! | `{prefix}user:{U}` | sorted set | a user's sessions: members `{KEY}` scored by absolute deadline |
@@ -22,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::{from_millis, to_millis};
 use crate::decimal;
 use crate::id::{StoreKey, hex, push_hex};
-use crate::store::{Loaded, SessionMeta, SessionRecord, StoreError, data_bytes};
+use crate::store::{Loaded, SessionMeta, SessionRecord, StoreError};
 
 /// Key names for one prefix.
 #[derive(Debug, Clone)]
@@ -45,16 +44,6 @@ impl Layout {
         KeyName {
             prefix: &self.prefix,
             digits: key.hex_digits(),
-            part: ":s:",
-        }
-    }
-
-    /// Where a new session is written before `RENAMENX` puts it in place.
-    pub(super) fn staging(&self, key: &StoreKey) -> KeyName<'_> {
-        KeyName {
-            prefix: &self.prefix,
-            digits: key.hex_digits(),
-            part: ":n:",
         }
     }
 
@@ -117,6 +106,31 @@ pub(super) fn user_hash(user: &str) -> String {
     hex(&Sha256::digest(user.as_bytes())[..16])
 }
 
+/// The most bytes an `m` value takes: four times and three colons.
+pub(super) const META_MAX: usize = 4 * decimal::MAX_DIGITS + 3;
+
+/// The `m` field's value for `meta`: `created:seen:idle:absolute`, in ms since
+/// the epoch, written into `buf`.
+pub(super) fn pack_meta<'b>(meta: &SessionMeta, buf: &'b mut [u8; META_MAX]) -> &'b [u8] {
+    let times = [
+        meta.created_at,
+        meta.last_seen,
+        meta.idle_deadline,
+        meta.absolute_deadline,
+    ];
+    let (mut len, mut digits) = (0, [0u8; decimal::MAX_DIGITS]);
+    for (i, time) in times.into_iter().enumerate() {
+        if i > 0 {
+            buf[len] = b':';
+            len += 1;
+        }
+        let digits = decimal::digits(to_millis(time), &mut digits);
+        buf[len..len + digits.len()].copy_from_slice(digits);
+        len += digits.len();
+    }
+    &buf[..len]
+}
+
 /// Reads an `m` field back into (created, seen, idle, absolute).
 pub(super) fn unpack_meta(text: &str) -> Option<[SystemTime; 4]> {
     let mut parts = text.as_bytes().split(|&b| b == b':');
@@ -127,20 +141,19 @@ pub(super) fn unpack_meta(text: &str) -> Option<[SystemTime; 4]> {
     parts.next().is_none().then_some(times)
 }
 
-/// The name of a session's key (`{prefix}{TT}{part}{KEY}`) as a command
-/// argument, written straight into the command.
+/// The name of a session's key (`{prefix}{TT}:s:{KEY}`) as a command argument,
+/// written straight into the command.
 pub(super) struct KeyName<'a> {
     prefix: &'a str,
     /// The store key's hex digits, worked out once however often the name is
     /// written.
     digits: [u8; 64],
-    part: &'static str,
 }
 
 impl KeyName<'_> {
     /// How long the name is, in bytes.
     pub(super) fn len(&self) -> usize {
-        self.prefix.len() + 4 + self.part.len() + 64
+        self.prefix.len() + 4 + ":s:".len() + 64
     }
 
     /// The store key's 64 hex digits, as the name holds them (the member of the
@@ -157,7 +170,7 @@ impl KeyName<'_> {
             b"{",
             &self.digits[..2],
             b"}",
-            self.part.as_bytes(),
+            b":s:",
             &self.digits,
         ]
     }
@@ -187,42 +200,11 @@ impl ToRedisArgs for KeyName<'_> {
 /// `m:u` = the user when bound, `d:{key}` = the JSON text of each session key.
 pub(super) struct RecordFields<'a>(pub(super) &'a SessionRecord);
 
-impl RecordFields<'_> {
-    /// At most how many bytes the fields and values take.
-    pub(super) fn len(&self) -> usize {
-        let (data, user) = (&self.0.data, &self.0.meta.user);
-        // `m`, four times and three colons; `m:u` and the user; `d:` before each key.
-        1 + 4 * decimal::MAX_DIGITS
-            + 3
-            + user.as_ref().map_or(0, |user| 3 + user.len())
-            + 2 * data.len()
-            + data_bytes(data)
-    }
-}
-
 impl ToRedisArgs for RecordFields<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
-        use std::io::Write as _;
         let meta = &self.0.meta;
         out.write_arg(b"m");
-        {
-            out.reserve_space_for_args([4 * decimal::MAX_DIGITS + 3]);
-            let mut arg = out.writer_for_next_arg();
-            let times = [
-                meta.created_at,
-                meta.last_seen,
-                meta.idle_deadline,
-                meta.absolute_deadline,
-            ];
-            let mut buf = [0u8; decimal::MAX_DIGITS];
-            for (i, time) in times.into_iter().enumerate() {
-                // Writing into the command's buffer cannot fail.
-                if i > 0 {
-                    let _ = arg.write_all(b":");
-                }
-                let _ = arg.write_all(decimal::digits(to_millis(time), &mut buf));
-            }
-        }
+        out.write_arg(pack_meta(meta, &mut [0u8; META_MAX]));
         if let Some(user) = &meta.user {
             out.write_arg(b"m:u");
             out.write_arg(user.as_bytes());
@@ -387,7 +369,6 @@ mod tests {
         record.data.insert("cart".into(), r#"["apple"]"#.into());
         let args = RecordFields(&record).to_redis_args();
         assert_eq!(args.len(), RecordFields(&record).num_of_args());
-        assert!(args.iter().map(Vec::len).sum::<usize>() <= RecordFields(&record).len());
         let fields: Vec<String> = args.into_iter().map(|arg| String::from_utf8(arg).unwrap()).collect();
         assert_eq!(
             fields[..4],
@@ -430,7 +411,6 @@ mod tests {
         };
         assert_eq!(named(layout.session(&key)), format!("app:{{ab}}:s:{}", "ab".repeat(32)));
         assert_eq!(layout.expiries(&key), "app:{ab}:expiries");
-        assert_eq!(named(layout.staging(&key)), format!("app:{{ab}}:n:{}", "ab".repeat(32)));
         let key = StoreKey(std::array::from_fn(|i| i as u8 * 7));
         let hex = key.to_hex();
         assert_eq!(named(layout.session(&key)), format!("app:{{{}}}:s:{hex}", &hex[..2]));

@@ -9,6 +9,7 @@
 //! | `layout.rs` | key names and the hash encoding of a record |
 //! | `load.rs` | loads: plain `HGETALL`, the `load` script when a slide is due |
 //! | `commit.rs` | create, commit, regenerate, delete |
+//! | `restore.rs`, `crc64.rs` | a new session's hash as a `RESTORE` payload |
 //! | `plain_write.rs` | commits without a script |
 //! | `users.rs` | the per-user index |
 //! | `purge.rs` | the background purge of the expiry sets, and counting |
@@ -18,10 +19,12 @@
 mod builder;
 mod commit;
 mod connection;
+mod crc64;
 mod layout;
 mod load;
 mod plain_write;
 mod purge;
+mod restore;
 mod scripts;
 mod session_store;
 mod users;
@@ -38,6 +41,7 @@ pub use self::builder::RedisStoreBuilder;
 pub(crate) use self::builder::{DEFAULT_TIMEOUT, connect_manager, connect_nodes};
 pub(crate) use self::connection::Connection;
 use self::layout::Layout;
+use self::restore::RestoreSupport;
 use self::scripts::ScriptCall;
 use crate::store::StoreError;
 use crate::store::purge_task::PurgeGuard;
@@ -52,6 +56,8 @@ pub struct RedisStore {
     conn: Connection,
     layout: Arc<Layout>,
     timeout: Duration,
+    /// Whether new sessions are still created with `RESTORE`.
+    restore: Arc<RestoreSupport>,
     /// Stops the purge task when the last clone of the store is dropped.
     purger: Option<Arc<PurgeGuard>>,
 }
@@ -62,6 +68,7 @@ impl fmt::Debug for RedisStore {
             .field("cluster", &self.conn.is_cluster())
             .field("layout", &self.layout)
             .field("timeout", &self.timeout)
+            .field("restore", &self.restore.usable())
             .field("purging", &self.purger.is_some())
             .finish()
     }
