@@ -49,7 +49,7 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 /// ```
 pub fn whole_millis(time: SystemTime) -> SystemTime {
     match time.duration_since(UNIX_EPOCH) {
-        Ok(_) => from_millis(to_millis(time)),
+        Ok(since) => from_millis(duration_millis(since)),
         Err(_) => time,
     }
 }

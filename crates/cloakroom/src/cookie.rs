@@ -81,13 +81,39 @@ pub(crate) fn find_ticket(headers: &HeaderMap, name: &str, signer: &TicketSigner
 
 /// The values of every cookie named `name` in `headers`, trimmed, in order.
 pub(crate) fn cookie_values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item = &'h [u8]> + 'h {
-    headers.get_all(COOKIE).iter().flat_map(move |header| {
-        header.as_bytes().split(|&b| b == b';').filter_map(move |pair| {
-            let pair = trim(pair);
-            let eq = pair.iter().position(|&b| b == b'=')?;
-            (trim(&pair[..eq]) == name.as_bytes()).then(|| trim(&pair[eq + 1..]))
-        })
+    headers.get_all(COOKIE).iter().flat_map(move |header| Named {
+        rest: header.as_bytes(),
+        name: name.as_bytes(),
     })
+}
+
+/// The values of the pairs named `name` in one `Cookie` header (`a=1; b=2`):
+/// each pair is found with `memchr` and only its start is compared, so a header
+/// is read about once, not byte by byte per pair.
+struct Named<'h> {
+    rest: &'h [u8],
+    name: &'h [u8],
+}
+
+impl<'h> Iterator for Named<'h> {
+    type Item = &'h [u8];
+
+    fn next(&mut self) -> Option<&'h [u8]> {
+        while !self.rest.is_empty() {
+            let end = memchr::memchr(b';', self.rest).unwrap_or(self.rest.len());
+            let pair = &self.rest[..end];
+            self.rest = self.rest.get(end + 1..).unwrap_or_default();
+            // The name is a token: it holds no `=`, so the first `=` after it
+            // (and any blanks) is the pair's.
+            let Some(after) = trim_start(pair).strip_prefix(self.name) else {
+                continue;
+            };
+            if let Some(value) = trim_start(after).strip_prefix(b"=") {
+                return Some(trim(value));
+            }
+        }
+        None
+    }
 }
 
 /// The first value of the cookie `name` in `headers` that `accept` takes, as
@@ -100,15 +126,20 @@ pub(crate) fn find_value(headers: &HeaderMap, name: &str, accept: impl Fn(&str) 
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {
+    let bytes = trim_start(bytes);
+    let end = bytes
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(0, |i| i + 1);
+    &bytes[..end]
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
     let start = bytes
         .iter()
         .position(|b| !matches!(b, b' ' | b'\t'))
         .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t'))
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
+    &bytes[start..]
 }
 
 /// True when `name` is a valid cookie name (an RFC 6265 token).
@@ -256,6 +287,33 @@ mod tests {
             map.append(COOKIE, HeaderValue::from_bytes(v).unwrap());
         }
         map
+    }
+
+    /// The values named `name`, by the letter of the format: split on `;`, trim,
+    /// split at the first `=`, compare the trimmed name.
+    fn named_by_definition<'h>(header: &'h [u8], name: &str) -> Vec<&'h [u8]> {
+        header
+            .split(|&b| b == b';')
+            .filter_map(|pair| {
+                let pair = trim(pair);
+                let eq = pair.iter().position(|&b| b == b'=')?;
+                (trim(&pair[..eq]) == name.as_bytes()).then(|| trim(&pair[eq + 1..]))
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn finds_what_the_definition_finds(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![&b"sid"[..], b"sid2", b"xsid", b"=", b";", b" ", b"\t", b"v", b"\"", b"\xff"]),
+                0..40,
+            ),
+        ) {
+            let header: Vec<u8> = pieces.concat();
+            let found: Vec<&[u8]> = Named { rest: &header, name: b"sid" }.collect();
+            proptest::prop_assert_eq!(found, named_by_definition(&header, "sid"));
+        }
     }
 
     #[test]
