@@ -153,9 +153,9 @@ impl RedisStore {
     /// slot: `RESTORE` writes the whole hash with its expiry and refuses a key
     /// that exists (`BUSYKEY`); `ZADD NX` files the expiry entry and leaves an
     /// existing one alone. False when the key was taken (never for a fresh ID in
-    /// practice), or when the server does not run `RESTORE` for this connection:
-    /// the entry, if this pipeline filed it, is taken back, and the create script
-    /// decides (a live session or a moved marker keeps the key; a leftover without
+    /// practice), or when `RESTORE` failed otherwise (a server that refuses it is
+    /// not asked again): the entry, if this pipeline filed it, is taken back, and
+    /// the create script decides (a live session or a moved marker keeps the key; a leftover without
     /// metadata is replaced).
     async fn create_plain(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
         if !self.restore.usable() {
@@ -188,9 +188,13 @@ impl RedisStore {
         // script would leave it.
         let filed = match replies.as_slice() {
             [Ok(_), Ok(_)] => return Ok(true),
-            [Err(err), Ok(filed)] if err.code() == Some("BUSYKEY") => matches!(filed, Value::Int(1)),
-            [Err(err), Ok(filed)] if RestoreSupport::refused(err) => {
-                self.restore.give_up(err);
+            // `BUSYKEY`: the key is taken. Any other error is the script's to
+            // meet (a server that refuses the command itself, or some answer
+            // not foreseen here): creating must not depend on `RESTORE`.
+            [Err(err), Ok(filed)] => {
+                if err.code() != Some("BUSYKEY") && RestoreSupport::refused(err) {
+                    self.restore.give_up(err);
+                }
                 matches!(filed, Value::Int(1))
             }
             other => {

@@ -212,6 +212,36 @@ mod tests {
     }
 
     #[test]
+    fn only_a_refusal_of_the_command_stops_its_use() {
+        let error = |kind, text: &'static str| RedisError::from((ErrorKind::Server(kind), text));
+        let response = ServerErrorKind::ResponseError;
+        for refusal in [
+            error(
+                ServerErrorKind::NoPerm,
+                "this user has no permissions to run the 'restore' command",
+            ),
+            error(response, "unknown command 'RESTORE', with args beginning with: "),
+            error(response, "DUMP payload version or checksum are wrong"),
+            error(response, "Bad data format"),
+        ] {
+            assert!(RestoreSupport::refused(&refusal), "{refusal}");
+        }
+        for passing in [
+            error(response, "OOM command not allowed when used memory > 'maxmemory'."),
+            error(
+                ServerErrorKind::ReadOnly,
+                "You can't write against a read only replica.",
+            ),
+        ] {
+            assert!(!RestoreSupport::refused(&passing), "{passing}");
+        }
+        let support = RestoreSupport::default();
+        assert!(support.usable());
+        support.give_up(&error(response, "Bad data format"));
+        assert!(!support.usable());
+    }
+
+    #[test]
     fn a_session_with_one_key_is_laid_out_byte_for_byte() {
         let bytes = payload(&record(&[("k", "1".to_owned())], None));
         let meta = b"1000:1000:1500:10000";
