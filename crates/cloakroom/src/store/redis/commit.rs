@@ -155,8 +155,8 @@ impl RedisStore {
     /// existing one alone. False when the key was taken (never for a fresh ID in
     /// practice), or when `RESTORE` failed otherwise (a server that refuses it is
     /// not asked again): the entry, if this pipeline filed it, is taken back, and
-    /// the create script decides (a live session or a moved marker keeps the key; a leftover without
-    /// metadata is replaced).
+    /// the create script decides (a live session or a moved marker keeps the
+    /// key; a leftover without metadata is replaced).
     async fn create_plain(&self, key: &StoreKey, record: &SessionRecord) -> Result<bool, StoreError> {
         if !self.restore.usable() {
             return Ok(false);
