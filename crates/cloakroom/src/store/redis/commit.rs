@@ -7,7 +7,7 @@ use redis::{RedisResult, Value};
 use super::RedisStore;
 use super::layout::{DataField, Layout, RecordFields, user_hash};
 use super::plain_write::{self, Written};
-use super::restore::{HashPayload, RestoreSupport};
+use super::restore::HashPayload;
 use super::scripts::{self, ScriptCall};
 use crate::clock::{duration_millis, from_millis, to_millis};
 use crate::decimal;
@@ -192,9 +192,7 @@ impl RedisStore {
             // meet (a server that refuses the command itself, or some answer
             // not foreseen here): creating must not depend on `RESTORE`.
             [Err(err), Ok(filed)] => {
-                if err.code() != Some("BUSYKEY") && RestoreSupport::refused(err) {
-                    self.restore.give_up(err);
-                }
+                self.restore.note_error(err);
                 matches!(filed, Value::Int(1))
             }
             other => {

@@ -195,28 +195,53 @@ impl ToRedisArgs for KeyName<'_> {
     }
 }
 
-/// The field/value pairs of `record`'s hash, written straight into the command
-/// (no string per field): `m` = `created:seen:idle:absolute` (ms since the epoch),
-/// `m:u` = the user when bound, `d:{key}` = the JSON text of each session key.
+/// A record's hash as field/value pairs, each field in two parts: `m` and the
+/// packed times (`meta`, from [`pack_meta`]), `m:u` and the user when bound,
+/// `d:{key}` and the JSON text of each session key. Both forms of a new session
+/// (the create script's arguments, a `RESTORE` payload) are written from it.
+pub(super) fn record_pairs<'r>(
+    record: &'r SessionRecord,
+    meta: &'r [u8],
+) -> impl Iterator<Item = ([&'r [u8]; 2], &'r [u8])> + 'r {
+    let user = record.meta.user.as_deref();
+    std::iter::once(([&b"m"[..], b""], meta))
+        .chain(user.map(|user| ([&b"m:u"[..], b""], user.as_bytes())))
+        .chain(
+            record
+                .data
+                .iter()
+                .map(|(key, value)| ([&b"d:"[..], key.as_bytes()], value.as_bytes())),
+        )
+}
+
+/// How many pairs [`record_pairs`] yields for `record`.
+pub(super) fn record_pair_count(record: &SessionRecord) -> usize {
+    1 + usize::from(record.meta.user.is_some()) + record.data.len()
+}
+
+/// The field/value pairs of `record`'s hash ([`record_pairs`]), written straight
+/// into the command (no string per field).
 pub(super) struct RecordFields<'a>(pub(super) &'a SessionRecord);
 
 impl ToRedisArgs for RecordFields<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
-        let meta = &self.0.meta;
-        out.write_arg(b"m");
-        out.write_arg(pack_meta(meta, &mut [0u8; META_MAX]));
-        if let Some(user) = &meta.user {
-            out.write_arg(b"m:u");
-            out.write_arg(user.as_bytes());
-        }
-        for (key, value) in &self.0.data {
-            DataField(key).write_redis_args(out);
-            out.write_arg(value.as_bytes());
+        use std::io::Write as _;
+        let mut meta = [0u8; META_MAX];
+        let meta = pack_meta(&self.0.meta, &mut meta);
+        for ([head, name], value) in record_pairs(self.0, meta) {
+            out.reserve_space_for_args([head.len() + name.len(), value.len()]);
+            {
+                let mut field = out.writer_for_next_arg();
+                // Writing into the command's buffer cannot fail.
+                let _ = field.write_all(head);
+                let _ = field.write_all(name);
+            }
+            out.write_arg(value);
         }
     }
 
     fn num_of_args(&self) -> usize {
-        2 + 2 * usize::from(self.0.meta.user.is_some()) + 2 * self.0.data.len()
+        2 * record_pair_count(self.0)
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use redis::{ErrorKind, RedisError, RedisWrite, ServerErrorKind, ToRedisArgs};
 
 use super::crc64::Crc64;
-use super::layout::{META_MAX, pack_meta};
+use super::layout::{META_MAX, pack_meta, record_pair_count, record_pairs};
 use crate::store::SessionRecord;
 
 /// The type byte of a hash stored as length-prefixed strings.
@@ -40,21 +40,11 @@ impl RestoreSupport {
         !self.refused.load(Ordering::Relaxed)
     }
 
-    /// True when `err`, an answer to `RESTORE`, refuses the command rather than
-    /// one call of it.
-    pub(super) fn refused(err: &RedisError) -> bool {
-        if err.kind() == ErrorKind::Server(ServerErrorKind::NoPerm) {
-            return true;
-        }
-        let text = err.to_string();
-        ["unknown command", "DUMP payload", "Bad data format"]
-            .iter()
-            .any(|refusal| text.contains(refusal))
-    }
-
-    /// Stops using `RESTORE`, saying why the first time.
-    pub(super) fn give_up(&self, err: &RedisError) {
-        if !self.refused.swap(true, Ordering::Relaxed) {
+    /// Takes in an error answered to `RESTORE`: a refusal of the command itself
+    /// stops its use, saying why the first time; any other error (a taken key,
+    /// `BUSYKEY`) concerns that one call.
+    pub(super) fn note_error(&self, err: &RedisError) {
+        if refuses_the_command(err) && !self.refused.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 error = %err,
                 "Redis refused RESTORE: new sessions are created by the create script from now on \
@@ -62,6 +52,18 @@ impl RestoreSupport {
             );
         }
     }
+}
+
+/// True when `err`, an answer to `RESTORE`, refuses the command rather than one
+/// call of it.
+fn refuses_the_command(err: &RedisError) -> bool {
+    if err.kind() == ErrorKind::Server(ServerErrorKind::NoPerm) {
+        return true;
+    }
+    let text = err.to_string();
+    ["unknown command", "DUMP payload", "Bad data format"]
+        .iter()
+        .any(|refusal| text.contains(refusal))
 }
 
 /// A record as the payload of `RESTORE`, written straight into the command.
@@ -79,35 +81,25 @@ impl<'a> HashPayload<'a> {
         Self { record, meta, meta_len }
     }
 
-    fn pairs(&self) -> usize {
-        1 + usize::from(self.record.meta.user.is_some()) + self.record.data.len()
+    fn meta(&self) -> &[u8] {
+        &self.meta[..self.meta_len]
     }
 
     /// How long the payload is, in bytes.
     pub(super) fn len(&self) -> usize {
         let string = |len: usize| prefix_len(len) + len;
-        let mut len = 1 + prefix_len(self.pairs()) + string(1) + string(self.meta_len);
-        if let Some(user) = &self.record.meta.user {
-            len += string(3) + string(user.len());
-        }
-        for (key, value) in &self.record.data {
-            len += string(2 + key.len()) + string(value.len());
-        }
-        len + 2 + 8
+        let pairs: usize = record_pairs(self.record, self.meta())
+            .map(|([head, name], value)| string(head.len() + name.len()) + string(value.len()))
+            .sum();
+        1 + prefix_len(record_pair_count(self.record)) + pairs + 2 + 8
     }
 
     fn write_to(&self, out: &mut Checksummed<impl Write>) {
         out.put(&[TYPE_HASH]);
-        out.put_len(self.pairs());
-        out.put_string(&[b"m"]);
-        out.put_string(&[&self.meta[..self.meta_len]]);
-        if let Some(user) = &self.record.meta.user {
-            out.put_string(&[b"m:u"]);
-            out.put_string(&[user.as_bytes()]);
-        }
-        for (key, value) in &self.record.data {
-            out.put_string(&[b"d:", key.as_bytes()]);
-            out.put_string(&[value.as_bytes()]);
+        out.put_len(record_pair_count(self.record));
+        for (field, value) in record_pairs(self.record, self.meta()) {
+            out.put_string(&field);
+            out.put_string(&[value]);
         }
         out.put(&FORMAT_VERSION.to_le_bytes());
         let crc = out.crc.value();
@@ -224,21 +216,26 @@ mod tests {
             error(response, "DUMP payload version or checksum are wrong"),
             error(response, "Bad data format"),
         ] {
-            assert!(RestoreSupport::refused(&refusal), "{refusal}");
+            let support = RestoreSupport::default();
+            support.note_error(&refusal);
+            assert!(!support.usable(), "{refusal}");
         }
         for passing in [
+            RedisError::from((
+                ErrorKind::Extension,
+                "BUSYKEY",
+                "Target key name already exists.".to_owned(),
+            )),
             error(response, "OOM command not allowed when used memory > 'maxmemory'."),
             error(
                 ServerErrorKind::ReadOnly,
                 "You can't write against a read only replica.",
             ),
         ] {
-            assert!(!RestoreSupport::refused(&passing), "{passing}");
+            let support = RestoreSupport::default();
+            support.note_error(&passing);
+            assert!(support.usable(), "{passing}");
         }
-        let support = RestoreSupport::default();
-        assert!(support.usable());
-        support.give_up(&error(response, "Bad data format"));
-        assert!(!support.usable());
     }
 
     #[test]
