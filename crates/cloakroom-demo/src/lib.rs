@@ -22,14 +22,13 @@ pub mod health;
 pub mod metrics;
 pub mod page;
 pub mod prefs;
+pub mod request_log;
 pub mod server;
 pub mod time;
 pub mod users;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use cloakroom::SessionManager;
 use tower::ServiceBuilder;
@@ -54,7 +53,7 @@ pub fn app(config: DemoConfig) -> Result<(Router, SessionManager), cloakroom::Er
     let layers = ServiceBuilder::new()
         // Outside the session layer, so it logs the status actually sent (a 503 or
         // 409 the layer answered with, not the handler's).
-        .layer(middleware::from_fn(log_request))
+        .layer(request_log::RequestLogLayer)
         .layer(layer)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let router = routes().with_state(manager.clone()).layer(layers);
@@ -87,16 +86,4 @@ fn routes() -> Router<SessionManager> {
         .route("/metrics", get(metrics::render))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
-}
-
-/// Logs one line per request: method, path, the status sent, and how long it took.
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    // A clone of the URI shares its bytes: no allocation per request.
-    let uri = request.uri().clone();
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    tracing::info!(%method, path = %uri.path(), status = response.status().as_u16(), micros, "request");
-    response
 }

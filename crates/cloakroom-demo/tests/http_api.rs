@@ -1096,6 +1096,10 @@ async fn metrics_are_served_in_the_prometheus_format_without_ids() {
         assert!(text.contains(name), "{name} in {text}");
     }
     assert!(text.contains(r#"store=""#), "labelled by store: {text}");
+    assert!(
+        text.contains("cloakroom_store_call_seconds_bucket{"),
+        "call times are a histogram with buckets: {text}"
+    );
     let ticket = client.cookie("sid").unwrap();
     assert!(
         !text.contains(&ticket) && !text.contains("alice"),
