@@ -11,21 +11,27 @@
 //! # let _: axum::Router = app;
 //! ```
 
-use axum::extract::Path;
+use axum::extract::{DefaultBodyLimit, Path};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use cloakroom_demo_serve::RequestLogLayer;
 use serde_json::{Map, Value, json};
+use tower::ServiceBuilder;
 use tower_sessions::Session;
 
 use crate::apps::{COOKIE_NAME, IDLE_TIMEOUT};
+
+/// The largest request body, as the demo's.
+const BODY_LIMIT: usize = 16 * 1024;
 
 /// The session key holding the preferences.
 const PREFS: &str = "prefs";
 
 /// The routes, under a tower-sessions layer over `store` with the demo's cookie
 /// (`sid`, `Path=/`, `HttpOnly`, `SameSite=Lax`, not `Secure`: the demo outside
-/// production) and idle timeout (24 h).
+/// production) and idle timeout (24 h), in the demo's stack of layers: its
+/// request log outside the session layer, its body limit (16 KiB) inside.
 pub fn router<S: tower_sessions::SessionStore + Clone>(store: S) -> Router {
     let layer = tower_sessions::SessionManagerLayer::new(store)
         .with_name(COOKIE_NAME)
@@ -40,7 +46,13 @@ pub fn router<S: tower_sessions::SessionStore + Clone>(store: S) -> Router {
         .route("/prefs", get(list))
         .route("/prefs/{name}", put(set))
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
-        .layer(layer)
+        // One stack, as the demo's: each `Router::layer` boxes every route again.
+        .layer(
+            ServiceBuilder::new()
+                .layer(RequestLogLayer)
+                .layer(layer)
+                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        )
 }
 
 type Answer = Result<Json<Value>, (StatusCode, Json<Value>)>;

@@ -22,8 +22,6 @@ pub mod health;
 pub mod metrics;
 pub mod page;
 pub mod prefs;
-pub mod request_log;
-pub mod server;
 pub mod time;
 pub mod users;
 
@@ -33,8 +31,8 @@ use axum::routing::{delete, get, post, put};
 use cloakroom::SessionManager;
 use tower::ServiceBuilder;
 
+pub use cloakroom_demo_serve::{Drained, ServeOptions, request_log, serve, server};
 pub use config::{ConfigError, DemoConfig, StoreChoice};
-pub use server::{Drained, ServeOptions, serve};
 
 /// The largest request body the demo accepts (a preference value, a cart line).
 pub const BODY_LIMIT: usize = 16 * 1024;

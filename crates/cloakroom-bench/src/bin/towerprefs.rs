@@ -1,15 +1,22 @@
 //! The demo's preference routes on tower-sessions, as a server of its own beside
 //! the demo binary (`loadbench --parts demo` runs both): `PORT` (default 3000),
 //! `SESSION_STORE` `memory` (default) or `redis://HOST:PORT` (tower-sessions-redis-store
-//! on one fred client). The same runtime as the demo: `#[tokio::main]`, one worker
-//! per core.
+//! on one fred client). Served as the demo is: the same runtime (`#[tokio::main]`,
+//! one worker per core), the demo's connection loop (a header read timeout) and
+//! request log, and the same log subscriber (`RUST_LOG`, default `info`), so that
+//! a side-by-side run measures the session libraries.
 
 use cloakroom_bench::prefs_app::router;
+use cloakroom_demo_serve::{ServeOptions, serve};
 use tower_sessions_redis_store::fred::clients::Client;
 use tower_sessions_redis_store::fred::prelude::{ClientLike as _, Config};
+use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
     if let Err(err) = run().await {
         eprintln!("towerprefs: {err}");
         std::process::exit(1);
@@ -37,5 +44,8 @@ async fn run() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("listen on 127.0.0.1:{port}: {e}"))?;
-    axum::serve(listener, app).await.map_err(|e| e.to_string())
+    serve(listener, app, ServeOptions::default(), std::future::pending())
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
 }

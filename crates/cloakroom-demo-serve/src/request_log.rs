@@ -17,7 +17,7 @@ use tower::{Layer, Service};
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use cloakroom_demo::request_log::RequestLogLayer;
+/// use cloakroom_demo_serve::request_log::RequestLogLayer;
 ///
 /// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(RequestLogLayer);
 /// ```
@@ -36,7 +36,7 @@ impl<S> Layer<S> for RequestLogLayer {
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use cloakroom_demo::request_log::{RequestLog, RequestLogLayer};
+/// use cloakroom_demo_serve::request_log::{RequestLog, RequestLogLayer};
 /// use tower::Layer as _;
 ///
 /// let logged: RequestLog<Router> = RequestLogLayer.layer(Router::new().route("/", get(|| async { "hi" })));
@@ -87,7 +87,7 @@ pin_project! {
     ///
     /// ```
     /// use axum::{Router, body::Body, http::Request, routing::get};
-    /// use cloakroom_demo::request_log::RequestLogLayer;
+    /// use cloakroom_demo_serve::request_log::RequestLogLayer;
     /// use tower::{Layer as _, Service as _};
     ///
     /// # async fn run() {

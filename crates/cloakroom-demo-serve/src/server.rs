@@ -50,7 +50,7 @@ pub enum Drained {
 /// [`shutdown_grace`](ServeOptions::shutdown_grace), and returns.
 ///
 /// ```no_run
-/// use cloakroom_demo::server::{ServeOptions, serve};
+/// use cloakroom_demo_serve::server::{ServeOptions, serve};
 ///
 /// # async fn run(router: axum::Router) -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
