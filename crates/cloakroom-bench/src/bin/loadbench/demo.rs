@@ -222,7 +222,7 @@ pub(crate) fn demo_apps(opts: &Options, csv: &mut String) -> Fallible<String> {
     let mut out = String::from(
         "## The demo binary against tower-sessions\n\n\
          `cloakroom-demo` and `towerprefs` (the demo's `/prefs` routes on tower-sessions 0.14), each a process of its own \
-         (`#[tokio::main]`, a worker per core), logging off; read = `GET /prefs`, write = `PUT /prefs/theme` with a new \
+         (`#[tokio::main]`, a worker per core) served the same way (`cloakroom-demo-serve`), logging off; read = `GET /prefs`, write = `PUT /prefs/theme` with a new \
          value each request, new = the same without a cookie. Medians over the rounds (min–max); ratios are per round.\n\n\
          | store | kind | server | requests/s | ratio | server CPU µs/req | redis-server CPU µs/req | wrk CPU µs/req |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- |\n",
