@@ -18,6 +18,14 @@ use tokio::net::TcpListener;
 use tower::Layer as _;
 
 /// How the demo serves connections.
+///
+/// ```
+/// use std::time::Duration;
+/// use cloakroom_demo_serve::ServeOptions;
+///
+/// let options = ServeOptions { header_read_timeout: Duration::from_secs(5), ..ServeOptions::default() };
+/// assert_eq!(options.shutdown_grace, Duration::from_secs(10));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServeOptions {
     /// How long open requests may take to finish once shutdown begins.
@@ -37,6 +45,20 @@ impl Default for ServeOptions {
 }
 
 /// What became of the open connections when the server stopped.
+///
+/// ```no_run
+/// use cloakroom_demo_serve::{Drained, ServeOptions, serve};
+///
+/// # async fn run(router: axum::Router, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// let drained = serve(listener, router, ServeOptions::default(), async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// })
+/// .await?;
+/// if drained == Drained::TimedOut {
+///     eprintln!("some requests were cut off");
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drained {
     /// Every connection finished within the grace period.

@@ -15,6 +15,12 @@ use crate::api::error_response;
 /// The buckets of `cloakroom_store_call_seconds`, in seconds: 50 µs to 2.5 s.
 /// A Prometheus histogram, not a summary: it adds up across instances, and a
 /// call costs a bucket count, not a place in a quantile sketch.
+///
+/// ```
+/// use cloakroom_demo::metrics::CALL_SECONDS_BUCKETS;
+///
+/// assert!(CALL_SECONDS_BUCKETS.windows(2).all(|pair| pair[0] < pair[1]));
+/// ```
 pub const CALL_SECONDS_BUCKETS: &[f64] = &[
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
@@ -22,6 +28,10 @@ pub const CALL_SECONDS_BUCKETS: &[f64] = &[
 /// How often the recorded call times are folded into the histogram. Until then
 /// each is kept as it came: without this, a demo nobody scrapes would keep every
 /// one.
+///
+/// ```
+/// assert_eq!(cloakroom_demo::metrics::UPKEEP_EVERY.as_secs(), 5);
+/// ```
 pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// The process's Prometheus recorder, installed on first use with a thread that
@@ -69,6 +79,12 @@ fn install() -> Option<PrometheusHandle> {
 }
 
 /// `GET /metrics`: the text format; 503 when there is no recorder.
+///
+/// ```
+/// use axum::{Router, routing::get};
+///
+/// let app: Router = Router::new().route("/metrics", get(cloakroom_demo::metrics::render));
+/// ```
 pub async fn render() -> Response {
     match recorder() {
         Some(handle) => {
