@@ -11,19 +11,14 @@
 //! # let _: axum::Router = app;
 //! ```
 
-use axum::extract::{DefaultBodyLimit, Path};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use cloakroom_demo_serve::RequestLogLayer;
 use serde_json::{Map, Value, json};
-use tower::ServiceBuilder;
 use tower_sessions::Session;
 
 use crate::apps::{COOKIE_NAME, IDLE_TIMEOUT};
-
-/// The largest request body, as the demo's.
-const BODY_LIMIT: usize = 16 * 1024;
 
 /// The session key holding the preferences.
 const PREFS: &str = "prefs";
@@ -46,13 +41,7 @@ pub fn router<S: tower_sessions::SessionStore + Clone>(store: S) -> Router {
         .route("/prefs", get(list))
         .route("/prefs/{name}", put(set))
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
-        // One stack, as the demo's: each `Router::layer` boxes every route again.
-        .layer(
-            ServiceBuilder::new()
-                .layer(RequestLogLayer)
-                .layer(layer)
-                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        )
+        .layer(cloakroom_demo_serve::around_session(layer))
 }
 
 type Answer = Result<Json<Value>, (StatusCode, Json<Value>)>;

@@ -26,16 +26,11 @@ pub mod time;
 pub mod users;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use cloakroom::SessionManager;
-use tower::ServiceBuilder;
 
-pub use cloakroom_demo_serve::{Drained, ServeOptions, request_log, serve, server};
+pub use cloakroom_demo_serve::{BODY_LIMIT, Drained, ServeOptions, init_logging, request_log, serve, server};
 pub use config::{ConfigError, DemoConfig, StoreChoice};
-
-/// The largest request body the demo accepts (a preference value, a cart line).
-pub const BODY_LIMIT: usize = 16 * 1024;
 
 /// Builds the demo's router, wrapped in the session layer `config` describes, and
 /// the [`SessionManager`] over the same store.
@@ -46,15 +41,9 @@ pub fn app(config: DemoConfig) -> Result<(Router, SessionManager), cloakroom::Er
     metrics::recorder();
     let layer = config.session.build()?;
     let manager = layer.manager();
-    // One stack of layers around every route: each `Router::layer` call would box
-    // every route once more, and a request clones the boxes of its route.
-    let layers = ServiceBuilder::new()
-        // Outside the session layer, so it logs the status actually sent (a 503 or
-        // 409 the layer answered with, not the handler's).
-        .layer(request_log::RequestLogLayer)
-        .layer(layer)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
-    let router = routes().with_state(manager.clone()).layer(layers);
+    let router = routes()
+        .with_state(manager.clone())
+        .layer(cloakroom_demo_serve::around_session(layer));
     Ok((router, manager))
 }
 

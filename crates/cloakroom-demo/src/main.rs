@@ -1,22 +1,17 @@
 //! The cloakroom demo service: reads its configuration from the environment (see
 //! `docs/DEMO.md`) and serves on 127.0.0.1.
 
-use std::io::IsTerminal as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use cloakroom_demo::{DemoConfig, Drained, app, serve};
-use tracing_subscriber::EnvFilter;
 
 /// Exit status for a configuration error.
 const CONFIG_ERROR: u8 = 2;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    cloakroom_demo::init_logging();
 
     let config = match DemoConfig::from_env() {
         Ok(config) => config,

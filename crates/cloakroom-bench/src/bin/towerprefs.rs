@@ -6,20 +6,14 @@
 //! request log, and the same log subscriber (`RUST_LOG`, default `info`), so that
 //! a side-by-side run measures the session libraries.
 
-use std::io::IsTerminal as _;
-
 use cloakroom_bench::prefs_app::router;
 use cloakroom_demo_serve::{ServeOptions, serve};
 use tower_sessions_redis_store::fred::clients::Client;
 use tower_sessions_redis_store::fred::prelude::{ClientLike as _, Config};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    cloakroom_demo_serve::init_logging();
     if let Err(err) = run().await {
         eprintln!("towerprefs: {err}");
         std::process::exit(1);
